@@ -1,0 +1,66 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Layout (see README "Code tour"):
+//   Quants       pure numeric kernels: FP8/BF16/F16 scalars, block dequantization, parallelFor. No I/O.
+//   TensorFiles  the only module that parses untrusted bytes: mmap, safetensors reader/writer, checksums.
+//   DeepSeekV3   the model's config and its checkpoint layout (tensor names, shapes, dtypes).
+//   Conversion   jobs built on the above: dequantize a checkpoint, synthesize checkpoints, benchmarks.
+//   moepack      the command-line tool; it only parses arguments and reports.
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "moepack",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "moepack", targets: ["moepack"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CBLAS", pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(
+            name: "CZstd", pkgConfig: "libzstd",
+            providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(
+            name: "CXXHash", pkgConfig: "libxxhash",
+            providers: [.apt(["libxxhash-dev"])]),
+        .target(name: "Quants", swiftSettings: swiftSettings),
+        .target(
+            name: "TensorFiles",
+            dependencies: ["Quants", "CXXHash"],
+            swiftSettings: swiftSettings),
+        .target(
+            name: "DeepSeekV3",
+            dependencies: ["Quants", "TensorFiles"],
+            swiftSettings: swiftSettings),
+        .target(
+            name: "Conversion",
+            dependencies: ["Quants", "TensorFiles", "DeepSeekV3"],
+            swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "moepack",
+            dependencies: [
+                "Conversion", "DeepSeekV3", "TensorFiles", "Quants",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings),
+        .testTarget(name: "QuantsTests", dependencies: ["Quants"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "TensorFilesTests", dependencies: ["TensorFiles", "Quants"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "DeepSeekV3Tests", dependencies: ["DeepSeekV3", "TensorFiles"],
+            resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ConversionTests",
+            dependencies: ["Conversion", "DeepSeekV3", "TensorFiles", "Quants", "moepack"],
+            swiftSettings: swiftSettings),
+    ]
+)

@@ -1,0 +1,404 @@
+import DeepSeekV3
+import Foundation
+import Quants
+import Synchronization
+import TensorFiles
+
+/// Turns an FP8 checkpoint into a standard BF16/F16/F32 Hugging Face checkpoint, what DeepSeek's
+/// `fp8_cast_bf16.py` does, but streaming, parallel, atomic and resumable:
+///
+/// - the same shard files, each FP8 weight dequantized with its `_scale_inv` (which is dropped),
+///   every other tensor copied byte for byte;
+/// - memory bounded by one row chunk per shard, whatever the tensor or model size;
+/// - each shard written to a temporary name, fsynced and renamed; its `__metadata__` records the
+///   source shard's header hash and an XXH3 of its data, so a rerun verifies finished shards
+///   and skips them;
+/// - then `model.safetensors.index.json` with the new `total_size`, `config.json` without
+///   `quantization_config`, and every other file of the input directory.
+public final class CheckpointDequantizer {
+    public struct Options: Sendable {
+        public var outputType: DenseFloatType = .bf16
+        public var threads: Int = availableCoreCount
+        /// Output bytes produced per parallel step.
+        public var chunkBytes: Int = 16 << 20
+        public var progress: ProgressReporter.Style = .automatic
+        public init() {}
+    }
+
+    public struct Summary: Sendable {
+        public var shardsWritten = 0
+        public var shardsSkipped = 0
+        public var tensorsDequantized = 0
+        public var tensorsCopied = 0
+        public var inputBytes = 0
+        public var outputBytes = 0
+        public var seconds = 0.0
+    }
+
+    /// `__metadata__` format version of moepack's outputs; bump when what is written changes.
+    static let formatVersion = "1"
+
+    public let inputDirectory: String
+    public let outputDirectory: String
+    public let options: Options
+
+    public init(input: String, output: String, options: Options) {
+        inputDirectory = input
+        outputDirectory = output
+        self.options = options
+    }
+
+    public func run() throws -> Summary {
+        let started = Date()
+        let inputURL = URL(fileURLWithPath: inputDirectory).standardizedFileURL
+        let outputURL = URL(fileURLWithPath: outputDirectory).standardizedFileURL
+        guard inputURL.resolvingSymlinksInPath() != outputURL.resolvingSymlinksInPath() else {
+            throw ConversionError.outputIsInput(path: outputDirectory)
+        }
+        let configPath = inputDirectory + "/config.json"
+        let config = try DeepSeekV3Config.load(path: configPath)
+        let checkpoint = try Checkpoint(directory: inputDirectory)
+        let check = LayoutCheck(layout: CheckpointLayout(config: config), checkpoint: checkpoint)
+        if let first = check.problems.first {
+            throw ConversionError.layout(checkpoint: inputDirectory, problem: first, more: check.problems.count - 1)
+        }
+        let blockSize = config.weightBlockSize?.rows ?? 128
+        try FileManager.default.createDirectory(atPath: outputDirectory, withIntermediateDirectories: true)
+
+        let plans = try checkpoint.shards.map { try ShardPlan(shard: $0, checkpoint: checkpoint, outputType: options.outputType) }
+        let progress = ProgressReporter(
+            label: "dequant", totalBytes: plans.reduce(0) { $0 + $1.inputBytes }, style: options.progress)
+        var summary = Summary()
+        var weightMap: [(String, String)] = []
+        for plan in plans {
+            let shardName = fileName(plan.shard.path)
+            let destination = outputDirectory + "/" + shardName
+            if try isComplete(destination, plan: plan) {
+                summary.shardsSkipped += 1
+                progress.advance(by: plan.inputBytes, note: "\(shardName) verified, skipped")
+            } else {
+                try write(plan, to: destination, checkpoint: checkpoint, blockSize: blockSize, progress: progress)
+                summary.shardsWritten += 1
+            }
+            summary.tensorsDequantized += plan.entries.filter { $0.scaleName != nil }.count
+            summary.tensorsCopied += plan.entries.filter { $0.scaleName == nil }.count
+            summary.inputBytes += plan.inputBytes
+            summary.outputBytes += plan.layout.dataSize
+            weightMap += plan.entries.map { ($0.name, shardName) }
+        }
+        progress.finish()
+
+        if checkpoint.indexPath != nil {
+            try writeIndex(weightMap: weightMap, totalSize: summary.outputBytes)
+        }
+        try writeConfig(from: configPath)
+        try copyOtherFiles()
+        summary.seconds = Date().timeIntervalSince(started)
+        return summary
+    }
+
+    // MARK: - Plan
+
+    /// One output shard: its entries, where each comes from, and the header to write.
+    struct ShardPlan {
+        struct Entry {
+            var name: String
+            var source: SafetensorsTensorInfo
+            /// The companion scale grid for an FP8 weight; nil for a tensor copied as is.
+            var scaleName: String?
+            var outputDType: SafetensorsDType
+        }
+        let shard: SafetensorsFile
+        let entries: [Entry]
+        let layout: SafetensorsLayout
+        let inputBytes: Int
+        let sourceFingerprint: String
+        let outputType: DenseFloatType
+
+        init(shard: SafetensorsFile, checkpoint: Checkpoint, outputType: DenseFloatType) throws {
+            self.shard = shard
+            var entries: [Entry] = []
+            var inputBytes = 0
+            for info in shard.tensors {
+                inputBytes += info.byteCount
+                if info.name.hasSuffix("_scale_inv"),
+                    let weight = checkpoint.info(String(info.name.dropLast("_scale_inv".count))),
+                    weight.dtype.fp8Encoding != nil
+                {
+                    continue
+                }
+                if info.dtype.fp8Encoding != nil {
+                    let scaleName = info.name + "_scale_inv"
+                    guard checkpoint.contains(scaleName) else {
+                        throw ConversionError.unsupportedTensor(
+                            file: shard.path, tensor: info.name, detail: "FP8 weight without '\(scaleName)'")
+                    }
+                    guard info.shape.count == 2 else {
+                        throw ConversionError.unsupportedTensor(
+                            file: shard.path, tensor: info.name, detail: "FP8 weight of rank \(info.shape.count); only 2-D weights have block scales")
+                    }
+                    entries.append(Entry(name: info.name, source: info, scaleName: scaleName, outputDType: SafetensorsDType(outputType)))
+                } else {
+                    entries.append(Entry(name: info.name, source: info, scaleName: nil, outputDType: info.dtype))
+                }
+            }
+            self.entries = entries
+            self.inputBytes = inputBytes
+            self.outputType = outputType
+            sourceFingerprint = XXH3Hasher.hex(shard.headerFingerprint)
+            layout = SafetensorsLayout(
+                entries: entries.map { .init(name: $0.name, dtype: $0.outputDType, shape: $0.source.shape) },
+                metadata: Self.metadata(source: fileName(shard.path), fingerprint: sourceFingerprint, outputType: outputType, dataHash: 0))
+        }
+
+        static func metadata(source: String, fingerprint: String, outputType: DenseFloatType, dataHash: UInt64)
+            -> [(key: String, value: String)]
+        {
+            [
+                ("format", "pt"),
+                ("moepack.format_version", CheckpointDequantizer.formatVersion),
+                ("moepack.source", source),
+                ("moepack.source_header_xxh3", fingerprint),
+                ("moepack.dtype", outputType.rawValue),
+                ("moepack.data_xxh3", XXH3Hasher.hex(dataHash)),
+            ]
+        }
+
+        func finalLayout(dataHash: UInt64) -> SafetensorsLayout {
+            SafetensorsLayout(
+                entries: layout.entries,
+                metadata: Self.metadata(
+                    source: fileName(shard.path), fingerprint: sourceFingerprint,
+                    outputType: outputType, dataHash: dataHash))
+        }
+    }
+
+    // MARK: - Resume
+
+    /// True when `path` is a finished output of exactly this plan whose data still hashes to
+    /// the checksum stored in its header.
+    func isComplete(_ path: String, plan: ShardPlan) throws -> Bool {
+        guard FileManager.default.fileExists(atPath: path),
+            let existing = try? SafetensorsFile(path: path),
+            let metadata = existing.metadata
+        else { return false }
+        for (key, value) in plan.layout.metadata where key != "moepack.data_xxh3" {
+            if metadata[key] != value { return false }
+        }
+        let expectedEntries = plan.layout.entries
+        guard existing.tensors.count == expectedEntries.count else { return false }
+        for (info, entry) in zip(existing.tensors, expectedEntries)
+        where info.name != entry.name || info.dtype != entry.dtype || info.shape != entry.shape {
+            return false
+        }
+        guard let stored = metadata["moepack.data_xxh3"] else { return false }
+        let data = UnsafeRawBufferPointer(rebasing: existing.mapping.bytes[existing.dataOffset...])
+        existing.mapping.advise(.sequential)
+        return XXH3Hasher.hex(XXH3Hasher.hash(data)) == stored
+    }
+
+    // MARK: - Write
+
+    private func write(
+        _ plan: ShardPlan, to destination: String, checkpoint: Checkpoint, blockSize: Int, progress: ProgressReporter
+    ) throws {
+        let output = try AtomicOutputFile(path: destination)
+        try output.reserve(size: plan.layout.fileSize)
+        plan.shard.mapping.advise(.sequential)
+        var hasher = XXH3Hasher()
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: options.chunkBytes, alignment: 64)
+        defer { buffer.deallocate() }
+
+        for (index, entry) in plan.entries.enumerated() {
+            let source = plan.shard.bytes(of: entry.source)
+            let sourceRange = plan.shard.fileRange(of: entry.source)
+            var writeOffset = plan.layout.fileRange(of: index).lowerBound
+            if let scaleName = entry.scaleName {
+                let scales = try scaleGrid(named: scaleName, for: entry, in: checkpoint, blockSize: blockSize)
+                let rows = entry.source.shape[0]
+                let columns = entry.source.shape[1]
+                let rowBytes = columns * options.outputType.byteWidth
+                let rowsPerChunk = max(1, options.chunkBytes / max(rowBytes, 1))
+                var row = 0
+                while row < rows {
+                    let chunkRows = min(rowsPerChunk, rows - row)
+                    if rowBytes * chunkRows > buffer.count {
+                        // One row larger than the chunk buffer: process it in its own allocation.
+                        let big = UnsafeMutableRawBufferPointer.allocate(byteCount: rowBytes * chunkRows, alignment: 64)
+                        defer { big.deallocate() }
+                        try dequantizeRows(row..<(row + chunkRows), of: entry, file: plan.shard.path, source: source, scales: scales, blockSize: blockSize, into: big)
+                        try output.write(UnsafeRawBufferPointer(big), at: writeOffset)
+                        hasher.update(UnsafeRawBufferPointer(big))
+                    } else {
+                        let slice = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<(rowBytes * chunkRows)])
+                        try dequantizeRows(row..<(row + chunkRows), of: entry, file: plan.shard.path, source: source, scales: scales, blockSize: blockSize, into: slice)
+                        try output.write(UnsafeRawBufferPointer(slice), at: writeOffset)
+                        hasher.update(UnsafeRawBufferPointer(slice))
+                    }
+                    writeOffset += rowBytes * chunkRows
+                    let consumed = sourceRange.lowerBound + (row + chunkRows) * columns
+                    plan.shard.mapping.advise(.dontNeed, range: sourceRange.lowerBound..<consumed)
+                    progress.advance(by: chunkRows * columns)
+                    row += chunkRows
+                }
+            } else {
+                var offset = 0
+                while offset < source.count {
+                    let count = min(buffer.count, source.count - offset)
+                    let piece = UnsafeRawBufferPointer(rebasing: source[offset..<(offset + count)])
+                    if let problem = firstNonFinite(piece, dtype: entry.source.dtype, elementOffset: offset / entry.source.dtype.byteWidth) {
+                        throw ConversionError.badValue(file: plan.shard.path, tensor: entry.name, problem: problem.located(in: entry.source.shape))
+                    }
+                    try output.write(piece, at: writeOffset)
+                    hasher.update(piece)
+                    writeOffset += count
+                    offset += count
+                    progress.advance(by: count)
+                }
+                plan.shard.mapping.advise(.dontNeed, range: sourceRange)
+            }
+        }
+        let header = plan.finalLayout(dataHash: hasher.finalize()).headerBytes
+        precondition(header.count == plan.layout.headerBytes.count, "fixed-width hash keeps the header length")
+        try output.write(header, at: 0)
+        try output.commit()
+    }
+
+    private func scaleGrid(named name: String, for entry: ShardPlan.Entry, in checkpoint: Checkpoint, blockSize: Int) throws
+        -> UnsafePointer<Float>
+    {
+        let file = checkpoint.shard(of: name)!.path
+        let info = checkpoint.info(name)!
+        guard info.dtype == .f32 else {
+            throw ConversionError.badScale(file: file, tensor: name, detail: "scale grid is \(info.dtype.rawValue), expected F32")
+        }
+        let grid = FP8BlockDequant.scaleGridShape(rows: entry.source.shape[0], columns: entry.source.shape[1], blockSize: blockSize)
+        guard info.shape == [grid.rows, grid.columns] else {
+            throw ConversionError.badScale(
+                file: file, tensor: name,
+                detail: "scale grid has shape \(info.shape), expected [\(grid.rows), \(grid.columns)] for weight \(entry.source.shape) with \(blockSize)x\(blockSize) blocks")
+        }
+        let bytes = try checkpoint.bytes(of: name)
+        let scales = bytes.bindMemory(to: Float.self)
+        if let bad = scales.firstIndex(where: { !$0.isFinite }) {
+            throw ConversionError.badScale(
+                file: file, tensor: name,
+                detail: "scale \(scales[bad]) at [\(bad / grid.columns), \(bad % grid.columns)] is not finite")
+        }
+        return scales.baseAddress!
+    }
+
+    private func dequantizeRows(
+        _ rows: Range<Int>, of entry: ShardPlan.Entry, file: String, source: UnsafeRawBufferPointer, scales: UnsafePointer<Float>,
+        blockSize: Int, into output: UnsafeMutableRawBufferPointer
+    ) throws {
+        let columns = entry.source.shape[1]
+        let encoding = entry.source.dtype.fp8Encoding!
+        let outputType = options.outputType
+        let rowBytes = columns * outputType.byteWidth
+        let weight = SendableRawPointer(source.baseAddress!)
+        let scalePointer = SendableRawPointer(UnsafeRawPointer(scales))
+        let destination = SendableMutableRawPointer(output.baseAddress!)
+        let firstProblem = Mutex<DequantProblem?>(nil)
+        let base = rows.lowerBound
+        parallelFor(rows.count, threads: options.threads, minimumPerThread: 8) { range in
+            let problem = FP8BlockDequant.dequantize(
+                weight: weight.pointer.assumingMemoryBound(to: UInt8.self), columns: columns,
+                rows: (base + range.lowerBound)..<(base + range.upperBound),
+                scales: scalePointer.pointer.assumingMemoryBound(to: Float.self), blockSize: blockSize,
+                encoding: encoding, output: destination.pointer + range.lowerBound * rowBytes, outputType: outputType)
+            if let problem {
+                firstProblem.withLock { current in
+                    if current == nil || (problem.row, problem.column) < (current!.row, current!.column) { current = problem }
+                }
+            }
+        }
+        if let problem = firstProblem.withLock({ $0 }) {
+            throw ConversionError.badValue(file: file, tensor: entry.name, problem: problem)
+        }
+    }
+
+    // MARK: - Index, config, other files
+
+    private func writeIndex(weightMap: [(String, String)], totalSize: Int) throws {
+        let map = weightMap.sorted { $0.0 < $1.0 }
+        var json = "{\n  \"metadata\": {\n    \"total_size\": \(totalSize)\n  },\n  \"weight_map\": {\n"
+        json += map.map { "    \(jsonQuote($0.0)): \(jsonQuote($0.1))" }.joined(separator: ",\n")
+        json += "\n  }\n}\n"
+        try AtomicOutputFile.write(Array(json.utf8), to: outputDirectory + "/" + Checkpoint.indexFileName)
+    }
+
+    private func writeConfig(from path: String) throws {
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        guard var object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else { return }
+        object.removeValue(forKey: "quantization_config")
+        object["torch_dtype"] =
+            switch options.outputType {
+            case .bf16: "bfloat16"
+            case .f16: "float16"
+            case .f32: "float32"
+            }
+        let text = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+        try AtomicOutputFile.write(Array(text) + [0x0A], to: outputDirectory + "/config.json")
+    }
+
+    private func copyOtherFiles() throws {
+        let fileManager = FileManager.default
+        for name in try fileManager.contentsOfDirectory(atPath: inputDirectory).sorted() {
+            if name.hasPrefix(".") || name.hasSuffix(".safetensors") || name == Checkpoint.indexFileName || name == "config.json" {
+                continue
+            }
+            var isDirectory: ObjCBool = false
+            let path = inputDirectory + "/" + name
+            guard fileManager.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
+            let source = try MappedFile(path: path)
+            let destination = try AtomicOutputFile(path: outputDirectory + "/" + name)
+            try destination.write(source.bytes, at: 0)
+            try destination.commit()
+        }
+    }
+}
+
+func jsonQuote(_ text: String) -> String {
+    let data = try! JSONSerialization.data(withJSONObject: [text], options: [.fragmentsAllowed])
+    let array = String(decoding: data, as: UTF8.self)
+    return String(array.dropFirst().dropLast())
+}
+
+/// The first NaN or infinity in a run of float elements, as a problem at a flat element index.
+func firstNonFinite(_ bytes: UnsafeRawBufferPointer, dtype: SafetensorsDType, elementOffset: Int) -> DequantProblem? {
+    func problem(_ index: Int, _ value: Float) -> DequantProblem {
+        DequantProblem(row: 0, column: elementOffset + index, kind: .nonFinite(value))
+    }
+    switch dtype {
+    case .bf16:
+        for (i, bits) in bytes.bindMemory(to: UInt16.self).enumerated() where bits & 0x7F80 == 0x7F80 {
+            return problem(i, BFloat16.toFloat(bits))
+        }
+    case .f16:
+        for (i, bits) in bytes.bindMemory(to: UInt16.self).enumerated() where bits & 0x7C00 == 0x7C00 {
+            return problem(i, Float(Float16(bitPattern: bits)))
+        }
+    case .f32:
+        for (i, value) in bytes.bindMemory(to: Float.self).enumerated() where !value.isFinite {
+            return problem(i, value)
+        }
+    case .f64:
+        for (i, value) in bytes.bindMemory(to: Double.self).enumerated() where !value.isFinite {
+            return problem(i, Float(value))
+        }
+    default: break
+    }
+    return nil
+}
+
+extension DequantProblem {
+    /// Converts a flat element index (in `column`) to a row/column position for a 2-D shape.
+    func located(in shape: [Int]) -> DequantProblem {
+        guard shape.count == 2, shape[1] > 0 else { return self }
+        var copy = self
+        copy.row = column / shape[1]
+        copy.column = column % shape[1]
+        return copy
+    }
+}

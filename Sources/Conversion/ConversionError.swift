@@ -1,0 +1,30 @@
+import DeepSeekV3
+import Quants
+import TensorFiles
+
+/// Why a conversion stopped. One line each, naming the file and the tensor.
+public enum ConversionError: Error, CustomStringConvertible, Sendable {
+    case layout(checkpoint: String, problem: LayoutCheck.Problem, more: Int)
+    case badValue(file: String, tensor: String, problem: DequantProblem)
+    case badScale(file: String, tensor: String, detail: String)
+    case unsupportedTensor(file: String, tensor: String, detail: String)
+    case outputIsInput(path: String)
+    case outputNotEmpty(path: String)
+
+    public var description: String {
+        switch self {
+        case .layout(let checkpoint, let problem, let more):
+            "\(checkpoint): \(problem)" + (more > 0 ? " (and \(more) more problems; run `moepack inspect` for all)" : "")
+        case .badValue(let file, let tensor, let problem):
+            "\(file): tensor '\(tensor)': \(problem)"
+        case .badScale(let file, let tensor, let detail):
+            "\(file): tensor '\(tensor)': \(detail)"
+        case .unsupportedTensor(let file, let tensor, let detail):
+            "\(file): tensor '\(tensor)': \(detail)"
+        case .outputIsInput(let path):
+            "\(path): output directory is the input directory; choose another"
+        case .outputNotEmpty(let path):
+            "\(path): output directory holds a different checkpoint; use an empty directory or --force"
+        }
+    }
+}

@@ -1,0 +1,84 @@
+import Foundation
+
+/// Progress of a long job on stderr: a redrawn bar with bytes, throughput and ETA on a terminal,
+/// one plain line every few seconds otherwise (logs, CI), nothing when quiet.
+public final class ProgressReporter: @unchecked Sendable {
+    public enum Style: Sendable { case automatic, bar, lines, quiet }
+
+    private let label: String
+    private let total: Int
+    private let style: Style
+    private let start = Date()
+    private let lock = NSLock()
+    private var done = 0
+    private var lastPrint = Date.distantPast
+    private var finished = false
+
+    public init(label: String, totalBytes: Int, style: Style = .automatic) {
+        self.label = label
+        total = max(totalBytes, 1)
+        if style == .automatic {
+            self.style = isatty(STDERR_FILENO) != 0 ? .bar : .lines
+        } else {
+            self.style = style
+        }
+    }
+
+    public func advance(by bytes: Int, note: String = "") {
+        lock.lock()
+        defer { lock.unlock() }
+        done += bytes
+        let now = Date()
+        let interval: TimeInterval = style == .bar ? 0.2 : 5
+        if now.timeIntervalSince(lastPrint) >= interval {
+            lastPrint = now
+            draw(now: now, note: note)
+        }
+    }
+
+    public func finish(note: String = "") {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !finished else { return }
+        finished = true
+        draw(now: Date(), note: note)
+        if style == .bar { FileHandle.standardError.write(Data("\n".utf8)) }
+    }
+
+    private func draw(now: Date, note: String) {
+        guard style != .quiet else { return }
+        let elapsed = max(now.timeIntervalSince(start), 1e-6)
+        let rate = Double(done) / elapsed
+        let fraction = min(1, Double(done) / Double(total))
+        let remaining = rate > 0 ? Double(total - done) / rate : 0
+        let figures = "\(formatBytes(done))/\(formatBytes(total)) \(formatBytes(Int(rate)))/s ETA \(formatDuration(remaining))"
+        let text: String
+        switch style {
+        case .bar:
+            let width = 28
+            let filled = Int(fraction * Double(width))
+            let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
+            text = "\r\u{1B}[2K\(label) \(bar) \(String(format: "%5.1f%%", fraction * 100)) \(figures) \(note)"
+        default:
+            text = "\(label): \(String(format: "%5.1f%%", fraction * 100)) \(figures) \(note)\n"
+        }
+        FileHandle.standardError.write(Data(text.utf8))
+    }
+}
+
+public func formatBytes(_ bytes: Int) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+    var value = Double(bytes)
+    var unit = 0
+    while value >= 1024 && unit < units.count - 1 {
+        value /= 1024
+        unit += 1
+    }
+    return unit == 0 ? "\(bytes) B" : String(format: "%.1f %@", value, units[unit])
+}
+
+public func formatDuration(_ seconds: Double) -> String {
+    guard seconds.isFinite else { return "--" }
+    let s = Int(seconds.rounded())
+    return s >= 3600 ? "\(s / 3600)h\(String(format: "%02d", s % 3600 / 60))m" : "\(s / 60)m\(String(format: "%02d", s % 60))s"
+}

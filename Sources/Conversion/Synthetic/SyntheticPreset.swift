@@ -1,0 +1,106 @@
+import DeepSeekV3
+import Foundation
+
+/// Sizes of synthetic DeepSeek-V3-architecture checkpoints. All keep the real model's shape
+/// conventions: every linear input width is a multiple of 256 (so GGML's 256-wide k-quant blocks
+/// fit, as in R1), `kv_a_proj_with_mqa` has kv_lora_rank + rope rows (partial last 128-block, like
+/// R1's 576), a dense prefix, group-limited sigmoid routing, and one MTP layer.
+public enum SyntheticPreset: String, CaseIterable, Sendable {
+    /// ~9 MB: unit and end-to-end tests.
+    case tiny
+    /// ~120 MB: quick demos.
+    case small
+    /// ~1.3 GB: benchmarks and memory-flatness checks.
+    case medium
+
+    public var shardCount: Int {
+        switch self {
+        case .tiny: 3
+        case .small: 4
+        case .medium: 8
+        }
+    }
+
+    /// `config.json` of the preset, with the key set and spelling of the DeepSeek-R1 release
+    /// (keys sorted, as `transformers` writes them).
+    public var configJSON: String {
+        switch self {
+        case .tiny:
+            Self.configText(
+                vocab: 1024, hidden: 256, intermediate: 512, moeIntermediate: 256, layers: 3, dense: 1,
+                heads: 4, qLora: 256, kvLora: 256, nope: 64, rope: 32, v: 64, experts: 8, perToken: 2,
+                groups: 4, topkGroup: 2)
+        case .small:
+            Self.configText(
+                vocab: 4096, hidden: 1024, intermediate: 2048, moeIntermediate: 512, layers: 4, dense: 1,
+                heads: 8, qLora: 512, kvLora: 256, nope: 64, rope: 32, v: 64, experts: 12, perToken: 4,
+                groups: 4, topkGroup: 2)
+        case .medium:
+            Self.configText(
+                vocab: 16384, hidden: 2048, intermediate: 4096, moeIntermediate: 768, layers: 6, dense: 1,
+                heads: 16, qLora: 768, kvLora: 512, nope: 128, rope: 64, v: 128, experts: 32, perToken: 8,
+                groups: 8, topkGroup: 4)
+        }
+    }
+
+    public var config: DeepSeekV3Config {
+        // The preset texts are fixed and valid; a failure here is a programming error.
+        try! DeepSeekV3Config.parse(Data(configJSON.utf8), file: "preset \(rawValue)")
+    }
+
+    static func configText(
+        vocab: Int, hidden: Int, intermediate: Int, moeIntermediate: Int, layers: Int, dense: Int, heads: Int,
+        qLora: Int, kvLora: Int, nope: Int, rope: Int, v: Int, experts: Int, perToken: Int, groups: Int,
+        topkGroup: Int
+    ) -> String {
+        let entries: [(String, String)] = [
+            ("architectures", "[\"DeepseekV3ForCausalLM\"]"),
+            ("attention_bias", "false"),
+            ("attention_dropout", "0.0"),
+            ("auto_map", "{\"AutoConfig\": \"configuration_deepseek.DeepseekV3Config\", \"AutoModel\": \"modeling_deepseek.DeepseekV3Model\", \"AutoModelForCausalLM\": \"modeling_deepseek.DeepseekV3ForCausalLM\"}"),
+            ("aux_loss_alpha", "0.001"),
+            ("bos_token_id", "0"),
+            ("eos_token_id", "1"),
+            ("ep_size", "1"),
+            ("first_k_dense_replace", "\(dense)"),
+            ("hidden_act", "\"silu\""),
+            ("hidden_size", "\(hidden)"),
+            ("initializer_range", "0.02"),
+            ("intermediate_size", "\(intermediate)"),
+            ("kv_lora_rank", "\(kvLora)"),
+            ("max_position_embeddings", "163840"),
+            ("model_type", "\"deepseek_v3\""),
+            ("moe_intermediate_size", "\(moeIntermediate)"),
+            ("moe_layer_freq", "1"),
+            ("n_group", "\(groups)"),
+            ("n_routed_experts", "\(experts)"),
+            ("n_shared_experts", "1"),
+            ("norm_topk_prob", "true"),
+            ("num_attention_heads", "\(heads)"),
+            ("num_experts_per_tok", "\(perToken)"),
+            ("num_hidden_layers", "\(layers)"),
+            ("num_key_value_heads", "\(heads)"),
+            ("num_nextn_predict_layers", "1"),
+            ("pretraining_tp", "1"),
+            ("q_lora_rank", "\(qLora)"),
+            ("qk_nope_head_dim", "\(nope)"),
+            ("qk_rope_head_dim", "\(rope)"),
+            ("quantization_config", "{\"activation_scheme\": \"dynamic\", \"fmt\": \"e4m3\", \"quant_method\": \"fp8\", \"weight_block_size\": [128, 128]}"),
+            ("rms_norm_eps", "1e-06"),
+            ("rope_scaling", "{\"beta_fast\": 32, \"beta_slow\": 1, \"factor\": 40, \"mscale\": 1.0, \"mscale_all_dim\": 1.0, \"original_max_position_embeddings\": 4096, \"type\": \"yarn\"}"),
+            ("rope_theta", "10000"),
+            ("routed_scaling_factor", "2.5"),
+            ("scoring_func", "\"sigmoid\""),
+            ("seq_aux", "true"),
+            ("tie_word_embeddings", "false"),
+            ("topk_group", "\(topkGroup)"),
+            ("topk_method", "\"noaux_tc\""),
+            ("torch_dtype", "\"bfloat16\""),
+            ("transformers_version", "\"4.46.3\""),
+            ("use_cache", "true"),
+            ("v_head_dim", "\(v)"),
+            ("vocab_size", "\(vocab)"),
+        ]
+        return "{\n" + entries.map { "  \"\($0.0)\": \($0.1)" }.joined(separator: ",\n") + "\n}\n"
+    }
+}

@@ -1,0 +1,288 @@
+import Foundation
+import TensorFiles
+
+/// `config.json` of a `DeepseekV3ForCausalLM` checkpoint (DeepSeek-V3, V3-0324, R1, R1-0528, ...).
+///
+/// Every key that shapes the weights or the forward pass is required: a config that lacks one is
+/// rejected with the key's name instead of being filled with a guess. Keys that only matter for
+/// training (`aux_loss_alpha`, `seq_aux`, ...) are ignored.
+public struct DeepSeekV3Config: Sendable, Equatable {
+    public var architectures: [String]
+    public var modelType: String
+    public var vocabSize: Int
+    public var hiddenSize: Int
+    /// Width of the dense FFN in the first `firstKDenseReplace` layers.
+    public var intermediateSize: Int
+    /// Width of one routed (and one shared) expert.
+    public var moeIntermediateSize: Int
+    public var numHiddenLayers: Int
+    /// Multi-token-prediction layers stored after the trunk as `model.layers.{numHiddenLayers + k}`.
+    public var numNextNPredictLayers: Int
+    public var numAttentionHeads: Int
+    public var numKeyValueHeads: Int
+    public var nSharedExperts: Int
+    public var nRoutedExperts: Int
+    public var numExpertsPerToken: Int
+    public var routedScalingFactor: Double
+    public var kvLoraRank: Int
+    public var qLoraRank: Int
+    public var qkRopeHeadDim: Int
+    public var qkNopeHeadDim: Int
+    public var vHeadDim: Int
+    public var topkMethod: String
+    public var nGroup: Int
+    public var topkGroup: Int
+    public var moeLayerFrequency: Int
+    public var firstKDenseReplace: Int
+    public var normTopkProb: Bool
+    public var scoringFunction: String
+    public var hiddenAct: String
+    public var maxPositionEmbeddings: Int
+    public var rmsNormEps: Double
+    public var ropeTheta: Double
+    public var ropeScaling: RopeScaling?
+    public var tieWordEmbeddings: Bool
+    public var attentionBias: Bool
+    public var bosTokenId: Int?
+    public var eosTokenId: Int?
+    public var quantization: QuantizationConfig?
+
+    public struct RopeScaling: Sendable, Equatable {
+        public var type: String
+        public var factor: Double
+        public var originalMaxPositionEmbeddings: Int
+        public var betaFast: Double
+        public var betaSlow: Double
+        public var mscale: Double
+        public var mscaleAllDim: Double
+    }
+
+    /// `quantization_config` of an FP8 checkpoint.
+    public struct QuantizationConfig: Sendable, Equatable {
+        public var quantMethod: String
+        public var format: String
+        public var activationScheme: String
+        public var weightBlockSize: [Int]
+        /// `ue8m0` in V3.1: power-of-two *activation* scales; weight dequantization is unchanged.
+        public var scaleFormat: String?
+    }
+
+    /// Per-head query/key width: the part without RoPE plus the rotary part (192 for V3).
+    public var qkHeadDim: Int { qkNopeHeadDim + qkRopeHeadDim }
+
+    /// Whether layer `index` (trunk or MTP) uses the routed-expert FFN.
+    public func isMoELayer(_ index: Int) -> Bool {
+        nRoutedExperts > 0 && index >= firstKDenseReplace && index % moeLayerFrequency == 0
+    }
+
+    /// The FP8 block edge, 128 for every released checkpoint.
+    public var weightBlockSize: (rows: Int, columns: Int)? {
+        guard let sizes = quantization?.weightBlockSize, sizes.count == 2 else { return nil }
+        return (sizes[0], sizes[1])
+    }
+}
+
+/// A config problem, rendered as one line naming the file.
+public struct ConfigError: Error, CustomStringConvertible, Sendable {
+    public var file: String
+    public var message: String
+    public init(file: String, message: String) {
+        self.file = file
+        self.message = message
+    }
+    public var description: String { "\(file): \(message)" }
+}
+
+extension DeepSeekV3Config {
+    /// Reads and validates `config.json`.
+    public static func load(path: String) throws(ConfigError) -> DeepSeekV3Config {
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw ConfigError(file: path, message: "cannot read: \(error.localizedDescription)")
+        }
+        return try parse(data, file: path)
+    }
+
+    public static func parse(_ data: Data, file: String = "config.json") throws(ConfigError) -> DeepSeekV3Config {
+        guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw ConfigError(file: file, message: "not a JSON object")
+        }
+        let reader = ConfigReader(object: object, file: file)
+        let config = try DeepSeekV3Config(reader)
+        try config.validate(file: file)
+        return config
+    }
+
+    init(_ r: ConfigReader) throws(ConfigError) {
+        architectures = try r.optional("architectures", as: [String].self) ?? []
+        modelType = try r.optional("model_type", as: String.self) ?? ""
+        vocabSize = try r.int("vocab_size")
+        hiddenSize = try r.int("hidden_size")
+        intermediateSize = try r.int("intermediate_size")
+        moeIntermediateSize = try r.int("moe_intermediate_size")
+        numHiddenLayers = try r.int("num_hidden_layers")
+        numNextNPredictLayers = try r.optionalInt("num_nextn_predict_layers") ?? 0
+        numAttentionHeads = try r.int("num_attention_heads")
+        numKeyValueHeads = try r.optionalInt("num_key_value_heads") ?? numAttentionHeads
+        nSharedExperts = try r.int("n_shared_experts")
+        nRoutedExperts = try r.int("n_routed_experts")
+        numExpertsPerToken = try r.int("num_experts_per_tok")
+        routedScalingFactor = try r.double("routed_scaling_factor")
+        kvLoraRank = try r.int("kv_lora_rank")
+        guard let qLora = try r.optionalInt("q_lora_rank") else {
+            throw ConfigError(
+                file: r.file,
+                message: "q_lora_rank is null: DeepSeek-V2-Lite style models (a plain q_proj) are not supported")
+        }
+        qLoraRank = qLora
+        qkRopeHeadDim = try r.int("qk_rope_head_dim")
+        qkNopeHeadDim = try r.int("qk_nope_head_dim")
+        vHeadDim = try r.int("v_head_dim")
+        topkMethod = try r.string("topk_method")
+        nGroup = try r.int("n_group")
+        topkGroup = try r.int("topk_group")
+        moeLayerFrequency = try r.optionalInt("moe_layer_freq") ?? 1
+        firstKDenseReplace = try r.int("first_k_dense_replace")
+        normTopkProb = try r.bool("norm_topk_prob")
+        scoringFunction = try r.string("scoring_func")
+        hiddenAct = try r.optional("hidden_act", as: String.self) ?? "silu"
+        maxPositionEmbeddings = try r.int("max_position_embeddings")
+        rmsNormEps = try r.double("rms_norm_eps")
+        ropeTheta = try r.double("rope_theta")
+        tieWordEmbeddings = try r.optionalBool("tie_word_embeddings") ?? false
+        attentionBias = try r.optionalBool("attention_bias") ?? false
+        bosTokenId = try r.optionalInt("bos_token_id")
+        eosTokenId = try r.optionalInt("eos_token_id")
+        if let scaling = try r.optional("rope_scaling", as: [String: Any].self) {
+            let s = ConfigReader(object: scaling, file: r.file, prefix: "rope_scaling.")
+            let typeKey = try s.optional("type", as: String.self)
+            let ropeTypeKey = try s.optional("rope_type", as: String.self)
+            guard let type = typeKey ?? ropeTypeKey else { throw ConfigError(file: r.file, message: "rope_scaling has neither 'type' nor 'rope_type'") }
+            ropeScaling = RopeScaling(
+                type: type, factor: try s.double("factor"),
+                originalMaxPositionEmbeddings: try s.int("original_max_position_embeddings"),
+                betaFast: try s.optionalDouble("beta_fast") ?? 32, betaSlow: try s.optionalDouble("beta_slow") ?? 1,
+                mscale: try s.optionalDouble("mscale") ?? 1, mscaleAllDim: try s.optionalDouble("mscale_all_dim") ?? 0)
+        } else {
+            ropeScaling = nil
+        }
+        if let quantization = try r.optional("quantization_config", as: [String: Any].self) {
+            let q = ConfigReader(object: quantization, file: r.file, prefix: "quantization_config.")
+            self.quantization = QuantizationConfig(
+                quantMethod: try q.string("quant_method"),
+                format: try q.optional("fmt", as: String.self) ?? "e4m3",
+                activationScheme: try q.optional("activation_scheme", as: String.self) ?? "dynamic",
+                weightBlockSize: try q.intArray("weight_block_size"),
+                scaleFormat: try q.optional("scale_fmt", as: String.self))
+        } else {
+            self.quantization = nil
+        }
+    }
+
+    /// Rejects configs this tool cannot represent faithfully.
+    public func validate(file: String) throws(ConfigError) {
+        func fail(_ message: String) throws(ConfigError) { throw ConfigError(file: file, message: message) }
+        if !architectures.isEmpty && !architectures.contains("DeepseekV3ForCausalLM") {
+            try fail("architectures \(architectures) does not include DeepseekV3ForCausalLM")
+        }
+        let positive: [(String, Int)] = [
+            ("vocab_size", vocabSize), ("hidden_size", hiddenSize), ("num_hidden_layers", numHiddenLayers),
+            ("num_attention_heads", numAttentionHeads), ("kv_lora_rank", kvLoraRank), ("q_lora_rank", qLoraRank),
+            ("qk_rope_head_dim", qkRopeHeadDim), ("qk_nope_head_dim", qkNopeHeadDim), ("v_head_dim", vHeadDim),
+            ("moe_layer_freq", moeLayerFrequency),
+        ]
+        for (key, value) in positive where value <= 0 { try fail("\(key) must be positive, got \(value)") }
+        if firstKDenseReplace < 0 || firstKDenseReplace > numHiddenLayers {
+            try fail("first_k_dense_replace \(firstKDenseReplace) outside 0...\(numHiddenLayers)")
+        }
+        if firstKDenseReplace > 0 && intermediateSize <= 0 { try fail("intermediate_size must be positive") }
+        if nRoutedExperts > 0 {
+            if moeIntermediateSize <= 0 { try fail("moe_intermediate_size must be positive") }
+            if numExpertsPerToken <= 0 || numExpertsPerToken > nRoutedExperts {
+                try fail("num_experts_per_tok \(numExpertsPerToken) must be in 1...n_routed_experts (\(nRoutedExperts))")
+            }
+            if nGroup <= 0 || nRoutedExperts % nGroup != 0 {
+                try fail("n_group \(nGroup) must divide n_routed_experts \(nRoutedExperts)")
+            }
+            if topkGroup <= 0 || topkGroup > nGroup { try fail("topk_group \(topkGroup) must be in 1...n_group (\(nGroup))") }
+            if numExpertsPerToken > topkGroup * (nRoutedExperts / nGroup) {
+                try fail("num_experts_per_tok \(numExpertsPerToken) exceeds the experts in topk_group groups")
+            }
+        }
+        if topkMethod != "noaux_tc" { try fail("topk_method '\(topkMethod)' is not supported (only noaux_tc, as in V3/R1)") }
+        if scoringFunction != "sigmoid" { try fail("scoring_func '\(scoringFunction)' is not supported (only sigmoid, as in V3/R1)") }
+        if hiddenAct != "silu" { try fail("hidden_act '\(hiddenAct)' is not supported (only silu)") }
+        if qkRopeHeadDim % 2 != 0 { try fail("qk_rope_head_dim \(qkRopeHeadDim) must be even") }
+        if let scaling = ropeScaling, scaling.type != "yarn" {
+            try fail("rope_scaling type '\(scaling.type)' is not supported (only yarn)")
+        }
+        if let quantization {
+            if quantization.quantMethod != "fp8" {
+                try fail("quantization_config.quant_method '\(quantization.quantMethod)' is not supported (only fp8)")
+            }
+            if quantization.format != "e4m3" {
+                try fail("quantization_config.fmt '\(quantization.format)' is not supported (only e4m3)")
+            }
+            if quantization.weightBlockSize.count != 2 || quantization.weightBlockSize.contains(where: { $0 <= 0 }) {
+                try fail("quantization_config.weight_block_size \(quantization.weightBlockSize) must be two positive sizes")
+            }
+        }
+    }
+}
+
+/// Typed access to a JSON object with errors that name the key.
+struct ConfigReader {
+    let object: [String: Any]
+    let file: String
+    var prefix = ""
+
+    func missing(_ key: String) -> ConfigError { ConfigError(file: file, message: "missing key '\(prefix)\(key)'") }
+    func wrongType(_ key: String, _ expected: String) -> ConfigError {
+        ConfigError(file: file, message: "key '\(prefix)\(key)' should be \(expected), got \(object[key].map { "\($0)" } ?? "null")")
+    }
+
+    func optional<T>(_ key: String, as type: T.Type) throws(ConfigError) -> T? {
+        guard let value = object[key], !(value is NSNull) else { return nil }
+        guard let typed = value as? T else { throw wrongType(key, "\(T.self)") }
+        return typed
+    }
+    func optionalInt(_ key: String) throws(ConfigError) -> Int? {
+        guard let value = object[key], !(value is NSNull) else { return nil }
+        guard let number = JSONNumbers.integer(value) else { throw wrongType(key, "an integer") }
+        return number
+    }
+    func optionalDouble(_ key: String) throws(ConfigError) -> Double? {
+        guard let value = object[key], !(value is NSNull) else { return nil }
+        guard let number = JSONNumbers.double(value) else { throw wrongType(key, "a number") }
+        return number
+    }
+    func optionalBool(_ key: String) throws(ConfigError) -> Bool? {
+        guard let value = object[key], !(value is NSNull) else { return nil }
+        guard let flag = JSONNumbers.boolean(value) else { throw wrongType(key, "true or false") }
+        return flag
+    }
+    func int(_ key: String) throws(ConfigError) -> Int {
+        guard let value = try optionalInt(key) else { throw missing(key) }
+        return value
+    }
+    func double(_ key: String) throws(ConfigError) -> Double {
+        guard let value = try optionalDouble(key) else { throw missing(key) }
+        return value
+    }
+    func string(_ key: String) throws(ConfigError) -> String {
+        guard let value = try optional(key, as: String.self) else { throw missing(key) }
+        return value
+    }
+    func bool(_ key: String) throws(ConfigError) -> Bool {
+        guard let value = object[key], !(value is NSNull) else { throw missing(key) }
+        guard let flag = JSONNumbers.boolean(value) else { throw wrongType(key, "true or false") }
+        return flag
+    }
+    func intArray(_ key: String) throws(ConfigError) -> [Int] {
+        guard let values = try optional(key, as: [Any].self) else { throw missing(key) }
+        return try values.map { (value) throws(ConfigError) -> Int in
+            guard let number = JSONNumbers.integer(value) else { throw wrongType(key, "a list of integers") }
+            return number
+        }
+    }
+}

@@ -1,0 +1,15 @@
+/// bfloat16: the top 16 bits of an IEEE single. Stored as its raw `UInt16` bit pattern.
+public enum BFloat16 {
+    /// Rounds an F32 to BF16 with round-to-nearest-even, as PyTorch/Triton's `float -> bfloat16`
+    /// cast and gguf-py's `BF16` quantizer do. NaN stays NaN (quieted, sign kept).
+    @inline(__always)
+    public static func fromFloat(_ value: Float) -> UInt16 {
+        let bits = value.bitPattern
+        if value.isNaN { return UInt16(truncatingIfNeeded: bits >> 16) | 0x0040 }
+        let lsb = (bits >> 16) & 1
+        return UInt16(truncatingIfNeeded: (bits &+ 0x7FFF &+ lsb) >> 16)
+    }
+
+    @inline(__always)
+    public static func toFloat(_ bits: UInt16) -> Float { Float(bitPattern: UInt32(bits) << 16) }
+}

@@ -1,0 +1,33 @@
+import CXXHash
+
+/// Streaming XXH3-64 (libxxhash), the checksum moepack stores for every file and tensor it writes.
+/// Chosen for speed (well above memory bandwidth) and for being the hash llama.cpp's
+/// `gguf-hash` also offers, so users can cross-check.
+public struct XXH3Hasher: ~Copyable {
+    private let state: OpaquePointer
+
+    public init() {
+        state = XXH3_createState()
+        XXH3_64bits_reset(state)
+    }
+
+    deinit { XXH3_freeState(state) }
+
+    public mutating func update(_ bytes: UnsafeRawBufferPointer) {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+        XXH3_64bits_update(state, base, bytes.count)
+    }
+
+    public mutating func finalize() -> UInt64 { XXH3_64bits_digest(state) }
+
+    /// One-shot hash.
+    public static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+        XXH3_64bits(bytes.baseAddress, bytes.count)
+    }
+
+    /// Fixed-width lower-case hex, as stored in metadata.
+    public static func hex(_ value: UInt64) -> String {
+        let digits = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - digits.count) + digits
+    }
+}
