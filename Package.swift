@@ -51,16 +51,17 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings),
-        .testTarget(name: "QuantsTests", dependencies: ["Quants"], swiftSettings: swiftSettings),
+        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: swiftSettings),
+        .testTarget(name: "QuantsTests", dependencies: ["Quants", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "TensorFilesTests", dependencies: ["TensorFiles", "Quants"],
+            name: "TensorFilesTests", dependencies: ["TensorFiles", "Quants", "TestSupport"],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "DeepSeekV3Tests", dependencies: ["DeepSeekV3", "TensorFiles"],
+            name: "DeepSeekV3Tests", dependencies: ["DeepSeekV3", "TensorFiles", "TestSupport"],
             resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(
             name: "ConversionTests",
-            dependencies: ["Conversion", "DeepSeekV3", "TensorFiles", "Quants", "moepack"],
+            dependencies: ["Conversion", "DeepSeekV3", "TensorFiles", "Quants", "TestSupport", "moepack"],
             swiftSettings: swiftSettings),
     ]
 )

@@ -280,10 +280,11 @@ public final class CheckpointDequantizer {
         }
         let bytes = try checkpoint.bytes(of: name)
         let scales = bytes.bindMemory(to: Float.self)
-        if let bad = scales.firstIndex(where: { !$0.isFinite }) {
+        // Finite and below 2^100, so no E4M3 value (at most 448) times a scale overflows F32.
+        if let bad = scales.firstIndex(where: { !$0.isFinite || $0.magnitude > 0x1p100 }) {
             throw ConversionError.badScale(
                 file: file, tensor: name,
-                detail: "scale \(scales[bad]) at [\(bad / grid.columns), \(bad % grid.columns)] is not finite")
+                detail: "scale \(scales[bad]) at [\(bad / grid.columns), \(bad % grid.columns)] is not a finite scale below 2^100")
         }
         return scales.baseAddress!
     }

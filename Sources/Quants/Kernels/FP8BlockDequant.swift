@@ -87,21 +87,25 @@ public enum FP8BlockDequant {
         output: UnsafeMutableRawPointer, outputType: DenseFloatType
     ) -> (Int, DequantProblem.Kind)? {
         var index = 0
-        if encoding == .e4m3fn {
+        // F16 tops out at 65504: with a scale above 146 an E4M3 code can overflow it, so such
+        // segments take the checked scalar path. F32/BF16 cannot overflow (scales are validated).
+        let vectorizable = encoding == .e4m3fn && (outputType != .f16 || scale.magnitude * Float8E4M3.maxFinite < 65504)
+        if vectorizable {
             let scaleVector = SIMD16<Float>(repeating: scale)
             while index + 16 <= count {
-                let codes = UnsafeRawPointer(source + index).loadUnaligned(as: SIMD16<UInt8>.self)
-                let wide = SIMD16<UInt32>(truncatingIfNeeded: codes)
-                let magnitudeBits = wide & 0x7F
-                if any(magnitudeBits .== 0x7F) { break }  // the scalar tail names the NaN
-                let magnitude = unsafeBitCast(magnitudeBits &<< 20, to: SIMD16<Float>.self) * 0x1p120
+                let raw = UnsafeRawPointer(source + index)
+                // Any NaN code in these 16 bytes? Then the scalar tail finds and names it.
+                if containsE4M3NaN(raw.loadUnaligned(as: UInt64.self))
+                    || containsE4M3NaN(raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+                {
+                    break
+                }
+                let wide = SIMD16<UInt32>(truncatingIfNeeded: raw.loadUnaligned(as: SIMD16<UInt8>.self))
+                let magnitude = unsafeBitCast((wide & 0x7F) &<< 20, to: SIMD16<Float>.self) * 0x1p120
                 let signed = unsafeBitCast(
                     unsafeBitCast(magnitude, to: SIMD16<UInt32>.self) | ((wide & 0x80) &<< 24),
                     to: SIMD16<Float>.self)
-                let values = signed * scaleVector
-                if let bad = store16(values, to: output, at: index, type: outputType) {
-                    return (index + bad, .overflow(values[bad]))
-                }
+                store16(signed * scaleVector, to: output, at: index, type: outputType)
                 index += 16
             }
         }
@@ -126,30 +130,30 @@ public enum FP8BlockDequant {
         return nil
     }
 
-    /// Stores 16 values; returns the lane that did not fit (non-finite after conversion) or nil.
+    /// True if any of the 8 bytes is an E4M3 NaN code (`x & 0x7F == 0x7F`): the classic
+    /// "has a zero byte" bit trick applied to `~(x | 0x80)`, whose byte is zero exactly for NaNs.
     @inline(__always)
-    static func store16(
-        _ values: SIMD16<Float>, to output: UnsafeMutableRawPointer, at index: Int, type: DenseFloatType
-    ) -> Int? {
-        let bits = unsafeBitCast(values, to: SIMD16<UInt32>.self)
+    static func containsE4M3NaN(_ bytes: UInt64) -> Bool {
+        let inverted = ~(bytes | 0x8080_8080_8080_8080)
+        return (inverted &- 0x0101_0101_0101_0101) & ~inverted & 0x8080_8080_8080_8080 != 0
+    }
+
+    /// Stores 16 finite values in the output type (BF16 with round-to-nearest-even).
+    @inline(__always)
+    static func store16(_ values: SIMD16<Float>, to output: UnsafeMutableRawPointer, at index: Int, type: DenseFloatType) {
         switch type {
         case .f32:
             output.storeBytes(of: values, toByteOffset: index * 4, as: SIMD16<Float>.self)
         case .bf16:
+            let bits = unsafeBitCast(values, to: SIMD16<UInt32>.self)
             let rounded = (bits &+ 0x7FFF &+ ((bits &>> 16) & 1)) &>> 16
             output.storeBytes(
                 of: SIMD16<UInt16>(truncatingIfNeeded: rounded), toByteOffset: index * 2, as: SIMD16<UInt16>.self)
         case .f16:
-            let half = unsafeBitCast(SIMD16<Float16>(values), to: SIMD16<UInt16>.self)
-            output.storeBytes(of: half, toByteOffset: index * 2, as: SIMD16<UInt16>.self)
-            let nonFinite = (half & 0x7C00) .== 0x7C00
-            if any(nonFinite) { return (0..<16).first { nonFinite[$0] } }
-            return nil
+            output.storeBytes(
+                of: unsafeBitCast(SIMD16<Float16>(values), to: SIMD16<UInt16>.self), toByteOffset: index * 2,
+                as: SIMD16<UInt16>.self)
         }
-        // F32 and BF16 overflow only when the F32 product already did (NaN/inf exponent bits).
-        let nonFinite = (bits & 0x7F80_0000) .== 0x7F80_0000
-        if any(nonFinite) { return (0..<16).first { nonFinite[$0] } }
-        return nil
     }
 
     @inline(__always)

@@ -1,0 +1,97 @@
+import Foundation
+
+/// Helpers shared by the test targets: scratch directories, the built `moepack` binary, and the
+/// Python oracles (the real `safetensors`, `ml_dtypes`, `tokenizers` packages from PyPI, set up in
+/// `.venv-oracle` by `Tests/run.sh`).
+public enum TestSupport {
+    /// Repository root, derived from this file's location.
+    public static let packageRoot: String = {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().path
+    }()
+
+    /// A fresh empty directory under the system temp directory.
+    public static func scratchDirectory(_ label: String = "test") -> String {
+        let template = NSTemporaryDirectory() + "moepack-\(label)-XXXXXX"
+        var bytes = Array(template.utf8CString)
+        let path = bytes.withUnsafeMutableBufferPointer { buffer in String(cString: mkdtemp(buffer.baseAddress!)) }
+        return path
+    }
+
+    /// The `moepack` executable next to the test bundle (SwiftPM builds it: the test target
+    /// depends on it).
+    public static var moepackBinary: String {
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var directory = URL(fileURLWithPath: exe).deletingLastPathComponent()
+        while !FileManager.default.fileExists(atPath: directory.appendingPathComponent("moepack").path)
+            && directory.path != "/"
+        {
+            directory = directory.deletingLastPathComponent()
+        }
+        return directory.appendingPathComponent("moepack").path
+    }
+
+    public struct RunResult: Sendable {
+        public var status: Int32
+        public var stdout: String
+        public var stderr: String
+    }
+
+    /// Runs a program and waits for it.
+    public static func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws
+        -> RunResult
+    {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        if let environment { process.environment = environment }
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdoutData = out.fileHandleForReading.readDataToEndOfFile()
+        let stderrData = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return RunResult(
+            status: process.terminationStatus, stdout: String(decoding: stdoutData, as: UTF8.self),
+            stderr: String(decoding: stderrData, as: UTF8.self))
+    }
+
+    /// Runs `moepack` with arguments.
+    public static func moepack(_ arguments: String...) throws -> RunResult {
+        try run(moepackBinary, arguments)
+    }
+
+    // MARK: - Python oracles
+
+    /// The oracle interpreter: `$MOEPACK_PYTHON`, else `.venv-oracle/bin/python` in the repository.
+    public static var oraclePython: String? {
+        if let path = ProcessInfo.processInfo.environment["MOEPACK_PYTHON"], FileManager.default.isExecutableFile(atPath: path) {
+            return path
+        }
+        let venv = packageRoot + "/.venv-oracle/bin/python"
+        return FileManager.default.isExecutableFile(atPath: venv) ? venv : nil
+    }
+
+    /// Oracle tests run when the interpreter exists; `Tests/run.sh` (and so CI) sets
+    /// `MOEPACK_REQUIRE_ORACLES=1`, under which a missing interpreter fails instead of skipping.
+    public static var oraclesAvailable: Bool {
+        oraclePython != nil || ProcessInfo.processInfo.environment["MOEPACK_REQUIRE_ORACLES"] == "1"
+    }
+
+    public struct OracleError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Runs `Tests/Oracles/<script>` with the oracle interpreter; returns stdout, throws on failure.
+    public static func oracle(_ script: String, _ arguments: [String]) throws -> String {
+        guard let python = oraclePython else {
+            throw OracleError(description: "no oracle Python: run `bash Tests/run.sh` once (it creates .venv-oracle)")
+        }
+        let result = try run(python, [packageRoot + "/Tests/Oracles/" + script] + arguments)
+        guard result.status == 0 else {
+            throw OracleError(description: "\(script) failed (\(result.status)):\n\(result.stdout)\n\(result.stderr)")
+        }
+        return result.stdout
+    }
+}
