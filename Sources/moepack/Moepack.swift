@@ -17,6 +17,13 @@ struct Moepack: ParsableCommand {
             """,
         version: version,
         subcommands: [Demo.self, Synth.self, Inspect.self, Dequant.self, Bench.self])
+
+    static func main() {
+        // Writing past a file-size limit (`ulimit -f`) should fail the write with EFBIG and give
+        // the usual "disk full or file size limit" error, not kill the process mid-file.
+        signal(SIGXFSZ, SIG_IGN)
+        main(nil)
+    }
 }
 
 /// Runs `body`, turning any domain error into one line on stderr and exit code 1.
