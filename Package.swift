@@ -63,5 +63,7 @@ let package = Package(
             name: "ConversionTests",
             dependencies: ["Conversion", "DeepSeekV3", "TensorFiles", "Quants", "TestSupport", "moepack"],
             swiftSettings: swiftSettings),
+        .testTarget(
+            name: "moepackTests", dependencies: ["moepack", "TestSupport"], swiftSettings: swiftSettings),
     ]
 )

