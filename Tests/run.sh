@@ -10,16 +10,13 @@ cd "$(dirname "$0")/.."
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-packages=(libopenblas-dev libzstd-dev libxxhash-dev pkg-config python3 python3-venv)
+need=(libopenblas-dev libzstd-dev libxxhash-dev pkg-config)
+# python3 with venv may come from elsewhere (pyenv); Debian's packages only when none works.
+python3 -c "import venv, ensurepip" 2>/dev/null || need+=(python3 python3-venv)
 missing=()
-for package in "${packages[@]}"; do
+for package in "${need[@]}"; do
     dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
 done
-# python3 and venv may come from elsewhere (pyenv); only install them when no working venv exists.
-if command -v python3 >/dev/null && python3 -c "import venv, ensurepip" 2>/dev/null; then
-    missing=("${missing[@]/python3-venv}"); missing=("${missing[@]/python3}")
-fi
-missing=($(printf '%s\n' "${missing[@]}" | grep -v '^$' || true))
 if [ ${#missing[@]} -gt 0 ]; then
     echo "Tests/run.sh: installing ${missing[*]}"
     as_root apt-get update -qq
