@@ -68,6 +68,10 @@ public final class CheckpointDequantizer {
         let plans = try checkpoint.shards.map { try ShardPlan(shard: $0, checkpoint: checkpoint, outputType: options.outputType) }
         let progress = ProgressReporter(
             label: "dequant", totalBytes: plans.reduce(0) { $0 + $1.inputBytes }, style: options.progress)
+        // A step handles whole rows, so a buffer holds at least the widest output row.
+        let widestRow = plans.flatMap(\.entries).filter { $0.scaleName != nil }
+            .map { $0.source.shape[1] * options.outputType.byteWidth }.max() ?? 0
+        let writer = OrderedWriter(bufferBytes: max(options.chunkBytes, widestRow))
         var summary = Summary()
         var weightMap: [(String, String)] = []
         for plan in plans {
@@ -77,7 +81,7 @@ public final class CheckpointDequantizer {
                 summary.shardsSkipped += 1
                 progress.advance(by: plan.inputBytes, note: "\(shardName) verified, skipped")
             } else {
-                try write(plan, to: destination, checkpoint: checkpoint, blockSize: blockSize, progress: progress)
+                try write(plan, to: destination, checkpoint: checkpoint, blockSize: blockSize, progress: progress, writer: writer)
                 summary.shardsWritten += 1
             }
             summary.tensorsDequantized += plan.entries.filter { $0.scaleName != nil }.count
@@ -192,76 +196,79 @@ public final class CheckpointDequantizer {
             return false
         }
         guard let stored = metadata["moepack.data_xxh3"] else { return false }
-        let data = UnsafeRawBufferPointer(rebasing: existing.mapping.bytes[existing.dataOffset...])
-        existing.mapping.advise(.sequential)
-        return XXH3Hasher.hex(XXH3Hasher.hash(data)) == stored
+        let hash = existing.mapping.xxh3(of: existing.dataOffset..<existing.mapping.size)
+        return XXH3Hasher.hex(hash) == stored
     }
 
     // MARK: - Write
 
     private func write(
-        _ plan: ShardPlan, to destination: String, checkpoint: Checkpoint, blockSize: Int, progress: ProgressReporter
+        _ plan: ShardPlan, to destination: String, checkpoint: Checkpoint, blockSize: Int, progress: ProgressReporter,
+        writer: OrderedWriter
     ) throws {
         let output = try AtomicOutputFile(path: destination)
         try output.reserve(size: plan.layout.fileSize)
         plan.shard.mapping.advise(.sequential)
-        var hasher = XXH3Hasher()
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: options.chunkBytes, alignment: 64)
-        defer { buffer.deallocate() }
-
-        for (index, entry) in plan.entries.enumerated() {
-            let source = plan.shard.bytes(of: entry.source)
-            let sourceRange = plan.shard.fileRange(of: entry.source)
-            var writeOffset = plan.layout.fileRange(of: index).lowerBound
-            if let scaleName = entry.scaleName {
-                let scales = try scaleGrid(named: scaleName, for: entry, in: checkpoint, blockSize: blockSize)
-                let rows = entry.source.shape[0]
-                let columns = entry.source.shape[1]
-                let rowBytes = columns * options.outputType.byteWidth
-                let rowsPerChunk = max(1, options.chunkBytes / max(rowBytes, 1))
-                var row = 0
-                while row < rows {
-                    let chunkRows = min(rowsPerChunk, rows - row)
-                    if rowBytes * chunkRows > buffer.count {
-                        // One row larger than the chunk buffer: process it in its own allocation.
-                        let big = UnsafeMutableRawBufferPointer.allocate(byteCount: rowBytes * chunkRows, alignment: 64)
-                        defer { big.deallocate() }
-                        try dequantizeRows(row..<(row + chunkRows), of: entry, file: plan.shard.path, source: source, scales: scales, blockSize: blockSize, into: big)
-                        try output.write(UnsafeRawBufferPointer(big), at: writeOffset)
-                        hasher.update(UnsafeRawBufferPointer(big))
-                    } else {
-                        let slice = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<(rowBytes * chunkRows)])
-                        try dequantizeRows(row..<(row + chunkRows), of: entry, file: plan.shard.path, source: source, scales: scales, blockSize: blockSize, into: slice)
-                        try output.write(UnsafeRawBufferPointer(slice), at: writeOffset)
-                        hasher.update(UnsafeRawBufferPointer(slice))
+        writer.begin(file: output)
+        let shard = plan.shard
+        do {
+            for (index, entry) in plan.entries.enumerated() {
+                let source = shard.bytes(of: entry.source)
+                let sourceRange = shard.fileRange(of: entry.source)
+                var writeOffset = plan.layout.fileRange(of: index).lowerBound
+                if let scaleName = entry.scaleName {
+                    let scales = try scaleGrid(named: scaleName, for: entry, in: checkpoint, blockSize: blockSize)
+                    let columns = entry.source.shape[1]
+                    let rowBytes = columns * options.outputType.byteWidth
+                    var row = 0
+                    while row < entry.source.shape[0] {
+                        let (bufferIndex, buffer) = try writer.buffer()
+                        let rows = min(buffer.count / rowBytes, entry.source.shape[0] - row)
+                        try dequantizeRows(
+                            row..<(row + rows), of: entry, file: shard.path, source: source, scales: scales,
+                            blockSize: blockSize, into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<(rows * rowBytes)]))
+                        writer.write(buffer: bufferIndex, count: rows * rowBytes, at: writeOffset)
+                        writeOffset += rows * rowBytes
+                        row += rows
+                        // Input pages already used are dropped from this process's mapping, so
+                        // resident memory stays at the chunk buffers whatever the shard size.
+                        shard.mapping.advise(.dontNeed, range: sourceRange.lowerBound..<(sourceRange.lowerBound + row * columns))
+                        progress.advance(by: rows * columns)
                     }
-                    writeOffset += rowBytes * chunkRows
-                    let consumed = sourceRange.lowerBound + (row + chunkRows) * columns
-                    plan.shard.mapping.advise(.dontNeed, range: sourceRange.lowerBound..<consumed)
-                    progress.advance(by: chunkRows * columns)
-                    row += chunkRows
-                }
-            } else {
-                var offset = 0
-                while offset < source.count {
-                    let count = min(buffer.count, source.count - offset)
-                    let piece = UnsafeRawBufferPointer(rebasing: source[offset..<(offset + count)])
-                    if let problem = firstNonFinite(piece, dtype: entry.source.dtype, elementOffset: offset / entry.source.dtype.byteWidth) {
-                        throw ConversionError.badValue(file: plan.shard.path, tensor: entry.name, problem: problem.located(in: entry.source.shape))
+                } else {
+                    let name = entry.name, dtype = entry.source.dtype, shape = entry.source.shape, path = shard.path
+                    let mapping = shard.mapping
+                    var offset = 0
+                    while offset < source.count {
+                        let count = min(options.chunkBytes, source.count - offset)
+                        let elementOffset = offset / dtype.byteWidth
+                        let consumed = sourceRange.lowerBound..<(sourceRange.lowerBound + offset + count)
+                        writer.write(
+                            UnsafeRawBufferPointer(rebasing: source[offset..<(offset + count)]), at: writeOffset,
+                            check: { piece in
+                                if let problem = firstNonFinite(piece, dtype: dtype, elementOffset: elementOffset) {
+                                    throw ConversionError.badValue(file: path, tensor: name, problem: problem.located(in: shape))
+                                }
+                            },
+                            then: {
+                                mapping.advise(.dontNeed, range: consumed)
+                                progress.advance(by: count)
+                            })
+                        writeOffset += count
+                        offset += count
                     }
-                    try output.write(piece, at: writeOffset)
-                    hasher.update(piece)
-                    writeOffset += count
-                    offset += count
-                    progress.advance(by: count)
                 }
-                plan.shard.mapping.advise(.dontNeed, range: sourceRange)
             }
+        } catch {
+            writer.fail(error)
+            _ = try? writer.finish()
+            throw error
         }
-        let header = plan.finalLayout(dataHash: hasher.finalize()).headerBytes
+        let header = plan.finalLayout(dataHash: try writer.finish()).headerBytes
         precondition(header.count == plan.layout.headerBytes.count, "fixed-width hash keeps the header length")
         try output.write(header, at: 0)
         try output.commit()
+        shard.mapping.advise(.dontNeed)
     }
 
     private func scaleGrid(named name: String, for entry: ShardPlan.Entry, in checkpoint: Checkpoint, blockSize: Int) throws

@@ -14,7 +14,8 @@ public struct DequantBenchmark {
         public var seconds: Double
         public var peakResidentBytes: Int
         public var memcpySeconds: Double
-        public var fileCopySeconds: Double
+        /// Writing and fsyncing the output's byte count.
+        public var writeSeconds: Double
     }
 
     public let cacheDirectory: String
@@ -44,74 +45,83 @@ public struct DequantBenchmark {
             }
             let output = cacheDirectory + "/bench-out-\(preset.rawValue)"
             try? FileManager.default.removeItem(atPath: output)
-            // Warm the page cache the same way for every measurement.
-            let (memcpySeconds, fileCopySeconds) = try ceilings(checkpoint, scratch: cacheDirectory + "/bench-copy.bin")
+            let outputBytes = checkpoint.dataBytes + fp8Weights  // BF16: one more byte per FP8 weight (scales dropped)
+            let (memcpySeconds, writeSeconds) = try ceilings(checkpoint, outputBytes: outputBytes, scratch: cacheDirectory + "/bench-write.bin")
             log("dequantizing \(preset.rawValue) (\(formatBytes(checkpoint.dataBytes)))")
             let result = try ChildProcess.run(
                 executable, ["dequant", source, output, "--dtype", "bf16", "--quiet", "--json", "--threads", "\(threads)"])
-            guard result.exitStatus == 0 else {
+            guard result.exitStatus == 0,
+                let summary = try? JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any],
+                let peak = summary["peak_rss_bytes"] as? Int
+            else {
                 throw ConfigError(file: source, message: "dequant child exited with status \(result.exitStatus)")
             }
             try? FileManager.default.removeItem(atPath: output)
             rows.append(
                 Row(
                     preset: preset, inputBytes: checkpoint.dataBytes, fp8Weights: fp8Weights, seconds: result.seconds,
-                    peakResidentBytes: result.peakResidentBytes, memcpySeconds: memcpySeconds,
-                    fileCopySeconds: fileCopySeconds))
+                    peakResidentBytes: peak, memcpySeconds: memcpySeconds, writeSeconds: writeSeconds))
         }
         return rows
     }
 
-    /// Times a memcpy of every tensor byte into a 16 MiB buffer, and a write of the same bytes to
-    /// a scratch file (single thread each, the way a copy tool would).
-    func ceilings(_ checkpoint: Checkpoint, scratch: String) throws -> (Double, Double) {
+    /// Two ceilings on the same machine in the same run, single-threaded: a memcpy of every input
+    /// tensor byte (memory bandwidth), and writing as many bytes as the dequantized output has
+    /// to a file and fsyncing it (what any converter must at least do on this disk).
+    func ceilings(_ checkpoint: Checkpoint, outputBytes: Int, scratch: String) throws -> (Double, Double) {
         let chunk = 16 << 20
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: chunk, alignment: 64)
         defer { buffer.deallocate() }
-        func eachChunk(_ body: (UnsafeRawBufferPointer) throws -> Void) rethrows {
+        buffer.initializeMemory(as: UInt8.self, repeating: 0x5A, count: chunk)
+        func copyAll() {
             for shard in checkpoint.shards {
                 let data = UnsafeRawBufferPointer(rebasing: shard.mapping.bytes[shard.dataOffset...])
                 var offset = 0
                 while offset < data.count {
                     let count = min(chunk, data.count - offset)
-                    try body(UnsafeRawBufferPointer(rebasing: data[offset..<(offset + count)]))
+                    buffer.copyMemory(from: data.baseAddress! + offset, byteCount: count)
                     offset += count
                 }
+                shard.mapping.advise(.dontNeed)
             }
         }
-        eachChunk { buffer.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }  // warm-up
+        copyAll()  // warm the page cache as the dequant run finds it
         var start = Date()
-        eachChunk { buffer.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        copyAll()
         let memcpySeconds = Date().timeIntervalSince(start)
         start = Date()
         let file = try AtomicOutputFile(path: scratch)
+        try file.reserve(size: outputBytes)
         var offset = 0
-        try eachChunk { piece in
-            try file.write(piece, at: offset)
-            offset += piece.count
+        while offset < outputBytes {
+            let count = min(chunk, outputBytes - offset)
+            try file.write(UnsafeRawBufferPointer(start: buffer, count: count), at: offset)
+            offset += count
         }
         try file.commit()
-        let fileCopySeconds = Date().timeIntervalSince(start)
+        let writeSeconds = Date().timeIntervalSince(start)
         unlink(scratch)
-        return (memcpySeconds, fileCopySeconds)
+        return (memcpySeconds, writeSeconds)
     }
 
     public static func markdown(_ rows: [Row], threads: Int) -> String {
         var lines = [
-            "| preset | FP8 input | weights/s | input GB/s | memcpy GB/s (ceiling) | copy-to-file GB/s | dequant / file copy | peak RSS |",
+            "| preset | FP8 input | dequant: weights/s | dequant: input GB/s | memcpy input GB/s | write+fsync output alone | dequant time / write-alone time | peak RSS |",
             "|---|---|---|---|---|---|---|---|",
         ]
         for row in rows {
-            let gbps = Double(row.inputBytes) / row.seconds / 1e9
-            let memcpy = Double(row.inputBytes) / row.memcpySeconds / 1e9
-            let copy = Double(row.inputBytes) / row.fileCopySeconds / 1e9
             lines.append(
                 "| \(row.preset.rawValue) | \(formatBytes(row.inputBytes)) | "
-                    + String(format: "%.2fG | %.2f | %.2f | %.2f | %.2fx | ", Double(row.fp8Weights) / row.seconds / 1e9, gbps, memcpy, copy, row.fileCopySeconds / row.seconds)
+                    + String(
+                        format: "%.2f G | %.2f | %.2f | %.2f s | %.2fx | ", Double(row.fp8Weights) / row.seconds / 1e9,
+                        Double(row.inputBytes) / row.seconds / 1e9, Double(row.inputBytes) / row.memcpySeconds / 1e9,
+                        row.writeSeconds, row.seconds / row.writeSeconds)
                     + "\(formatBytes(row.peakResidentBytes)) |")
         }
         lines.append("")
-        lines.append("threads: \(threads); dequant output BF16 (2 bytes per FP8 weight); times include process start, config and header validation, fsync.")
+        lines.append(
+            "threads: \(threads); output BF16; dequant times are the whole `moepack dequant` process "
+                + "(start-up, validation, fsync of every shard); peak RSS is the child's VmHWM.")
         return lines.joined(separator: "\n")
     }
 }

@@ -31,3 +31,20 @@ public struct XXH3Hasher: ~Copyable {
         return String(repeating: "0", count: 16 - digits.count) + digits
     }
 }
+
+extension MappedFile {
+    /// XXH3-64 of `range`, read chunk by chunk; pages already hashed are dropped from this
+    /// process's mapping, so verifying a 4 GB shard does not make the process 4 GB large.
+    public func xxh3(of range: Range<Int>, chunkBytes: Int = 32 << 20) -> UInt64 {
+        advise(.sequential, range: range)
+        var hasher = XXH3Hasher()
+        var offset = range.lowerBound
+        while offset < range.upperBound {
+            let end = min(offset + chunkBytes, range.upperBound)
+            hasher.update(UnsafeRawBufferPointer(rebasing: bytes[offset..<end]))
+            advise(.dontNeed, range: range.lowerBound..<end)
+            offset = end
+        }
+        return hasher.finalize()
+    }
+}

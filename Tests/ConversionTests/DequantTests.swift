@@ -128,6 +128,8 @@ import Testing
         try handle.close()
     }
 
+    /// Also guards a crash: an error between taking a write buffer and submitting it once left a
+    /// libdispatch semaphore below its initial value, which traps when the writer is freed.
     @Test func aNaNWeightNamesFileTensorAndPosition() throws {
         let input = try Fixtures.tinyCopy(), output = TestSupport.scratchDirectory("bad-nan")
         let tensor = "model.layers.1.mlp.experts.5.up_proj.weight"  // [256, 256]

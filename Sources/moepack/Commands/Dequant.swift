@@ -57,7 +57,7 @@ struct Dequant: ParsableCommand {
                     {"shards_written": \(summary.shardsWritten), "shards_skipped": \(summary.shardsSkipped), \
                     "tensors_dequantized": \(summary.tensorsDequantized), "tensors_copied": \(summary.tensorsCopied), \
                     "input_bytes": \(summary.inputBytes), "output_bytes": \(summary.outputBytes), \
-                    "seconds": \(summary.seconds)}
+                    "seconds": \(summary.seconds), "peak_rss_bytes": \(ProcessStats.peakResidentBytes)}
                     """)
             } else {
                 print(
