@@ -16,6 +16,9 @@ public struct DequantBenchmark {
         public var memcpySeconds: Double
         /// Writing and fsyncing the output's byte count.
         public var writeSeconds: Double
+        /// FP8 -> BF16 kernel alone (no I/O), weights per second, on 1 thread and on all.
+        public var kernelOneThread: Double
+        public var kernelAllThreads: Double
     }
 
     public let cacheDirectory: String
@@ -45,6 +48,11 @@ public struct DequantBenchmark {
             }
             let output = cacheDirectory + "/bench-out-\(preset.rawValue)"
             try? FileManager.default.removeItem(atPath: output)
+            log("kernel-only throughput on \(preset.rawValue)")
+            _ = Self.kernelThroughput(checkpoint, threads: threads)  // warm-up: page cache, code
+            let kernelOne = Self.kernelThroughput(checkpoint, threads: 1)
+            let kernelAll = Self.kernelThroughput(checkpoint, threads: threads)
+            for shard in checkpoint.shards { shard.mapping.advise(.dontNeed) }
             let outputBytes = checkpoint.dataBytes + fp8Weights  // BF16: one more byte per FP8 weight (scales dropped)
             let (memcpySeconds, writeSeconds) = try ceilings(checkpoint, outputBytes: outputBytes, scratch: cacheDirectory + "/bench-write.bin")
             log("dequantizing \(preset.rawValue) (\(formatBytes(checkpoint.dataBytes)))")
@@ -60,7 +68,8 @@ public struct DequantBenchmark {
             rows.append(
                 Row(
                     preset: preset, inputBytes: checkpoint.dataBytes, fp8Weights: fp8Weights, seconds: result.seconds,
-                    peakResidentBytes: peak, memcpySeconds: memcpySeconds, writeSeconds: writeSeconds))
+                    peakResidentBytes: peak, memcpySeconds: memcpySeconds, writeSeconds: writeSeconds,
+                    kernelOneThread: kernelOne, kernelAllThreads: kernelAll))
         }
         return rows
     }
@@ -104,6 +113,40 @@ public struct DequantBenchmark {
         return (memcpySeconds, writeSeconds)
     }
 
+    /// The kernel alone, no file I/O: every FP8 tensor of `checkpoint` dequantized to BF16 into a
+    /// reused buffer, on `threads` threads. Returns FP8 weights per second (page cache warm).
+    public static func kernelThroughput(_ checkpoint: Checkpoint, threads: Int) -> Double {
+        let names = checkpoint.tensorNames.filter { checkpoint.info($0)!.dtype == .f8E4M3 }
+        let widest = names.map { checkpoint.info($0)!.shape[1] }.max() ?? 1
+        let rowsPerStep = max(1, (16 << 20) / (widest * 2))
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: rowsPerStep * widest * 2, alignment: 64)
+        defer { buffer.deallocate() }
+        let output = SendableMutableRawPointer(buffer)
+        var weights = 0
+        let start = Date()
+        for name in names {
+            let info = checkpoint.info(name)!
+            let codes = SendableRawPointer(try! checkpoint.bytes(of: name).baseAddress!)
+            let scales = SendableRawPointer(try! checkpoint.bytes(of: name + "_scale_inv").baseAddress!)
+            let rows = info.shape[0], columns = info.shape[1]
+            var row = 0
+            while row < rows {
+                let count = min(rowsPerStep, rows - row)
+                let first = row
+                parallelFor(count, threads: threads, minimumPerThread: 8) { range in
+                    _ = FP8BlockDequant.dequantize(
+                        weight: codes.pointer.assumingMemoryBound(to: UInt8.self), columns: columns,
+                        rows: (first + range.lowerBound)..<(first + range.upperBound),
+                        scales: scales.pointer.assumingMemoryBound(to: Float.self), blockSize: 128, encoding: .e4m3fn,
+                        output: output.pointer + range.lowerBound * columns * 2, outputType: .bf16)
+                }
+                row += count
+            }
+            weights += info.elementCount
+        }
+        return Double(weights) / Date().timeIntervalSince(start)
+    }
+
     public static func markdown(_ rows: [Row], threads: Int) -> String {
         var lines = [
             "| preset | FP8 input | dequant: weights/s | dequant: input GB/s | memcpy input GB/s | write+fsync output alone | dequant time / write-alone time | peak RSS |",
@@ -117,6 +160,17 @@ public struct DequantBenchmark {
                         Double(row.inputBytes) / row.seconds / 1e9, Double(row.inputBytes) / row.memcpySeconds / 1e9,
                         row.writeSeconds, row.seconds / row.writeSeconds)
                     + "\(formatBytes(row.peakResidentBytes)) |")
+        }
+        lines.append("")
+        lines.append("| preset | kernel only (no I/O), 1 thread | kernel only, \(threads) threads | memcpy of the FP8 bytes |")
+        lines.append("|---|---|---|---|")
+        for row in rows {
+            lines.append(
+                "| \(row.preset.rawValue) | "
+                    + String(
+                        format: "%.2f G weights/s (%.2f GB/s in, %.2f GB/s out) | %.2f G weights/s | %.2f GB/s |",
+                        row.kernelOneThread / 1e9, row.kernelOneThread / 1e9, row.kernelOneThread * 2 / 1e9,
+                        row.kernelAllThreads / 1e9, Double(row.inputBytes) / row.memcpySeconds / 1e9))
         }
         lines.append("")
         lines.append(
