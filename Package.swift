@@ -52,7 +52,9 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: swiftSettings),
-        .testTarget(name: "QuantsTests", dependencies: ["Quants", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "QuantsTests", dependencies: ["Quants", "TestSupport"], resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "TensorFilesTests", dependencies: ["TensorFiles", "Quants", "TestSupport"],
             swiftSettings: swiftSettings),

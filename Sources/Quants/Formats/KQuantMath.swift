@@ -1,0 +1,358 @@
+/// The search routines ggml's quantizers share (`ggml/src/ggml-quants.c` as vendored by
+/// llama-cpp-python 0.3.36, llama.cpp commit 0c1e570). Ports keep the C evaluation order
+/// operation for operation (left-to-right float products, no fused multiply-add), because the
+/// chosen integer levels, and so the bytes, depend on the last bit.
+
+/// `GROUP_MAX_EPS`: below this a group counts as all zeros.
+let groupMaxEps: Float = 1e-15
+
+/// `nearest_int`: round half to even through the 1.5·2^23 trick (valid for |x| <= 4194303).
+@inline(__always)
+func nearestInt(_ value: Float) -> Int32 {
+    let shifted = value + 12_582_912
+    return Int32(bitPattern: shifted.bitPattern & 0x007F_FFFF) - 0x0040_0000
+}
+
+@inline(__always) func fp16Bits(_ value: Float) -> UInt16 { Float16(value).bitPattern }
+@inline(__always) func fp16Value(_ bits: UInt16) -> Float { Float(Float16(bitPattern: bits)) }
+
+@inline(__always) func storeUInt16(_ value: UInt16, _ pointer: UnsafeMutableRawPointer, _ offset: Int) {
+    pointer.storeBytes(of: value.littleEndian, toByteOffset: offset, as: UInt16.self)
+}
+@inline(__always) func loadUInt16(_ pointer: UnsafeRawPointer, _ offset: Int) -> UInt16 {
+    UInt16(littleEndian: pointer.loadUnaligned(fromByteOffset: offset, as: UInt16.self))
+}
+
+/// `make_qx_quants`: symmetric levels in [-nmax, nmax-1] stored as L + nmax; searches 19 scales.
+/// `rmseType` 1 weights errors by x² (or by `weights` when given).
+func makeQXQuants(
+    _ n: Int, _ nmax: Int32, _ x: UnsafePointer<Float>, _ L: UnsafeMutablePointer<Int8>, _ rmseType: Int32,
+    _ weights: UnsafePointer<Float>?
+) -> Float {
+    var max: Float = 0, amax: Float = 0
+    for i in 0..<n {
+        let ax = abs(x[i])
+        if ax > amax {
+            amax = ax
+            max = x[i]
+        }
+    }
+    if amax < groupMaxEps {
+        for i in 0..<n { L[i] = 0 }
+        return 0
+    }
+    var iscale = -Float(nmax) / max
+    var rmseType = rmseType
+    if rmseType == 0 {
+        for i in 0..<n {
+            let l = nearestInt(iscale * x[i])
+            L[i] = Int8(truncatingIfNeeded: nmax + Swift.max(-nmax, Swift.min(nmax - 1, l)))
+        }
+        return 1 / iscale
+    }
+    var returnEarly = false
+    if rmseType < 0 {
+        rmseType = -rmseType
+        returnEarly = true
+    }
+    @inline(__always) func weight(_ i: Int) -> Float {
+        if let weights { return weights[i] }
+        switch rmseType {
+        case 1: return x[i] * x[i]
+        case 2: return 1
+        case 3: return abs(x[i])
+        default: return abs(x[i]).squareRoot()
+        }
+    }
+    var sumlx: Float = 0, suml2: Float = 0
+    for i in 0..<n {
+        var l = nearestInt(iscale * x[i])
+        l = Swift.max(-nmax, Swift.min(nmax - 1, l))
+        L[i] = Int8(truncatingIfNeeded: l + nmax)
+        let w = weight(i)
+        sumlx += w * x[i] * Float(l)
+        suml2 += w * Float(l) * Float(l)
+    }
+    var scale: Float = suml2 != 0 ? sumlx / suml2 : 0
+    if returnEarly { return suml2 > 0 ? 0.5 * (scale + 1 / iscale) : 1 / iscale }
+    var best = scale * sumlx
+    for step in -9...9 where step != 0 {
+        iscale = -(Float(nmax) + 0.1 * Float(step)) / max
+        sumlx = 0
+        suml2 = 0
+        for i in 0..<n {
+            var l = nearestInt(iscale * x[i])
+            l = Swift.max(-nmax, Swift.min(nmax - 1, l))
+            let w = weight(i)
+            sumlx += w * x[i] * Float(l)
+            suml2 += w * Float(l) * Float(l)
+        }
+        if suml2 > 0 && sumlx * sumlx > best * suml2 {
+            for i in 0..<n {
+                let l = nearestInt(iscale * x[i])
+                L[i] = Int8(truncatingIfNeeded: nmax + Swift.max(-nmax, Swift.min(nmax - 1, l)))
+            }
+            scale = sumlx / suml2
+            best = scale * sumlx
+        }
+    }
+    return scale
+}
+
+/// `make_q3_quants`: levels in [-nmax, nmax-1] (stored + nmax) with a coordinate-descent refinement.
+func makeQ3Quants(_ n: Int, _ nmax: Int32, _ x: UnsafePointer<Float>, _ L: UnsafeMutablePointer<Int8>, _ doRMSE: Bool)
+    -> Float
+{
+    var max: Float = 0, amax: Float = 0
+    for i in 0..<n {
+        let ax = abs(x[i])
+        if ax > amax {
+            amax = ax
+            max = x[i]
+        }
+    }
+    if amax < groupMaxEps {
+        for i in 0..<n { L[i] = 0 }
+        return 0
+    }
+    let iscale = -Float(nmax) / max
+    if doRMSE {
+        var sumlx: Float = 0, suml2: Float = 0
+        for i in 0..<n {
+            var l = nearestInt(iscale * x[i])
+            l = Swift.max(-nmax, Swift.min(nmax - 1, l))
+            L[i] = Int8(truncatingIfNeeded: l)
+            let w = x[i] * x[i]
+            sumlx += w * x[i] * Float(l)
+            suml2 += w * Float(l) * Float(l)
+        }
+        for _ in 0..<5 {
+            var changed = 0
+            for i in 0..<n {
+                let w = x[i] * x[i]
+                var slx = sumlx - w * x[i] * Float(L[i])
+                if slx > 0 {
+                    var sl2 = suml2 - w * Float(L[i]) * Float(L[i])
+                    var newL = nearestInt(x[i] * sl2 / slx)
+                    newL = Swift.max(-nmax, Swift.min(nmax - 1, newL))
+                    if newL != Int32(L[i]) {
+                        slx += w * x[i] * Float(newL)
+                        sl2 += w * Float(newL) * Float(newL)
+                        if sl2 > 0 && slx * slx * suml2 > sumlx * sumlx * sl2 {
+                            L[i] = Int8(truncatingIfNeeded: newL)
+                            sumlx = slx
+                            suml2 = sl2
+                            changed += 1
+                        }
+                    }
+                }
+            }
+            if changed == 0 { break }
+        }
+        for i in 0..<n { L[i] = Int8(truncatingIfNeeded: Int32(L[i]) + nmax) }
+        return suml2 > 0 ? sumlx / suml2 : 0
+    }
+    for i in 0..<n {
+        var l = nearestInt(iscale * x[i])
+        l = Swift.max(-nmax, Swift.min(nmax - 1, l))
+        L[i] = Int8(truncatingIfNeeded: l + nmax)
+    }
+    return 1 / iscale
+}
+
+/// `make_qkx2_quants` (`weights` required) and `make_qkx3_quants` (`weights` optional, x² by
+/// default): asymmetric levels in [0, nmax] with a minimum, searching `nstep + 1` scales.
+/// The two differ in the degenerate test (`max == min` vs `max <= min`) and in how a search step
+/// clamps (`qkx3` guards against inf/NaN); `variant3` selects the latter.
+func makeQKXQuants(
+    _ n: Int, _ nmax: Int32, _ x: UnsafePointer<Float>, _ weights: UnsafePointer<Float>?,
+    _ L: UnsafeMutablePointer<UInt8>, _ theMin: inout Float, _ Laux: UnsafeMutablePointer<UInt8>,
+    _ rmin: Float, _ rdelta: Float, _ nstep: Int, _ useMAD: Bool, variant3: Bool
+) -> Float {
+    @inline(__always) func weight(_ i: Int) -> Float { weights.map { $0[i] } ?? x[i] * x[i] }
+    var min = x[0], max = x[0]
+    var sumW = weight(0)
+    var sumX = sumW * x[0]
+    for i in 1..<n {
+        if x[i] < min { min = x[i] }
+        if x[i] > max { max = x[i] }
+        let w = weight(i)
+        sumW += w
+        sumX += w * x[i]
+    }
+    if min > 0 { min = 0 }
+    if variant3 ? max <= min : max == min {
+        for i in 0..<n { L[i] = 0 }
+        theMin = -min
+        return 0
+    }
+    var iscale = Float(nmax) / (max - min)
+    var scale = 1 / iscale
+    var bestError: Float = 0
+    for i in 0..<n {
+        let l = nearestInt(iscale * (x[i] - min))
+        L[i] = UInt8(truncatingIfNeeded: Swift.max(0, Swift.min(nmax, l)))
+        var diff = scale * Float(L[i]) + min - x[i]
+        diff = useMAD ? abs(diff) : diff * diff
+        bestError += weight(i) * diff
+    }
+    if nstep < 1 {
+        theMin = -min
+        return scale
+    }
+    for step in 0...nstep {
+        iscale = (rmin + rdelta * Float(step) + Float(nmax)) / (max - min)
+        var sumL: Float = 0, sumL2: Float = 0, sumXL: Float = 0
+        for i in 0..<n {
+            let l: Int32
+            if variant3 {
+                // `min` is the best fit so far and can sit near `max`, so v can be inf, NaN or huge.
+                let v = iscale * (x[i] - min)
+                l = v > 0 ? nearestInt(Swift.min(v, Float(nmax))) : 0
+            } else {
+                l = Swift.max(0, Swift.min(nmax, nearestInt(iscale * (x[i] - min))))
+            }
+            Laux[i] = UInt8(truncatingIfNeeded: l)
+            let w = weight(i)
+            sumL += w * Float(l)
+            sumL2 += w * Float(l) * Float(l)
+            sumXL += w * Float(l) * x[i]
+        }
+        let D = sumW * sumL2 - sumL * sumL
+        if D > 0 {
+            var thisScale = (sumW * sumXL - sumX * sumL) / D
+            var thisMin = (sumL2 * sumX - sumL * sumXL) / D
+            if thisMin > 0 {
+                thisMin = 0
+                thisScale = sumXL / sumL2
+            }
+            var error: Float = 0
+            for i in 0..<n {
+                var diff = thisScale * Float(Laux[i]) + thisMin - x[i]
+                diff = useMAD ? abs(diff) : diff * diff
+                error += weight(i) * diff
+            }
+            if error < bestError {
+                for i in 0..<n { L[i] = Laux[i] }
+                bestError = error
+                scale = thisScale
+                min = thisMin
+            }
+        }
+    }
+    theMin = -min
+    return scale
+}
+
+/// `make_qp_quants`: non-negative levels in [0, nmax] for the sub-block scales of the weighted
+/// k-quant paths.
+func makeQPQuants(
+    _ n: Int, _ nmax: Int32, _ x: UnsafePointer<Float>, _ L: UnsafeMutablePointer<UInt8>, _ weights: UnsafePointer<Float>
+) -> Float {
+    var max: Float = 0
+    for i in 0..<n { max = Swift.max(max, x[i]) }
+    if max < groupMaxEps {
+        for i in 0..<n { L[i] = 0 }
+        return 0
+    }
+    var iscale = Float(nmax) / max
+    for i in 0..<n { L[i] = UInt8(truncatingIfNeeded: nearestInt(iscale * x[i])) }
+    let scale = 1 / iscale
+    var bestMSE: Float = 0
+    for i in 0..<n {
+        let diff = x[i] - scale * Float(L[i])
+        bestMSE += weights[i] * diff * diff
+    }
+    for step in -4...4 where step != 0 {
+        let iscaleStep = (0.1 * Float(step) + Float(nmax)) / max
+        let scaleStep = 1 / iscaleStep
+        var mse: Float = 0
+        for i in 0..<n {
+            let l = Swift.min(nmax, nearestInt(iscaleStep * x[i]))
+            let diff = x[i] - scaleStep * Float(l)
+            mse += weights[i] * diff * diff
+        }
+        if mse < bestMSE {
+            bestMSE = mse
+            iscale = iscaleStep
+        }
+    }
+    var sumlx: Float = 0, suml2: Float = 0
+    for i in 0..<n {
+        let l = Swift.min(nmax, nearestInt(iscale * x[i]))
+        L[i] = UInt8(truncatingIfNeeded: l)
+        let w = weights[i]
+        sumlx += w * x[i] * Float(l)
+        suml2 += w * Float(l) * Float(l)
+    }
+    for _ in 0..<5 {
+        var changed = 0
+        for i in 0..<n {
+            let w = weights[i]
+            var slx = sumlx - w * x[i] * Float(L[i])
+            var sl2 = suml2 - w * Float(L[i]) * Float(L[i])
+            if slx > 0 && sl2 > 0 {
+                let newL = Swift.min(nmax, nearestInt(x[i] * sl2 / slx))
+                if newL != Int32(L[i]) {
+                    slx += w * x[i] * Float(newL)
+                    sl2 += w * Float(newL) * Float(newL)
+                    if slx * slx * suml2 > sumlx * sumlx * sl2 {
+                        L[i] = UInt8(truncatingIfNeeded: newL)
+                        sumlx = slx
+                        suml2 = sl2
+                        changed += 1
+                    }
+                }
+            }
+        }
+        if changed == 0 { break }
+    }
+    return suml2 > 0 ? sumlx / suml2 : 0
+}
+
+/// `get_scale_min_k4`: the 6-bit scale and min of sub-block `j` from Q4_K/Q5_K's 12 packed bytes.
+@inline(__always)
+func scaleMinK4(_ j: Int, _ q: UnsafeRawPointer) -> (scale: UInt8, min: UInt8) {
+    let b = q.assumingMemoryBound(to: UInt8.self)
+    if j < 4 { return (b[j] & 63, b[j + 4] & 63) }
+    return ((b[j + 4] & 0xF) | ((b[j - 4] >> 6) << 4), (b[j + 4] >> 4) | ((b[j] >> 6) << 4))
+}
+
+/// Packs Q4_K/Q5_K's eight 6-bit scales and mins into 12 bytes (the inverse of `scaleMinK4`).
+@inline(__always)
+func packScaleMinK4(_ j: Int, _ ls: UInt8, _ lm: UInt8, _ scales: UnsafeMutablePointer<UInt8>) {
+    if j < 4 {
+        scales[j] = ls
+        scales[j + 4] = lm
+    } else {
+        scales[j + 4] = (ls & 0xF) | ((lm & 0xF) << 4)
+        scales[j - 4] |= ((ls >> 4) << 6)
+        scales[j] |= ((lm >> 4) << 6)
+    }
+}
+
+/// The 16 non-linear levels of IQ4_NL and IQ4_XS (`kvalues_iq4nl`).
+let iq4Levels: [Int8] = [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113]
+
+/// `best_index_int8`: the index of the level nearest to `x` (ties to the upper level).
+@inline(__always)
+func bestIndexInt8(_ values: UnsafePointer<Int8>, _ x: Float) -> Int {
+    let n = 16
+    if x <= Float(values[0]) { return 0 }
+    if x >= Float(values[n - 1]) { return n - 1 }
+    var ml = 0, mu = n - 1
+    while mu - ml > 1 {
+        let mid = (ml + mu) / 2
+        if x < Float(values[mid]) { mu = mid } else { ml = mid }
+    }
+    return x - Float(values[mu - 1]) < Float(values[mu]) - x ? mu - 1 : mu
+}
+
+/// C's float-to-int conversion as x86-64 compiles it (`cvttss2si`): truncation toward zero, and
+/// 0x80000000 for NaN or out-of-range values, where Swift's `Int32(_:)` would trap. Narrower C
+/// targets (`(int8_t)`, `(uint8_t)`) then keep the low bits.
+@inline(__always)
+func truncatingToInt32(_ value: Float) -> Int32 {
+    guard value.isFinite, value > -2_147_483_904, value < 2_147_483_648 else { return Int32.min }
+    return Int32(value)
+}

@@ -1,0 +1,38 @@
+/// F32: weights stored as they are (little-endian IEEE singles).
+public enum F32Format: BlockFormat {
+    public static let type = GGMLType.f32
+    public static func quantizeRow(
+        _ x: UnsafePointer<Float>, count: Int, importance: UnsafePointer<Float>?, into y: UnsafeMutableRawPointer
+    ) {
+        y.copyMemory(from: x, byteCount: count * 4)
+    }
+    public static func dequantizeRow(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(x).copyMemory(from: y, byteCount: count * 4)
+    }
+}
+
+/// F16: IEEE half, round-to-nearest-even from F32 (numpy's `astype(float16)`, ggml's conversion).
+public enum F16Format: BlockFormat {
+    public static let type = GGMLType.f16
+    public static func quantizeRow(
+        _ x: UnsafePointer<Float>, count: Int, importance: UnsafePointer<Float>?, into y: UnsafeMutableRawPointer
+    ) {
+        for i in 0..<count { storeUInt16(fp16Bits(x[i]), y, 2 * i) }
+    }
+    public static func dequantizeRow(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
+        for i in 0..<count { x[i] = fp16Value(loadUInt16(y, 2 * i)) }
+    }
+}
+
+/// BF16: the top half of an F32, round-to-nearest-even, NaN kept quiet (gguf-py's `BF16` quantizer).
+public enum BF16Format: BlockFormat {
+    public static let type = GGMLType.bf16
+    public static func quantizeRow(
+        _ x: UnsafePointer<Float>, count: Int, importance: UnsafePointer<Float>?, into y: UnsafeMutableRawPointer
+    ) {
+        for i in 0..<count { storeUInt16(BFloat16.fromFloat(x[i]), y, 2 * i) }
+    }
+    public static func dequantizeRow(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
+        for i in 0..<count { x[i] = BFloat16.toFloat(loadUInt16(y, 2 * i)) }
+    }
+}

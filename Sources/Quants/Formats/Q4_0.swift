@@ -1,0 +1,65 @@
+/// Q4_0: blocks of 32 weights, 18 bytes (4.5 bpw): F16 `d` then 16 bytes of 4-bit levels; byte j
+/// holds weight j in its low nibble and weight j+16 in its high nibble; weight = d · (q − 8).
+///
+/// Quantizers: `quantize_row_q4_0_ref` (d = signed absmax / −8, level = trunc(x/d + 8.5) capped at
+/// 15) and, with importance weights, `quantize_row_q4_0_impl` (`make_qx_quants`, nmax 8).
+public enum Q4_0: BlockFormat {
+    public static let type = GGMLType.q4_0
+
+    public static func quantizeRow(
+        _ x: UnsafePointer<Float>, count: Int, importance: UnsafePointer<Float>?, into y: UnsafeMutableRawPointer
+    ) {
+        let out = y.assumingMemoryBound(to: UInt8.self)
+        guard let importance else {
+            for block in 0..<(count / 32) {
+                let xb = x + block * 32, o = out + block * 18
+                var amax: Float = 0, max: Float = 0
+                for j in 0..<32 where amax < abs(xb[j]) {
+                    amax = abs(xb[j])
+                    max = xb[j]
+                }
+                let d = max / -8
+                let id: Float = d != 0 ? 1 / d : 0
+                storeUInt16(fp16Bits(d), UnsafeMutableRawPointer(o), 0)
+                for j in 0..<16 {
+                    let q0 = UInt8(Swift.min(15, Int8(truncatingIfNeeded: truncatingToInt32(xb[j] * id + 8.5))))
+                    let q1 = UInt8(Swift.min(15, Int8(truncatingIfNeeded: truncatingToInt32(xb[j + 16] * id + 8.5))))
+                    o[2 + j] = q0 | (q1 << 4)
+                }
+            }
+            return
+        }
+        let sigma2 = rowMeanSquare(x, count)
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 32) { weight in
+            withUnsafeTemporaryAllocation(of: Int8.self, capacity: 32) { L in
+                for block in 0..<(count / 32) {
+                    let xb = x + block * 32, qw = importance + block * 32, o = out + block * 18
+                    for j in 0..<32 { weight[j] = qw[j] * (sigma2 + xb[j] * xb[j]).squareRoot() }
+                    let d = makeQXQuants(32, 8, xb, L.baseAddress!, 1, weight.baseAddress!)
+                    storeUInt16(fp16Bits(d), UnsafeMutableRawPointer(o), 0)
+                    for j in 0..<16 { o[2 + j] = UInt8(bitPattern: L[j]) | (UInt8(bitPattern: L[j + 16]) << 4) }
+                }
+            }
+        }
+    }
+
+    public static func dequantizeRow(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
+        let bytes = y.assumingMemoryBound(to: UInt8.self)
+        for block in 0..<(count / 32) {
+            let b = bytes + block * 18
+            let d = fp16Value(loadUInt16(y, block * 18))
+            for j in 0..<16 {
+                x[block * 32 + j] = Float(Int32(b[2 + j] & 0x0F) - 8) * d
+                x[block * 32 + j + 16] = Float(Int32(b[2 + j] >> 4) - 8) * d
+            }
+        }
+    }
+}
+
+/// Σx² / n over a whole row (`sigma2` of the weighted legacy quantizers).
+@inline(__always)
+func rowMeanSquare(_ x: UnsafePointer<Float>, _ count: Int) -> Float {
+    var sum: Float = 0
+    for j in 0..<count { sum += x[j] * x[j] }
+    return sum / Float(count)
+}

@@ -1,0 +1,82 @@
+/// Q4_1: blocks of 32 weights, 20 bytes (5 bpw): F16 `d`, F16 `m`, 16 bytes of 4-bit levels (low
+/// nibble weight j, high nibble weight j+16); weight = d · q + m.
+///
+/// Quantizers: `quantize_row_q4_1_ref` (d = (max − min)/15, m = min, level = trunc((x−m)/d + 0.5))
+/// and, with importance weights, `quantize_row_q4_1_impl` (`make_qkx3_quants`, nmax 15).
+public enum Q4_1: BlockFormat {
+    public static let type = GGMLType.q4_1
+
+    public static func quantizeRow(
+        _ x: UnsafePointer<Float>, count: Int, importance: UnsafePointer<Float>?, into y: UnsafeMutableRawPointer
+    ) {
+        quantizeAsymmetric(x, count: count, importance: importance, into: y, bits: 4)
+    }
+
+    public static func dequantizeRow(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
+        let bytes = y.assumingMemoryBound(to: UInt8.self)
+        for block in 0..<(count / 32) {
+            let b = bytes + block * 20
+            let d = fp16Value(loadUInt16(y, block * 20)), m = fp16Value(loadUInt16(y, block * 20 + 2))
+            for j in 0..<16 {
+                x[block * 32 + j] = Float(b[4 + j] & 0x0F) * d + m
+                x[block * 32 + j + 16] = Float(b[4 + j] >> 4) * d + m
+            }
+        }
+    }
+}
+
+/// Q4_1 and Q5_1 share their quantizers; they differ in level count and in Q5_1's `qh` word.
+func quantizeAsymmetric(
+    _ x: UnsafePointer<Float>, count: Int, importance: UnsafePointer<Float>?, into y: UnsafeMutableRawPointer, bits: Int
+) {
+    let nmax = Int32((1 << bits) - 1)
+    let blockBytes = bits == 4 ? 20 : 24
+    let quantOffset = bits == 4 ? 4 : 8
+    let out = y.assumingMemoryBound(to: UInt8.self)
+    func store(_ L: UnsafePointer<UInt8>, _ o: UnsafeMutablePointer<UInt8>) {
+        var qh: UInt32 = 0
+        for j in 0..<16 {
+            let l0 = L[j], l1 = L[j + 16]
+            o[quantOffset + j] = (l0 & 0x0F) | ((l1 & 0x0F) << 4)
+            qh |= UInt32((l0 & 0x10) >> 4) << j
+            qh |= UInt32((l1 & 0x10) >> 4) << (j + 16)
+        }
+        if bits == 5 { UnsafeMutableRawPointer(o).storeBytes(of: qh.littleEndian, toByteOffset: 4, as: UInt32.self) }
+    }
+    withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64) { scratch in
+        let L = scratch.baseAddress!, Laux = scratch.baseAddress! + 32
+        guard let importance else {
+            for block in 0..<(count / 32) {
+                let xb = x + block * 32, o = out + block * blockBytes
+                var min = Float.greatestFiniteMagnitude, max = -Float.greatestFiniteMagnitude
+                for j in 0..<32 {
+                    if xb[j] < min { min = xb[j] }
+                    if xb[j] > max { max = xb[j] }
+                }
+                let d = (max - min) / Float(nmax)
+                let id: Float = d != 0 ? 1 / d : 0
+                storeUInt16(fp16Bits(d), UnsafeMutableRawPointer(o), 0)
+                storeUInt16(fp16Bits(min), UnsafeMutableRawPointer(o), 2)
+                for j in 0..<32 {
+                    // C: (uint8_t)(x + 0.5f), then MIN(15, ...) for Q4_1 only.
+                    let level = UInt8(truncatingIfNeeded: truncatingToInt32((xb[j] - min) * id + 0.5))
+                    L[j] = bits == 4 ? Swift.min(15, level) : level
+                }
+                store(L, o)
+            }
+            return
+        }
+        let sigma2 = rowMeanSquare(x, count)
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 32) { weight in
+            for block in 0..<(count / 32) {
+                let xb = x + block * 32, qw = importance + block * 32, o = out + block * blockBytes
+                for j in 0..<32 { weight[j] = qw[j] * (sigma2 + xb[j] * xb[j]).squareRoot() }
+                var min: Float = 0
+                let d = makeQKXQuants(32, nmax, xb, weight.baseAddress!, L, &min, Laux, -0.9, 0.05, 36, false, variant3: true)
+                storeUInt16(fp16Bits(d), UnsafeMutableRawPointer(o), 0)
+                storeUInt16(fp16Bits(-min), UnsafeMutableRawPointer(o), 2)
+                store(L, o)
+            }
+        }
+    }
+}

@@ -1,0 +1,67 @@
+/// Q5_0: blocks of 32 weights, 22 bytes (5.5 bpw): F16 `d`, a little-endian u32 `qh` holding bit 4
+/// of each level (bit j for weight j), 16 bytes of low nibbles (weight j low, j+16 high);
+/// weight = d · (q − 16).
+///
+/// Quantizers: `quantize_row_q5_0_ref` (d = signed absmax / −16, level = trunc(x/d + 16.5) capped
+/// at 31) and, with importance weights, `quantize_row_q5_0_impl` (`make_qx_quants`, nmax 16).
+public enum Q5_0: BlockFormat {
+    public static let type = GGMLType.q5_0
+
+    public static func quantizeRow(
+        _ x: UnsafePointer<Float>, count: Int, importance: UnsafePointer<Float>?, into y: UnsafeMutableRawPointer
+    ) {
+        let out = y.assumingMemoryBound(to: UInt8.self)
+        func store(_ level: (Int) -> UInt8, _ o: UnsafeMutablePointer<UInt8>) {
+            var qh: UInt32 = 0
+            for j in 0..<16 {
+                let l0 = level(j), l1 = level(j + 16)
+                o[6 + j] = (l0 & 0x0F) | ((l1 & 0x0F) << 4)
+                qh |= UInt32((l0 & 0x10) >> 4) << j
+                qh |= UInt32((l1 & 0x10) >> 4) << (j + 16)
+            }
+            UnsafeMutableRawPointer(o).storeBytes(of: qh.littleEndian, toByteOffset: 2, as: UInt32.self)
+        }
+        guard let importance else {
+            for block in 0..<(count / 32) {
+                let xb = x + block * 32, o = out + block * 22
+                var amax: Float = 0, max: Float = 0
+                for j in 0..<32 where amax < abs(xb[j]) {
+                    amax = abs(xb[j])
+                    max = xb[j]
+                }
+                let d = max / -16
+                let id: Float = d != 0 ? 1 / d : 0
+                storeUInt16(fp16Bits(d), UnsafeMutableRawPointer(o), 0)
+                store({ UInt8(Swift.min(31, Int8(truncatingIfNeeded: truncatingToInt32(xb[$0] * id + 16.5)))) }, o)
+            }
+            return
+        }
+        let sigma2 = rowMeanSquare(x, count)
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 32) { weight in
+            withUnsafeTemporaryAllocation(of: Int8.self, capacity: 32) { L in
+                for block in 0..<(count / 32) {
+                    let xb = x + block * 32, qw = importance + block * 32, o = out + block * 22
+                    for j in 0..<32 { weight[j] = qw[j] * (sigma2 + xb[j] * xb[j]).squareRoot() }
+                    let d = makeQXQuants(32, 16, xb, L.baseAddress!, 1, weight.baseAddress!)
+                    storeUInt16(fp16Bits(d), UnsafeMutableRawPointer(o), 0)
+                    store({ UInt8(bitPattern: L[$0]) }, o)
+                }
+            }
+        }
+    }
+
+    public static func dequantizeRow(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
+        let bytes = y.assumingMemoryBound(to: UInt8.self)
+        for block in 0..<(count / 32) {
+            let b = bytes + block * 22
+            let d = fp16Value(loadUInt16(y, block * 22))
+            let qh = UInt32(littleEndian: y.loadUnaligned(fromByteOffset: block * 22 + 2, as: UInt32.self))
+            for j in 0..<16 {
+                let h0 = UInt8(truncatingIfNeeded: ((qh >> j) << 4) & 0x10)
+                let h1 = UInt8(truncatingIfNeeded: (qh >> (j + 12)) & 0x10)
+                x[block * 32 + j] = Float(Int32((b[6 + j] & 0x0F) | h0) - 16) * d
+                x[block * 32 + j + 16] = Float(Int32((b[6 + j] >> 4) | h1) - 16) * d
+            }
+        }
+    }
+}
