@@ -1,0 +1,63 @@
+import Foundation
+import Quants
+import Testing
+
+@Suite struct BlockFormatPropertyTests {
+    static let implemented = GGMLType.allCases.filter { $0.format != nil }
+
+    /// One definition of every size: the registry's geometry is what the kernels write.
+    @Test(arguments: implemented)
+    func geometryIsWhatTheKernelsWrite(type: GGMLType) {
+        let (weights, bytes) = type.blockGeometry
+        #expect(type.rowBytes(weights * 4) == bytes * 4)
+        if weights > 1 { #expect(type.rowBytes(weights * 4 + 1) == nil) }
+        // Bits per weight as llama.cpp documents them.
+        let expected: [GGMLType: Double] = [
+            .q4_0: 4.5, .q4_1: 5, .q5_0: 5.5, .q5_1: 6, .q8_0: 8.5, .q2_K: 2.625, .q3_K: 3.4375, .q4_K: 4.5,
+            .q5_K: 5.5, .q6_K: 6.5625, .iq4_nl: 4.5, .iq4_xs: 4.25, .f16: 16, .bf16: 16, .f32: 32,
+        ]
+        #expect(type.bitsPerWeight == expected[type])
+        // Writing a row touches exactly its bytes: a canary after the row survives.
+        var random = SplitMix64(seed: 1)
+        let x = (0..<(weights * 3)).map { _ in random.heavyTailedSample() }
+        var out = [UInt8](repeating: 0xA5, count: bytes * 3 + 8)
+        x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBytes { type.format!.quantizeRow(xp.baseAddress!, count: x.count, importance: nil, into: $0.baseAddress!) } }
+        #expect(out.suffix(8).allSatisfy { $0 == 0xA5 })
+    }
+
+    @Test(arguments: implemented)
+    func allZeroRowsStayZero(type: GGMLType) throws {
+        let count = 512
+        let zeros = [Float](repeating: 0, count: count)
+        var bytes = [UInt8](repeating: 0xFF, count: type.rowBytes(count)!)
+        var back = [Float](repeating: 1, count: count)
+        try zeros.withUnsafeBufferPointer { x in try bytes.withUnsafeMutableBytes { try type.quantize(row: x, into: $0) } }
+        try bytes.withUnsafeBytes { b in try back.withUnsafeMutableBufferPointer { try type.dequantize(row: b, count: count, into: $0) } }
+        #expect(back.allSatisfy { $0 == 0 })
+    }
+
+    @Test func nonFiniteInputIsRejectedWithItsColumn() {
+        var row = [Float](repeating: 0.5, count: 256)
+        row[77] = .nan
+        var out = [UInt8](repeating: 0, count: GGMLType.q4_K.rowBytes(256)!)
+        do {
+            try row.withUnsafeBufferPointer { x in try out.withUnsafeMutableBytes { try GGMLType.q4_K.quantize(row: x, into: $0) } }
+            Issue.record("expected an error")
+        } catch {
+            #expect("\(error)" == "NaN value at column 77; only finite weights can be quantized")
+        }
+        row[77] = -.infinity
+        do {
+            try row.withUnsafeBufferPointer { x in try out.withUnsafeMutableBytes { try GGMLType.q8_0.quantize(row: x, into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<GGMLType.q8_0.rowBytes(256)!])) } }
+            Issue.record("expected an error")
+        } catch {
+            #expect("\(error)" == "infinite value at column 77; only finite weights can be quantized")
+        }
+        do {
+            try row.withUnsafeBufferPointer { x in try out.withUnsafeMutableBytes { try GGMLType.q4_K.quantize(row: UnsafeBufferPointer(rebasing: x[0..<128]), into: $0) } }
+            Issue.record("expected an error")
+        } catch {
+            #expect("\(error)" == "a row of 128 weights is not a whole number of Q4_K blocks (256 weights each)")
+        }
+    }
+}
