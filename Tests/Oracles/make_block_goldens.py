@@ -6,15 +6,21 @@ libggml-base exports ggml_quantize_chunk). Run once, commit the outputs:
     python3 -m venv /tmp/llama && /tmp/llama/bin/pip install llama-cpp-python==0.3.36 numpy
     /tmp/llama/bin/python Tests/Oracles/make_block_goldens.py Tests/QuantsTests/Fixtures
 
-Writes inputs.f32 (ROWS x COLS little-endian float32), importance.f32 (COLS float32), and per type
-<TYPE>.bin (ggml_quantize_chunk without an importance matrix) and <TYPE>.imatrix.bin (with it).
+Writes inputs.f32 (ROWS x COLS little-endian float32), importance.f32 (COLS float32), per type
+<TYPE>.bin (ggml_quantize_chunk without an importance matrix) and <TYPE>.imatrix.bin (with it), and
+rmse-reference.json: llama.cpp's RMSE per type and row class (bytes dequantized with gguf-py).
 """
 import ctypes
 import os
 import sys
 
+import json
+
 import llama_cpp
+import ml_dtypes
 import numpy as np
+from gguf import GGMLQuantizationType
+from gguf.quants import dequantize
 
 out = sys.argv[1]
 COLS = 512
@@ -41,6 +47,19 @@ rows = [
     -np.abs(rng.standard_normal(COLS)),             # negative only
     np.abs(rng.standard_normal(COLS)) * 300,        # large positive
 ]
+def fp8_dequantized_row():
+    """A row as a DeepSeek FP8 checkpoint stores it: heavy-tailed values, E4M3-rounded per 128 block."""
+    v = rng.standard_t(4, COLS).astype(np.float32) * 0.03
+    out = np.empty_like(v)
+    for b in range(0, COLS, 128):
+        scale = np.float32(np.abs(v[b:b + 128]).max() / 448)
+        out[b:b + 128] = (v[b:b + 128] / scale).astype(ml_dtypes.float8_e4m3fn).astype(np.float32) * scale
+    return out
+
+
+rows += [fp8_dequantized_row() for _ in range(4)]
+CLASSES = {"cos": [0, 1], "gaussian": [2], "student_t": [3], "outlier_columns": [4], "edge_cases": [5, 6, 7, 8, 9, 10, 11],
+           "fp8_dequantized": [12, 13, 14, 15]}
 x = np.ascontiguousarray(np.stack(rows).astype(np.float32))
 importance = np.ascontiguousarray((rng.random(COLS) * 2 + 0.05).astype(np.float32))
 x.tofile(os.path.join(out, "inputs.f32"))
@@ -48,6 +67,7 @@ importance.tofile(os.path.join(out, "importance.f32"))
 
 TYPES = {"Q4_0": 2, "Q4_1": 3, "Q5_0": 6, "Q5_1": 7, "Q8_0": 8, "Q2_K": 10, "Q3_K": 11, "Q4_K": 12,
          "Q5_K": 13, "Q6_K": 14, "IQ4_NL": 20, "IQ4_XS": 23, "F16": 1, "BF16": 30}
+rmse = {}
 for name, type_id in TYPES.items():
     row = lib.ggml_row_size(type_id, COLS)
     for suffix, weights in (("", None), (".imatrix", importance)):
@@ -57,4 +77,10 @@ for name, type_id in TYPES.items():
         assert size == row * x.shape[0], (name, size)
         with open(os.path.join(out, f"{name}{suffix}.bin"), "wb") as f:
             f.write(dst.raw)
+        back = dequantize(np.frombuffer(dst.raw, dtype=np.uint8), GGMLQuantizationType[name]).reshape(x.shape)
+        for cls, idx in CLASSES.items():
+            err = (back[idx].astype(np.float64) - x[idx].astype(np.float64))
+            rmse.setdefault(name + suffix, {})[cls] = float(np.sqrt(np.mean(err * err)))
+with open(os.path.join(out, "rmse-reference.json"), "w") as f:
+    json.dump({"classes": CLASSES, "rmse": rmse}, f, indent=1, sort_keys=True)
 print("wrote", len(TYPES) * 2, "golden files for", x.shape, "inputs")
