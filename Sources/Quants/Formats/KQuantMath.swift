@@ -13,8 +13,34 @@ func nearestInt(_ value: Float) -> Int32 {
     return Int32(bitPattern: shifted.bitPattern & 0x007F_FFFF) - 0x0040_0000
 }
 
-@inline(__always) func fp16Bits(_ value: Float) -> UInt16 { Float16(value).bitPattern }
-@inline(__always) func fp16Value(_ bits: UInt16) -> Float { Float(Float16(bitPattern: bits)) }
+/// F32 -> F16 bits, round-to-nearest-even, without F16C: the bit-exact branch-light algorithm of
+/// the FP16 library (Maratyszcza) that ggml uses when the CPU has no conversion instructions.
+/// Swift's `Float16(_:)` gives the same bits but calls a compiler-rt routine per value on baseline x86-64.
+@inline(__always)
+func fp16Bits(_ value: Float) -> UInt16 {
+    var base = (abs(value) * 0x1p112) * 0x1p-110
+    let w = value.bitPattern
+    let shl1W = w &+ w
+    let sign = w & 0x8000_0000
+    var bias = shl1W & 0xFF00_0000
+    if bias < 0x7100_0000 { bias = 0x7100_0000 }
+    base = Float(bitPattern: (bias >> 1) &+ 0x0780_0000) + base
+    let bits = base.bitPattern
+    let nonsign = ((bits >> 13) & 0x7C00) &+ (bits & 0x0FFF)
+    return UInt16(truncatingIfNeeded: (sign >> 16) | (shl1W > 0xFF00_0000 ? 0x7E00 : nonsign))
+}
+
+/// F16 bits -> F32, exact (FP16 library's `fp16_ieee_to_fp32_value`).
+@inline(__always)
+func fp16Value(_ h: UInt16) -> Float {
+    let w = UInt32(h) << 16
+    let sign = w & 0x8000_0000
+    let twoW = w &+ w
+    let normalized = Float(bitPattern: (twoW >> 4) &+ (0xE0 << 23)) * 0x1p-112
+    let denormalized = Float(bitPattern: (twoW >> 17) | (126 << 23)) - 0.5
+    let result = twoW < (1 << 27) ? denormalized.bitPattern : normalized.bitPattern
+    return Float(bitPattern: sign | result)
+}
 
 @inline(__always) func storeUInt16(_ value: UInt16, _ pointer: UnsafeMutableRawPointer, _ offset: Int) {
     pointer.storeBytes(of: value.littleEndian, toByteOffset: offset, as: UInt16.self)
@@ -55,15 +81,23 @@ func makeQXQuants(
         rmseType = -rmseType
         returnEarly = true
     }
-    @inline(__always) func weight(_ i: Int) -> Float {
-        if let weights { return weights[i] }
-        switch rmseType {
-        case 1: return x[i] * x[i]
-        case 2: return 1
-        case 3: return abs(x[i])
-        default: return abs(x[i]).squareRoot()
+    // The per-element weights, computed once (the C code recomputes them identically per pass).
+    return withUnsafeTemporaryAllocation(of: Float.self, capacity: n) { buffer -> Float in
+    let w: UnsafePointer<Float>
+    if let weights {
+        w = weights
+    } else {
+        for i in 0..<n {
+            switch rmseType {
+            case 1: buffer[i] = x[i] * x[i]
+            case 2: buffer[i] = 1
+            case 3: buffer[i] = abs(x[i])
+            default: buffer[i] = abs(x[i]).squareRoot()
+            }
         }
+        w = UnsafePointer(buffer.baseAddress!)
     }
+    @inline(__always) func weight(_ i: Int) -> Float { w[i] }
     var sumlx: Float = 0, suml2: Float = 0
     for i in 0..<n {
         var l = nearestInt(iscale * x[i])
@@ -97,6 +131,7 @@ func makeQXQuants(
         }
     }
     return scale
+    }
 }
 
 /// `make_q3_quants`: levels in [-nmax, nmax-1] (stored + nmax) with a coordinate-descent refinement.
@@ -169,7 +204,15 @@ func makeQKXQuants(
     _ L: UnsafeMutablePointer<UInt8>, _ theMin: inout Float, _ Laux: UnsafeMutablePointer<UInt8>,
     _ rmin: Float, _ rdelta: Float, _ nstep: Int, _ useMAD: Bool, variant3: Bool
 ) -> Float {
-    @inline(__always) func weight(_ i: Int) -> Float { weights.map { $0[i] } ?? x[i] * x[i] }
+    return withUnsafeTemporaryAllocation(of: Float.self, capacity: n) { buffer -> Float in
+    let w: UnsafePointer<Float>
+    if let weights {
+        w = weights
+    } else {
+        for i in 0..<n { buffer[i] = x[i] * x[i] }
+        w = UnsafePointer(buffer.baseAddress!)
+    }
+    @inline(__always) func weight(_ i: Int) -> Float { w[i] }
     var min = x[0], max = x[0]
     var sumW = weight(0)
     var sumX = sumW * x[0]
@@ -242,6 +285,7 @@ func makeQKXQuants(
     }
     theMin = -min
     return scale
+    }
 }
 
 /// `make_qp_quants`: non-negative levels in [0, nmax] for the sub-block scales of the weighted

@@ -8,7 +8,7 @@ import TensorFiles
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks that print throughput and peak memory (numbers for the README).",
-        subcommands: [BenchDequant.self])
+        subcommands: [BenchDequant.self, BenchQuants.self])
 }
 
 struct BenchDequant: ParsableCommand {
@@ -39,6 +39,53 @@ struct BenchDequant: ParsableCommand {
                 cacheDirectory: cache, presets: presets, threads: threads, executable: ChildProcess.currentExecutable)
             let rows = try bench.run { FileHandle.standardError.write(Data("bench: \($0)\n".utf8)) }
             print(DequantBenchmark.markdown(rows, threads: threads))
+        }
+    }
+}
+
+struct BenchQuants: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "quants",
+        abstract: "Quantize/dequantize throughput of every block format, beside llama.cpp's quantizer.",
+        discussion: """
+            Times each GGML block format moepack implements on one weight-like F32 matrix, on one
+            thread and on all, and prints bits per weight. With --peer-python (a Python that has
+            llama-cpp-python installed) llama.cpp's ggml_quantize_chunk is timed on the same matrix
+            in the same run and the ratio is printed.
+
+            Example: moepack bench quants --peer-python /tmp/llama/bin/python
+            """)
+
+    @Option(help: "Rows of the benchmark matrix.")
+    var rows = 512
+
+    @Option(help: "Columns (weights per row; a multiple of 256).")
+    var columns = 4096
+
+    @Option(help: "Worker threads for the 'all threads' columns.")
+    var threads: Int = availableCoreCount
+
+    @Option(help: "A Python interpreter with llama-cpp-python, to time llama.cpp as the peer.")
+    var peerPython: String?
+
+    @Option(parsing: .upToNextOption, help: "Types to run (default: all moepack implements).")
+    var types: [String] = []
+
+    func run() throws {
+        try reportingErrors {
+            let chosen = try types.isEmpty
+                ? GGMLType.allCases.filter { $0.format != nil && $0 != .f32 }
+                : types.map { name in
+                    guard let type = GGMLType(name: name), type.format != nil else { throw ValidationError("unknown or unsupported type \(name)") }
+                    return type
+                }
+            let bench = QuantBenchmark(rows: rows, columns: columns, threads: threads, types: chosen)
+            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Tests/Oracles/bench_ggml_quantize.py").path
+            let results = try bench.run(peerPython: peerPython, peerScript: script) {
+                FileHandle.standardError.write(Data("bench: \($0)\n".utf8))
+            }
+            print(bench.markdown(results))
         }
     }
 }

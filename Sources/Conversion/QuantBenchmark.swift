@@ -1,0 +1,131 @@
+import Foundation
+import Quants
+
+/// `moepack bench quants`: quantize and dequantize throughput per block format on one fixed
+/// weight-like matrix, on 1 thread and on all, beside llama.cpp's `ggml_quantize_chunk` on the
+/// same matrix in the same run when a Python with llama-cpp-python is given as the peer.
+public struct QuantBenchmark {
+    public struct Row: Sendable {
+        public var type: GGMLType
+        public var quantizeSeconds: (one: Double, all: Double)
+        public var dequantizeSeconds: (one: Double, all: Double)
+        public var peerSeconds: (one: Double, all: Double)?
+    }
+
+    public let rows: Int
+    public let columns: Int
+    public let threads: Int
+    public let types: [GGMLType]
+
+    public init(rows: Int = 512, columns: Int = 4096, threads: Int, types: [GGMLType]) {
+        self.rows = rows
+        self.columns = columns
+        self.threads = threads
+        self.types = types
+    }
+
+    /// A weight-like matrix: heavy-tailed values with per-row gains and outlier columns, as in the
+    /// synthetic checkpoints.
+    public func matrix() -> [Float] {
+        var values = [Float](repeating: 0, count: rows * columns)
+        values.withUnsafeMutableBufferPointer { buffer in
+            for row in 0..<rows {
+                var random = SplitMix64(seed: SplitMix64.derive(42, "bench", row))
+                let gain = 0.6 + 0.8 * random.unit()
+                for column in 0..<columns {
+                    let outlier: Float = column % 97 == 13 ? 6 : 1
+                    buffer[row * columns + column] = random.heavyTailedSample() * 0.02 * gain * outlier
+                }
+            }
+        }
+        return values
+    }
+
+    /// Best of `repeats` timings of `body`.
+    func time(repeats: Int = 3, _ body: () -> Void) -> Double {
+        var best = Double.infinity
+        for _ in 0..<repeats {
+            let start = DispatchTime.now().uptimeNanoseconds
+            body()
+            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        }
+        return best
+    }
+
+    public func run(peerPython: String?, peerScript: String?, log: (String) -> Void) throws -> [Row] {
+        let input = matrix()
+        var peer: [String: [Double]] = [:]
+        if let peerPython, let peerScript {
+            let path = NSTemporaryDirectory() + "moepack-bench-matrix-\(getpid()).f32"
+            try input.withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: path)) }
+            defer { unlink(path) }
+            log("timing llama.cpp's ggml_quantize_chunk through \(peerPython)")
+            let result = try ChildProcess.run(
+                peerPython, [peerScript, path, "\(rows)", "\(columns)", "\(threads)"] + types.map { "\($0.rawValue)" })
+            if result.exitStatus == 0, let json = try? JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: [Double]] {
+                peer = json
+            } else {
+                log("peer failed (status \(result.exitStatus)); reporting moepack alone")
+            }
+        }
+        var results: [Row] = []
+        for type in types {
+            guard let format = type.format, let rowBytes = type.rowBytes(columns) else { continue }
+            log("\(type.name)")
+            var bytes = [UInt8](repeating: 0, count: rowBytes * rows)
+            var back = [Float](repeating: 0, count: rows * columns)
+            let cols = columns
+            let (q1, qN, d1, dN): (Double, Double, Double, Double) = input.withUnsafeBufferPointer { x in
+                bytes.withUnsafeMutableBytes { out in
+                    back.withUnsafeMutableBufferPointer { y in
+                        let xp = SendableRawPointer(UnsafeRawPointer(x.baseAddress!))
+                        let op = SendableMutableRawPointer(out.baseAddress!)
+                        let yp = SendableMutableRawPointer(UnsafeMutableRawPointer(y.baseAddress!))
+                        @Sendable func quantize(_ range: Range<Int>) {
+                            for row in range {
+                                format.quantizeRow(
+                                    xp.pointer.assumingMemoryBound(to: Float.self) + row * cols, count: cols, importance: nil,
+                                    into: op.pointer + row * rowBytes)
+                            }
+                        }
+                        @Sendable func dequantize(_ range: Range<Int>) {
+                            for row in range {
+                                format.dequantizeRow(
+                                    UnsafeRawPointer(op.pointer + row * rowBytes), count: cols,
+                                    into: yp.pointer.assumingMemoryBound(to: Float.self) + row * cols)
+                            }
+                        }
+                        let q1 = time { quantize(0..<rows) }
+                        let qN = time { parallelFor(rows, threads: threads) { quantize($0) } }
+                        let d1 = time { dequantize(0..<rows) }
+                        let dN = time { parallelFor(rows, threads: threads) { dequantize($0) } }
+                        return (q1, qN, d1, dN)
+                    }
+                }
+            }
+            let peerTimes = peer["\(type.rawValue)"].map { ($0[0], $0[1]) }
+            results.append(Row(type: type, quantizeSeconds: (q1, qN), dequantizeSeconds: (d1, dN), peerSeconds: peerTimes))
+        }
+        return results
+    }
+
+    public func markdown(_ results: [Row]) -> String {
+        let weights = Double(rows * columns)
+        let megabytes = weights * 4 / 1e6
+        var lines = [
+            "| type | bpw | quantize 1 thread MB/s | quantize \(threads) threads MB/s | llama.cpp 1 thread MB/s | moepack / llama.cpp (1 thread) | dequantize 1 thread MB/s | dequantize \(threads) threads MB/s |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for row in results {
+            let peer = row.peerSeconds.map { String(format: "%.0f | %.2fx", megabytes / $0.one, $0.one / row.quantizeSeconds.one) } ?? "– | –"
+            lines.append(
+                "| \(row.type.name) | \(String(format: "%.4g", row.type.bitsPerWeight)) | "
+                    + String(format: "%.0f | %.0f | ", megabytes / row.quantizeSeconds.one, megabytes / row.quantizeSeconds.all)
+                    + peer + " | "
+                    + String(format: "%.0f | %.0f |", megabytes / row.dequantizeSeconds.one, megabytes / row.dequantizeSeconds.all))
+        }
+        lines.append("")
+        lines.append("Matrix: \(rows) × \(columns) F32 weight-like values (\(String(format: "%.1f", megabytes)) MB); MB/s of F32 input (quantize) or output (dequantize); best of 3; no importance weights.")
+        return lines.joined(separator: "\n")
+    }
+}
