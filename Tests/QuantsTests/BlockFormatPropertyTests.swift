@@ -36,6 +36,18 @@ import Testing
         #expect(back.allSatisfy { $0 == 0 })
     }
 
+    /// The worked examples of formats/blocks.md (bytes computed by gguf-py's quantizer).
+    @Test func documentedGoldenBlocks() {
+        let x = (0..<32).map { Float($0) - 15.5 }
+        func hex(_ type: GGMLType) -> String {
+            var out = [UInt8](repeating: 0, count: type.rowBytes(32)!)
+            x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBytes { type.format!.quantizeRow(xp.baseAddress!, count: 32, importance: nil, into: $0.baseAddress!) } }
+            return out.map { String(format: "%02x", $0) }.joined(separator: " ")
+        }
+        #expect(hex(.q8_0) == "d0 2f 81 89 91 9a a2 aa b2 ba c3 cb d3 db e3 ec f4 fc 04 0c 14 1d 25 2d 35 3d 46 4e 56 5e 66 6f 77 7f")
+        #expect(hex(.q4_0) == "c0 3f 80 91 91 a2 a2 b3 b3 c4 c4 d5 d5 e6 e6 f7 f7 f8")
+    }
+
     @Test func nonFiniteInputIsRejectedWithItsColumn() {
         var row = [Float](repeating: 0.5, count: 256)
         row[77] = .nan
