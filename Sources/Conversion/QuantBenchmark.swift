@@ -10,6 +10,8 @@ public struct QuantBenchmark {
         public var quantizeSeconds: (one: Double, all: Double)
         public var dequantizeSeconds: (one: Double, all: Double)
         public var peerSeconds: (one: Double, all: Double)?
+        /// Matrix-vector product over all rows, 1 thread: fused dot product, and dequantize-then-dot.
+        public var dotSeconds: (fused: Double, dequantizeThenDot: Double)?
     }
 
     public let rows: Int
@@ -104,7 +106,33 @@ public struct QuantBenchmark {
                 }
             }
             let peerTimes = peer["\(type.rawValue)"].map { ($0[0], $0[1]) }
-            results.append(Row(type: type, quantizeSeconds: (q1, qN), dequantizeSeconds: (d1, dN), peerSeconds: peerTimes))
+            var dotTimes: (Double, Double)?
+            if let kernel = type.dotProduct {
+                let vector = (0..<columns).map { Float($0 % 7) - 3 }
+                var sink: Float = 0
+                var scratch = [Float](repeating: 0, count: columns)
+                bytes.withUnsafeBytes { raw in
+                    vector.withUnsafeBufferPointer { v in
+                        scratch.withUnsafeMutableBufferPointer { s in
+                            let fused = time { for row in 0..<rows { sink += kernel.dot(raw.baseAddress! + row * rowBytes, v.baseAddress!, count: columns) } }
+                            let plain = time {
+                                for row in 0..<rows {
+                                    format.dequantizeRow(raw.baseAddress! + row * rowBytes, count: columns, into: s.baseAddress!)
+                                    var acc = SIMD16<Float>()
+                                    for i in stride(from: 0, to: columns, by: 16) {
+                                        acc += UnsafeRawPointer(s.baseAddress! + i).loadUnaligned(as: SIMD16<Float>.self)
+                                            * UnsafeRawPointer(v.baseAddress! + i).loadUnaligned(as: SIMD16<Float>.self)
+                                    }
+                                    sink += acc.sum()
+                                }
+                            }
+                            dotTimes = (fused, plain)
+                        }
+                    }
+                }
+                if sink.isNaN { log("") }  // keeps the work observable
+            }
+            results.append(Row(type: type, quantizeSeconds: (q1, qN), dequantizeSeconds: (d1, dN), peerSeconds: peerTimes, dotSeconds: dotTimes))
         }
         return results
     }
@@ -123,6 +151,15 @@ public struct QuantBenchmark {
                     + String(format: "%.0f | %.0f | ", megabytes / row.quantizeSeconds.one, megabytes / row.quantizeSeconds.all)
                     + peer + " | "
                     + String(format: "%.0f | %.0f |", megabytes / row.dequantizeSeconds.one, megabytes / row.dequantizeSeconds.all))
+        }
+        lines.append("")
+        lines.append("| type | mat-vec, fused dot product (1 thread) | mat-vec, dequantize then dot (1 thread) | speed-up |")
+        lines.append("|---|---|---|---|")
+        for row in results {
+            guard let dot = row.dotSeconds else { continue }
+            lines.append(
+                "| \(row.type.name) | "
+                    + String(format: "%.2f G weights/s | %.2f G weights/s | %.2fx |", weights / dot.fused / 1e9, weights / dot.dequantizeThenDot / 1e9, dot.dequantizeThenDot / dot.fused))
         }
         lines.append("")
         lines.append("Matrix: \(rows) × \(columns) F32 weight-like values (\(String(format: "%.1f", megabytes)) MB); MB/s of F32 input (quantize) or output (dequantize); best of 3; no importance weights.")

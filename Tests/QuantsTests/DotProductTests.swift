@@ -1,0 +1,25 @@
+import Foundation
+import Quants
+import Testing
+
+@Suite struct DotProductTests {
+    /// Fast dot product vs the reference "dequantize, then sum in Double", within F32 rounding.
+    @Test(arguments: [GGMLType.q8_0, .q4_K, .q6_K])
+    func agreesWithDequantizeThenDot(type: GGMLType) throws {
+        let kernel = try #require(type.dotProduct)
+        var random = SplitMix64(seed: 5)
+        for trial in 0..<20 {
+            let count = 256 * (1 + trial % 5)
+            let x = (0..<count).map { _ in random.heavyTailedSample() * 0.03 }
+            let v = (0..<count).map { _ in random.heavyTailedSample() }
+            var bytes = [UInt8](repeating: 0, count: type.rowBytes(count)!)
+            var w = [Float](repeating: 0, count: count)
+            x.withUnsafeBufferPointer { xp in bytes.withUnsafeMutableBytes { type.format!.quantizeRow(xp.baseAddress!, count: count, importance: nil, into: $0.baseAddress!) } }
+            bytes.withUnsafeBytes { b in w.withUnsafeMutableBufferPointer { type.format!.dequantizeRow(b.baseAddress!, count: count, into: $0.baseAddress!) } }
+            let reference = zip(w, v).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+            let magnitude = zip(w, v).reduce(0.0) { $0 + abs(Double($1.0) * Double($1.1)) }
+            let fast = bytes.withUnsafeBytes { b in v.withUnsafeBufferPointer { kernel.dot(b.baseAddress!, $0.baseAddress!, count: count) } }
+            #expect(abs(Double(fast) - reference) <= 1e-5 * magnitude + 1e-30, "\(type.name) trial \(trial): \(fast) vs \(reference)")
+        }
+    }
+}
