@@ -86,11 +86,7 @@ func quantizeIQ4(superBlock: Int, _ x: UnsafePointer<Float>, _ importance: Unsaf
                 } else {
                     for j in 0..<32 { weight[j] = xb[j] * xb[j] }
                 }
-                var amax: Float = 0, max: Float = 0
-                for j in 0..<32 where abs(xb[j]) > amax {
-                    amax = abs(xb[j])
-                    max = xb[j]
-                }
+                let (max, amax) = largestMagnitude(xb, 32)
                 if amax < groupMaxEps {
                     scales[ib] = 0
                     continue

@@ -49,20 +49,25 @@ func fp16Value(_ h: UInt16) -> Float {
     UInt16(littleEndian: pointer.loadUnaligned(fromByteOffset: offset, as: UInt16.self))
 }
 
+/// The first value of largest magnitude among `x[0..<n]` and that magnitude, as every ggml search
+/// finds it (`if (ax > amax) { amax = ax; max = x[i]; }`: ties keep the earlier value).
+@inline(__always)
+func largestMagnitude(_ x: UnsafePointer<Float>, _ n: Int) -> (max: Float, amax: Float) {
+    var max: Float = 0, amax: Float = 0
+    for i in 0..<n where abs(x[i]) > amax {
+        amax = abs(x[i])
+        max = x[i]
+    }
+    return (max, amax)
+}
+
 /// `make_qx_quants`: symmetric levels in [-nmax, nmax-1] stored as L + nmax; searches 19 scales.
 /// `rmseType` 1 weights errors by x² (or by `weights` when given).
 func makeQXQuants(
     _ n: Int, _ nmax: Int32, _ x: UnsafePointer<Float>, _ L: UnsafeMutablePointer<Int8>, _ rmseType: Int32,
     _ weights: UnsafePointer<Float>?
 ) -> Float {
-    var max: Float = 0, amax: Float = 0
-    for i in 0..<n {
-        let ax = abs(x[i])
-        if ax > amax {
-            amax = ax
-            max = x[i]
-        }
-    }
+    let (max, amax) = largestMagnitude(x, n)
     if amax < groupMaxEps {
         for i in 0..<n { L[i] = 0 }
         return 0
@@ -138,14 +143,7 @@ func makeQXQuants(
 func makeQ3Quants(_ n: Int, _ nmax: Int32, _ x: UnsafePointer<Float>, _ L: UnsafeMutablePointer<Int8>, _ doRMSE: Bool)
     -> Float
 {
-    var max: Float = 0, amax: Float = 0
-    for i in 0..<n {
-        let ax = abs(x[i])
-        if ax > amax {
-            amax = ax
-            max = x[i]
-        }
-    }
+    let (max, amax) = largestMagnitude(x, n)
     if amax < groupMaxEps {
         for i in 0..<n { L[i] = 0 }
         return 0

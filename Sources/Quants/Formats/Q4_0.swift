@@ -13,11 +13,7 @@ public enum Q4_0: BlockFormat {
         guard let importance else {
             for block in 0..<(count / 32) {
                 let xb = x + block * 32, o = out + block * 18
-                var amax: Float = 0, max: Float = 0
-                for j in 0..<32 where amax < abs(xb[j]) {
-                    amax = abs(xb[j])
-                    max = xb[j]
-                }
+                let (max, _) = largestMagnitude(xb, 32)
                 let d = max / -8
                 let id: Float = d != 0 ? 1 / d : 0
                 storeUInt16(fp16Bits(d), UnsafeMutableRawPointer(o), 0)
