@@ -130,7 +130,7 @@ public struct SyntheticCheckpoint {
         while stripe < grid.rows {
             let batch = min(stripesPerBatch, grid.rows - stripe)
             let first = stripe
-            try scales.withUnsafeMutableBufferPointer { scaleBuffer in
+            scales.withUnsafeMutableBufferPointer { scaleBuffer in
                 let scalePointer = SendablePointer(scaleBuffer.baseAddress!)
                 parallelFor(batch, threads: threads) { range in
                     for local in range {

@@ -111,7 +111,7 @@ public enum GGMLType: UInt32, CaseIterable, Sendable {
 ///
 /// Formats are caseless enums; every requirement is static. Rows are the unit (not blocks) because
 /// llama.cpp's importance-weighted quantizers use statistics of the whole row.
-public protocol BlockFormat {
+public protocol BlockFormat: SendableMetatype {
     static var type: GGMLType { get }
 
     /// Quantizes `count` weights (a multiple of the block size) into `count / blockSize` blocks.
