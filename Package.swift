@@ -66,6 +66,6 @@ let package = Package(
             dependencies: ["Conversion", "DeepSeekV3", "TensorFiles", "Quants", "TestSupport", "moepack"],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "moepackTests", dependencies: ["moepack", "TestSupport"], swiftSettings: swiftSettings),
+            name: "moepackTests", dependencies: ["moepack", "DeepSeekV3", "TestSupport"], swiftSettings: swiftSettings),
     ]
 )

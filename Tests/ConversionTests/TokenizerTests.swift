@@ -129,3 +129,20 @@ enum SyntheticTokenizerFiles {
         return try! BPETokenizer(path: directory)
     }
 }
+
+@Suite struct GGUFVocabularyTests {
+    @Test(.enabled(if: TestSupport.oraclesAvailable))
+    func realDeepSeekVocabularyAsLlamaCppStoresIt() throws {
+        let tokenizer = try BPETokenizer(path: try TokenizerTests.realTokenizerPath())
+        let vocabulary = GGUFVocabulary(tokenizer, vocabularySize: 129_280)
+        #expect(vocabulary.tokens.count == 129_280 && vocabulary.tokenTypes.count == 129_280)
+        #expect(vocabulary.merges.count == 127_741 && vocabulary.merges.first == "Ġ t")
+        #expect(vocabulary.tokens[0] == "<｜begin▁of▁sentence｜>" && vocabulary.tokenTypes[0] == .control)
+        #expect(vocabulary.tokens[128_798] == "<think>" && vocabulary.tokenTypes[128_798] == .userDefined)
+        #expect(vocabulary.tokens[129_279] == "[PAD129279]" && vocabulary.tokenTypes[129_279] == .unused)
+        #expect(vocabulary.tokens[128_815] == "[PAD128815]")
+        #expect(vocabulary.tokenTypes[1000] == .normal && vocabulary.preTokenizer == "deepseek-v3" && vocabulary.model == "gpt2")
+        // FIM tokens are added but not special; they look special, so llama.cpp marks them CONTROL.
+        #expect(vocabulary.tokens[128_800] == "<｜fim▁hole｜>" && vocabulary.tokenTypes[128_800] == .control)
+    }
+}

@@ -1,3 +1,4 @@
+import DeepSeekV3
 import Foundation
 import TestSupport
 import Testing
@@ -7,7 +8,7 @@ import Testing
     @Test func rootHelpListsEveryCommand() throws {
         let result = try TestSupport.moepack("--help")
         #expect(result.status == 0)
-        for command in ["demo", "synth", "inspect", "dequant", "bench"] {
+        for command in ["demo", "synth", "inspect", "dequant", "tokenize", "bench"] {
             #expect(result.stdout.contains("  \(command)"), "missing \(command)")
         }
         #expect(result.stdout.contains("Start with `moepack demo`"))
@@ -24,6 +25,24 @@ import Testing
         let result = try TestSupport.run(TestSupport.moepackBinary, arguments)
         #expect(result.status == 0)
         for phrase in phrases { #expect(result.stdout.contains(phrase), "\(arguments): missing \(phrase)") }
+    }
+
+    @Test func tokenizeReadsStandardInput() throws {
+        let root = TestSupport.scratchDirectory("cli-tok")
+        _ = try TestSupport.moepack("synth", "--preset", "tiny", "--out", root)
+        let input = root + "/input.txt"
+        try "Hello world <think>".write(toFile: input, atomically: true, encoding: .utf8)
+        let ids = try TestSupport.run("/bin/bash", ["-c", "\"$0\" tokenize --tokenizer \"$1\" --ids < \"$2\"", TestSupport.moepackBinary, root, input])
+        #expect(ids.status == 0, "\(ids.stderr)")
+        let numbers = ids.stdout.split(separator: " ").compactMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        #expect(numbers.first == 0)  // BOS: the synthetic tokenizer_config.json says add_bos_token
+        #expect(numbers.last == (try BPETokenizer(path: root).id(of: "<think>")))
+        let count = try TestSupport.run("/bin/bash", ["-c", "\"$0\" tokenize --tokenizer \"$1\" --count --no-special < \"$2\"", TestSupport.moepackBinary, root, input])
+        #expect(Int(count.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) == numbers.count - 1)
+        let listing = try TestSupport.run("/bin/bash", ["-c", "\"$0\" tokenize --tokenizer \"$1\" < \"$2\"", TestSupport.moepackBinary, root, input])
+        #expect(listing.stdout.contains("\t\"<think>\"") && listing.stdout.split(separator: "\n").count == numbers.count)
+        let missing = try TestSupport.moepack("tokenize", "--tokenizer", root + "/nope.json")
+        #expect(missing.status == 1 && missing.stderr.hasPrefix("moepack: error: \(root)/nope.json: cannot read"))
     }
 
     @Test func badArgumentsAreUsageErrors() throws {

@@ -34,6 +34,8 @@ public final class BPETokenizer: @unchecked Sendable {
     /// (left id << 32 | right id) -> (rank, merged id)
     private let mergeTable: [UInt64: (rank: Int32, merged: Int32)]
     private let cache = BPECache()
+    /// Added tokens by their first scalar, for each matching pass (`normalized` false, then true).
+    private let addedByFirstScalar: [[Unicode.Scalar: [(id: Int, content: [Unicode.Scalar])]]]
 
     public struct LoadError: Error, CustomStringConvertible, Sendable {
         public var file: String
@@ -142,6 +144,14 @@ public final class BPETokenizer: @unchecked Sendable {
         }
         merges = mergeList
         mergeTable = table
+        addedByFirstScalar = [false, true].map { pass in
+            var index: [Unicode.Scalar: [(id: Int, content: [Unicode.Scalar])]] = [:]
+            for token in added where token.normalized == pass {
+                let scalars = Array(token.content.unicodeScalars)
+                if let first = scalars.first { index[first, default: []].append((token.id, scalars)) }
+            }
+            return index
+        }
 
         // tokenizer_config.json
         var addBOS = false, addEOS = false
@@ -241,9 +251,7 @@ public final class BPETokenizer: @unchecked Sendable {
     /// then (in the remaining text) the normalized ones, as `tokenizers`' AddedVocabulary does.
     func splitAddedTokens(_ scalars: [Unicode.Scalar]) -> [Segment] {
         var segments: [Segment] = [.text(scalars)]
-        for pass in [false, true] {
-            let candidates = addedTokens.filter { $0.normalized == pass }.map { ($0.id, Array($0.content.unicodeScalars)) }
-            guard !candidates.isEmpty else { continue }
+        for candidates in addedByFirstScalar where !candidates.isEmpty {
             var next: [Segment] = []
             for segment in segments {
                 guard case .text(let s) = segment else {
@@ -254,7 +262,7 @@ public final class BPETokenizer: @unchecked Sendable {
                 while position < s.count {
                     var best: (id: Int, length: Int)?
                     // Added tokens all start with a distinctive scalar; check only those that match here.
-                    for (id, content) in candidates where content.first == s[position] && content.count <= s.count - position {
+                    for (id, content) in candidates[s[position]] ?? [] where content.count <= s.count - position {
                         if (best == nil || content.count > best!.length) && s[position..<(position + content.count)].elementsEqual(content) {
                             best = (id, content.count)
                         }

@@ -52,19 +52,33 @@ public enum DeepSeekPreTokenizer {
 
     // MARK: - Character classes (Unicode general categories, as Oniguruma defines \p{..} and \s)
 
-    @inline(__always) static func isLetter(_ c: Unicode.Scalar) -> Bool {
+    /// Class bits of the 128 ASCII scalars, precomputed from the same Unicode properties.
+    static let asciiClasses: [UInt8] = (0..<128).map { value in
+        let c = Unicode.Scalar(UInt8(value))
+        return (slowIsLetter(c) ? 1 : 0) | (slowIsMark(c) ? 2 : 0) | (slowIsPunctuationOrSymbol(c) ? 4 : 0)
+            | (slowIsNumber(c) ? 8 : 0) | (c.properties.isWhitespace ? 16 : 0)
+    }
+    @inline(__always) static func isLetter(_ c: Unicode.Scalar) -> Bool { c.value < 128 ? asciiClasses[Int(c.value)] & 1 != 0 : slowIsLetter(c) }
+    @inline(__always) static func isMark(_ c: Unicode.Scalar) -> Bool { c.value < 128 ? asciiClasses[Int(c.value)] & 2 != 0 : slowIsMark(c) }
+    @inline(__always) static func isPunctuationOrSymbol(_ c: Unicode.Scalar) -> Bool {
+        c.value < 128 ? asciiClasses[Int(c.value)] & 4 != 0 : slowIsPunctuationOrSymbol(c)
+    }
+    @inline(__always) static func isNumber(_ c: Unicode.Scalar) -> Bool { c.value < 128 ? asciiClasses[Int(c.value)] & 8 != 0 : slowIsNumber(c) }
+    @inline(__always) static func isSpace(_ c: Unicode.Scalar) -> Bool { c.value < 128 ? asciiClasses[Int(c.value)] & 16 != 0 : c.properties.isWhitespace }
+
+    static func slowIsLetter(_ c: Unicode.Scalar) -> Bool {
         switch c.properties.generalCategory {
         case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter: true
         default: false
         }
     }
-    @inline(__always) static func isMark(_ c: Unicode.Scalar) -> Bool {
+    static func slowIsMark(_ c: Unicode.Scalar) -> Bool {
         switch c.properties.generalCategory {
         case .nonspacingMark, .spacingMark, .enclosingMark: true
         default: false
         }
     }
-    @inline(__always) static func isPunctuationOrSymbol(_ c: Unicode.Scalar) -> Bool {
+    static func slowIsPunctuationOrSymbol(_ c: Unicode.Scalar) -> Bool {
         switch c.properties.generalCategory {
         case .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation, .initialPunctuation,
             .finalPunctuation, .otherPunctuation, .mathSymbol, .currencySymbol, .modifierSymbol, .otherSymbol:
@@ -72,13 +86,12 @@ public enum DeepSeekPreTokenizer {
         default: false
         }
     }
-    @inline(__always) static func isNumber(_ c: Unicode.Scalar) -> Bool {
+    static func slowIsNumber(_ c: Unicode.Scalar) -> Bool {
         switch c.properties.generalCategory {
         case .decimalNumber, .letterNumber, .otherNumber: true
         default: false
         }
     }
-    @inline(__always) static func isSpace(_ c: Unicode.Scalar) -> Bool { c.properties.isWhitespace }
     @inline(__always) static func isNewline(_ c: Unicode.Scalar) -> Bool { c == "\r" || c == "\n" }
     @inline(__always) static func isASCIILetter(_ c: Unicode.Scalar) -> Bool {
         (c.value >= 0x41 && c.value <= 0x5A) || (c.value >= 0x61 && c.value <= 0x7A)

@@ -8,7 +8,7 @@ import TensorFiles
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks that print throughput and peak memory (numbers for the README).",
-        subcommands: [BenchDequant.self, BenchQuants.self])
+        subcommands: [BenchDequant.self, BenchQuants.self, BenchTokenizer.self])
 }
 
 struct BenchDequant: ParsableCommand {
@@ -86,6 +86,80 @@ struct BenchQuants: ParsableCommand {
                 FileHandle.standardError.write(Data("bench: \($0)\n".utf8))
             }
             print(bench.markdown(results))
+        }
+    }
+}
+
+struct BenchTokenizer: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tokenizer",
+        abstract: "Encode throughput on mixed text, beside Hugging Face tokenizers in the same run.",
+        discussion: """
+            Builds a few MB of mixed text (prose, code, digits, CJK, emoji, whitespace runs) and
+            encodes it line by line on one thread. With --peer-python (a Python that has the
+            `tokenizers` package; Tests/run.sh's .venv-oracle has it) the same lines are encoded by
+            Hugging Face tokenizers (RAYON_NUM_THREADS=1) and the ratio is printed.
+            """)
+
+    @Option(help: "tokenizer.json or a directory holding it (default: DeepSeek-V3's, from .venv-oracle).")
+    var tokenizer: String?
+
+    @Option(help: "Megabytes of text.")
+    var megabytes = 4
+
+    @Option(help: "A Python interpreter with the `tokenizers` package, to time it as the peer.")
+    var peerPython: String?
+
+    func run() throws {
+        try reportingErrors {
+            let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().deletingLastPathComponent()
+            let script = root.appendingPathComponent("Tests/Oracles/hf_tokenize.py").path
+            var path = tokenizer
+            if path == nil, let python = peerPython {
+                path = try ChildProcess.run(python, [script, "deepseek-path"]).standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            guard let path, !path.isEmpty else { throw ValidationError("give --tokenizer (or --peer-python to use DeepSeek-V3's)") }
+            let model = try BPETokenizer(path: path)
+            let text = TokenizerBenchmark.text(megabytes: megabytes)
+            let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            var best = Double.infinity, tokens = 0
+            for _ in 0..<3 {
+                let fresh = try BPETokenizer(path: path)  // no warm cache between repetitions
+                let start = Date()
+                tokens = lines.reduce(0) { $0 + fresh.encode($1, addSpecialTokens: false).count }
+                best = min(best, Date().timeIntervalSince(start))
+            }
+            var whole = Double.infinity, wholeTokens = 0
+            for _ in 0..<3 {
+                let fresh = try BPETokenizer(path: path)
+                let start = Date()
+                wholeTokens = fresh.encode(text, addSpecialTokens: false).count
+                whole = min(whole, Date().timeIntervalSince(start))
+            }
+            _ = model
+            let bytes = Double(text.utf8.count)
+            print("| encoder | line by line: MB/s (1 thread) | tokens | whole text in one call: MB/s | tokens | ratio (line by line / one call) |")
+            print("|---|---|---|---|---|---|")
+            print(String(format: "| moepack | %.2f | %d | %.2f | %d | |", bytes / best / 1e6, tokens, bytes / whole / 1e6, wholeTokens))
+            if let python = peerPython {
+                let file = NSTemporaryDirectory() + "moepack-tok-bench-\(getpid()).txt"
+                try text.write(toFile: file, atomically: true, encoding: .utf8)
+                defer { unlink(file) }
+                let result = try ChildProcess.run(python, [script, "bench", path, file])
+                if let json = try? JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any],
+                    let seconds = json["seconds"] as? Double, let peerTokens = json["tokens"] as? Int,
+                    let peerWhole = json["whole_seconds"] as? Double, let peerWholeTokens = json["whole_tokens"] as? Int
+                {
+                    print(String(
+                        format: "| HF tokenizers | %.2f | %d | %.2f | %d | moepack %.2fx / %.2fx |", bytes / seconds / 1e6, peerTokens,
+                        bytes / peerWhole / 1e6, peerWholeTokens, seconds / best, peerWhole / whole))
+                } else {
+                    FileHandle.standardError.write(Data("bench: the peer failed (status \(result.exitStatus))\n".utf8))
+                }
+            }
+            print("")
+            print("\(String(format: "%.1f", bytes / 1e6)) MB of mixed text encoded line by line, best of 3, no BOS; tokenizer \(path)")
         }
     }
 }
