@@ -28,6 +28,8 @@ public final class BPETokenizer: @unchecked Sendable {
     public let addEOS: Bool
     public let bosTokenId: Int?
     public let eosTokenId: Int?
+    /// `chat_template` of `tokenizer_config.json`, if any.
+    public let chatTemplate: String?
 
     private let idOfToken: [String: Int]
     private let byteSymbolIds: [Int32]
@@ -156,6 +158,7 @@ public final class BPETokenizer: @unchecked Sendable {
         // tokenizer_config.json
         var addBOS = false, addEOS = false
         var bosId: Int?, eosId: Int?
+        var template: String?
         if let configData = tokenizerConfig, let config = (try? JSONSerialization.jsonObject(with: configData)) as? [String: Any] {
             addBOS = config["add_bos_token"].flatMap(JSONNumbers.boolean) ?? false
             addEOS = config["add_eos_token"].flatMap(JSONNumbers.boolean) ?? false
@@ -165,7 +168,9 @@ public final class BPETokenizer: @unchecked Sendable {
             }
             bosId = tokenId("bos_token")
             eosId = tokenId("eos_token")
+            template = config["chat_template"] as? String
         }
+        chatTemplate = template
         self.addBOS = addBOS
         self.addEOS = addEOS
         bosTokenId = bosId

@@ -21,6 +21,7 @@ public struct GGUFVocabulary: Sendable {
     public var eosTokenId: Int?
     public var addBOS: Bool
     public var addEOS: Bool
+    public var chatTemplate: String?
     /// `tokenizer.ggml.pre` for DeepSeek-V3's split patterns.
     public let preTokenizer = "deepseek-v3"
     public let model = "gpt2"
@@ -56,5 +57,6 @@ public struct GGUFVocabulary: Sendable {
         eosTokenId = tokenizer.eosTokenId
         addBOS = tokenizer.addBOS
         addEOS = tokenizer.addEOS
+        chatTemplate = tokenizer.chatTemplate
     }
 }

@@ -6,8 +6,11 @@ import Quants
 public enum GGUFWriter {
     /// - Parameter fill: called once per tensor index, in order, with the file and the tensor's
     ///   absolute file range; it must write exactly that range.
+    /// - Parameter finalHeader: called after all tensors are written; a header of the same length
+    ///   to write over the planned one (for checksums known only at the end).
     public static func write(
-        _ layout: GGUFLayout, to path: String, fill: (Int, AtomicOutputFile, Range<Int>) throws -> Void
+        _ layout: GGUFLayout, to path: String, fill: (Int, AtomicOutputFile, Range<Int>) throws -> Void,
+        finalHeader: (() throws -> [UInt8])? = nil
     ) throws {
         let file = try AtomicOutputFile(path: path)
         try file.reserve(size: layout.fileSize)
@@ -15,6 +18,11 @@ public enum GGUFWriter {
         // Padding bytes are zeros: `reserve` extends the file with zeros, so nothing else to write.
         for index in layout.tensors.indices {
             try fill(index, file, layout.fileRange(of: index))
+        }
+        if let finalHeader {
+            let header = try finalHeader()
+            precondition(header.count == layout.headerBytes.count, "the final header must keep the planned length")
+            try file.write(header, at: 0)
         }
         try file.commit()
     }

@@ -1,0 +1,87 @@
+import DeepSeekV3
+import Quants
+
+/// How llama.cpp's `deepseek2` architecture names and shapes a DeepSeek-V3 checkpoint's tensors
+/// (`src/models/deepseek2.cpp`, `convert_hf_to_gguf.py` `DeepseekV2Model`), and where each
+/// GGUF tensor's rows come from in the Hugging Face checkpoint.
+public struct DeepSeek2Tensor: Sendable {
+    /// Where the F32 rows of a GGUF tensor come from.
+    public enum Source: Sendable, Equatable {
+        /// The rows of one HF tensor as they are (a 2-D weight, or a 1-D vector as one row).
+        case tensor(String)
+        /// Expert matrices stacked on the slowest axis: all rows of `names[0]`, then `names[1]`, ...
+        case stacked([String])
+        /// `attn_k_b` from `kv_b_proj` `[heads·(nope+v), kvLora]`: per head, the nope rows
+        /// transposed, giving rows of `nope` values for each of the `kvLora` latent columns.
+        case keyFromKVB(String, heads: Int, nope: Int, v: Int, kvLora: Int)
+        /// `attn_v_b` from `kv_b_proj`: per head, its `v` value rows (length `kvLora`).
+        case valueFromKVB(String, heads: Int, nope: Int, v: Int, kvLora: Int)
+    }
+
+    public enum Role: Sendable, Equatable {
+        /// Never quantized (norms, router, router bias): F32.
+        case keepF32
+        case tokenEmbedding, output, attention, attentionOutput, ffnGate, ffnUp, ffnDown
+    }
+
+    public var name: String
+    /// ggml order.
+    public var dimensions: [Int]
+    public var source: Source
+    public var role: Role
+    public var layer: Int?
+
+    /// Rows of `dimensions[0]` values.
+    public var rowCount: Int { dimensions.dropFirst().reduce(1, *) }
+
+    /// The GGUF tensors of a config's trunk (MTP layers are not exported, as llama.cpp's converter
+    /// does not export them).
+    public static func plan(_ c: DeepSeekV3Config) -> [DeepSeek2Tensor] {
+        let h = c.hiddenSize
+        var list: [DeepSeek2Tensor] = [
+            .init(name: "token_embd.weight", dimensions: [h, c.vocabSize], source: .tensor("model.embed_tokens.weight"), role: .tokenEmbedding),
+            .init(name: "output_norm.weight", dimensions: [h], source: .tensor("model.norm.weight"), role: .keepF32),
+            .init(name: "output.weight", dimensions: [h, c.vocabSize], source: .tensor(c.tieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight"), role: .output),
+        ]
+        for i in 0..<c.numHiddenLayers {
+            let hf = "model.layers.\(i)."
+            let blk = "blk.\(i)."
+            func add(_ name: String, _ dims: [Int], _ source: Source, _ role: Role) {
+                list.append(.init(name: blk + name, dimensions: dims, source: source, role: role, layer: i))
+            }
+            add("attn_norm.weight", [h], .tensor(hf + "input_layernorm.weight"), .keepF32)
+            add("attn_q_a.weight", [h, c.qLoraRank], .tensor(hf + "self_attn.q_a_proj.weight"), .attention)
+            add("attn_q_a_norm.weight", [c.qLoraRank], .tensor(hf + "self_attn.q_a_layernorm.weight"), .keepF32)
+            add("attn_q_b.weight", [c.qLoraRank, c.numAttentionHeads * c.qkHeadDim], .tensor(hf + "self_attn.q_b_proj.weight"), .attention)
+            add("attn_kv_a_mqa.weight", [h, c.kvLoraRank + c.qkRopeHeadDim], .tensor(hf + "self_attn.kv_a_proj_with_mqa.weight"), .attention)
+            add("attn_kv_a_norm.weight", [c.kvLoraRank], .tensor(hf + "self_attn.kv_a_layernorm.weight"), .keepF32)
+            let kvb = hf + "self_attn.kv_b_proj.weight"
+            add("attn_k_b.weight", [c.qkNopeHeadDim, c.kvLoraRank, c.numAttentionHeads],
+                .keyFromKVB(kvb, heads: c.numAttentionHeads, nope: c.qkNopeHeadDim, v: c.vHeadDim, kvLora: c.kvLoraRank), .attention)
+            add("attn_v_b.weight", [c.kvLoraRank, c.vHeadDim, c.numAttentionHeads],
+                .valueFromKVB(kvb, heads: c.numAttentionHeads, nope: c.qkNopeHeadDim, v: c.vHeadDim, kvLora: c.kvLoraRank), .attention)
+            add("attn_output.weight", [c.numAttentionHeads * c.vHeadDim, h], .tensor(hf + "self_attn.o_proj.weight"), .attentionOutput)
+            add("ffn_norm.weight", [h], .tensor(hf + "post_attention_layernorm.weight"), .keepF32)
+            if c.isMoELayer(i) {
+                let e = c.nRoutedExperts, f = c.moeIntermediateSize
+                add("ffn_gate_inp.weight", [h, e], .tensor(hf + "mlp.gate.weight"), .keepF32)
+                add("exp_probs_b.bias", [e], .tensor(hf + "mlp.gate.e_score_correction_bias"), .keepF32)
+                func experts(_ part: String) -> Source { .stacked((0..<e).map { hf + "mlp.experts.\($0).\(part).weight" }) }
+                add("ffn_gate_exps.weight", [h, f, e], experts("gate_proj"), .ffnGate)
+                add("ffn_up_exps.weight", [h, f, e], experts("up_proj"), .ffnUp)
+                add("ffn_down_exps.weight", [f, h, e], experts("down_proj"), .ffnDown)
+                if c.nSharedExperts > 0 {
+                    let s = f * c.nSharedExperts
+                    add("ffn_gate_shexp.weight", [h, s], .tensor(hf + "mlp.shared_experts.gate_proj.weight"), .ffnGate)
+                    add("ffn_up_shexp.weight", [h, s], .tensor(hf + "mlp.shared_experts.up_proj.weight"), .ffnUp)
+                    add("ffn_down_shexp.weight", [s, h], .tensor(hf + "mlp.shared_experts.down_proj.weight"), .ffnDown)
+                }
+            } else {
+                add("ffn_gate.weight", [h, c.intermediateSize], .tensor(hf + "mlp.gate_proj.weight"), .ffnGate)
+                add("ffn_up.weight", [h, c.intermediateSize], .tensor(hf + "mlp.up_proj.weight"), .ffnUp)
+                add("ffn_down.weight", [c.intermediateSize, h], .tensor(hf + "mlp.down_proj.weight"), .ffnDown)
+            }
+        }
+        return list
+    }
+}

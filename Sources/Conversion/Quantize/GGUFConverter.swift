@@ -1,0 +1,240 @@
+import DeepSeekV3
+import Foundation
+import Quants
+import Synchronization
+import TensorFiles
+
+/// `moepack quantize`: an FP8 (or dequantized) DeepSeek-V3 checkpoint to one llama.cpp `deepseek2`
+/// GGUF in a single pass. Each GGUF tensor is produced chunk by chunk: its rows are dequantized
+/// straight from FP8 to F32 (no BF16 step), quantized in parallel, and written at the planned
+/// offset; memory is bounded by one chunk, whatever the model size. Expert stacks are assembled
+/// expert by expert, `kv_b_proj` is split into `attn_k_b` / `attn_v_b` on the fly.
+///
+/// The header carries an XXH3-64 of every tensor's bytes (`moepack.tensor_xxh3`, in tensor order)
+/// and provenance; `moepack check` re-verifies them.
+public final class GGUFConverter {
+    public struct Options: Sendable {
+        public var recipe: QuantRecipe.Mix = .q4_K_M
+        public var rules: [QuantRecipe.Rule] = []
+        public var threads = availableCoreCount
+        public var chunkBytes = 16 << 20
+        public var progress: ProgressReporter.Style = .automatic
+        /// Page-aligned tensor data (llama.cpp accepts any power of two; 32 is its default).
+        public var alignment: UInt32 = 4096
+        public init() {}
+    }
+
+    public struct PlannedTensor: Sendable {
+        public var tensor: DeepSeek2Tensor
+        public var type: GGMLType
+        /// The type the recipe asked for when the row length forced a fallback.
+        public var requested: GGMLType?
+        public var bytes: Int { type.rowBytes(tensor.dimensions[0])! * tensor.rowCount }
+    }
+
+    public struct Plan: Sendable {
+        public var config: DeepSeekV3Config
+        public var tensors: [PlannedTensor]
+        public var layout: GGUFLayout
+        public var parameterCount: Int { tensors.reduce(0) { $0 + $1.tensor.rowCount * $1.tensor.dimensions[0] } }
+        public var bitsPerWeight: Double { Double(layout.fileSize) * 8 / Double(parameterCount) }
+    }
+
+    public struct Summary: Sendable {
+        public var plan: Plan
+        public var seconds: Double
+        public var inputBytes: Int
+    }
+
+    public static let checksumKey = "moepack.tensor_xxh3"
+    public static let version = "0.1.0"
+
+    public let input: String
+    public let output: String
+    public let options: Options
+
+    public init(input: String, output: String, options: Options) {
+        self.input = input
+        self.output = output
+        self.options = options
+    }
+
+    /// Plans the file; needs only `config.json` (and `tokenizer.json` when present, for the
+    /// vocabulary), so `--dry-run` works on a config alone.
+    public func plan(checksums: [UInt64]? = nil) throws -> Plan {
+        let config = try DeepSeekV3Config.load(path: input + "/config.json")
+        let recipe = QuantRecipe(mix: options.recipe, rules: options.rules, layerCount: config.numHiddenLayers)
+        let tensors = DeepSeek2Tensor.plan(config).map { tensor in
+            let (type, requested) = recipe.type(for: tensor)
+            return PlannedTensor(tensor: tensor, type: type, requested: requested)
+        }
+        var vocabulary: GGUFVocabulary?
+        if FileManager.default.fileExists(atPath: input + "/tokenizer.json") {
+            vocabulary = GGUFVocabulary(try BPETokenizer(path: input), vocabularySize: config.vocabSize)
+        }
+        let configBytes = (try? Data(contentsOf: URL(fileURLWithPath: input + "/config.json"))) ?? Data()
+        let configHash = configBytes.withUnsafeBytes { XXH3Hasher.hex(XXH3Hasher.hash($0)) }
+        var metadata = DeepSeek2Metadata.make(
+            config: config, vocabulary: vocabulary, name: URL(fileURLWithPath: input).lastPathComponent,
+            fileType: options.recipe.fileType, alignment: options.alignment)
+        metadata += [
+            ("moepack.version", .string(Self.version)),
+            ("moepack.recipe", .string(([options.recipe.rawValue] + options.rules.map { "\($0.pattern)=\($0.type.name)" }).joined(separator: " "))),
+            ("moepack.source_config_xxh3", .string(configHash)),
+            (Self.checksumKey, .array(.uint64(checksums ?? [UInt64](repeating: 0, count: tensors.count)))),
+        ]
+        let layout = try GGUFLayout(
+            metadata: metadata,
+            tensors: tensors.map { GGUFLayout.Tensor(name: $0.tensor.name, dimensions: $0.tensor.dimensions, type: $0.type) })
+        return Plan(config: config, tensors: tensors, layout: layout)
+    }
+
+    public func run() throws -> Summary {
+        let started = Date()
+        let plan = try plan()
+        let checkpoint = try Checkpoint(directory: input)
+        let check = LayoutCheck(layout: CheckpointLayout(config: plan.config), checkpoint: checkpoint)
+        if let first = check.problems.first {
+            throw ConversionError.layout(checkpoint: input, problem: first, more: check.problems.count - 1)
+        }
+        let blockSize = plan.config.weightBlockSize?.rows ?? 128
+        let reader = RowReader(checkpoint: checkpoint, blockSize: blockSize)
+        let totalWeights = plan.tensors.reduce(0) { $0 + $1.tensor.rowCount * $1.tensor.dimensions[0] }
+        let progress = ProgressReporter(label: "quantize", totalBytes: totalWeights, style: options.progress)
+        var checksums: [UInt64] = []
+        let threads = options.threads, chunkBytes = options.chunkBytes, outputPath = output
+        try GGUFWriter.write(plan.layout, to: output, fill: { index, file, range in
+            let planned = plan.tensors[index]
+            let columns = planned.tensor.dimensions[0]
+            let rowBytes = planned.type.rowBytes(columns)!
+            let rowsPerChunk = max(1, chunkBytes / (columns * 4))
+            var hasher = XXH3Hasher()
+            let floats = UnsafeMutableBufferPointer<Float>.allocate(capacity: rowsPerChunk * columns)
+            let bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: rowsPerChunk * rowBytes, alignment: 64)
+            defer {
+                floats.deallocate()
+                bytes.deallocate()
+            }
+            var row = 0
+            while row < planned.tensor.rowCount {
+                let count = min(rowsPerChunk, planned.tensor.rowCount - row)
+                let first = row
+                let failure = Mutex<(any Error)?>(nil)
+                let floatPointer = SendablePointer(floats.baseAddress!)
+                let bytePointer = SendableMutableRawPointer(bytes.baseAddress!)
+                parallelFor(count, threads: threads, minimumPerThread: 4) { range in
+                    do {
+                        for local in range {
+                            let destination = floatPointer.pointer + local * columns
+                            try reader.fill(planned.tensor.source, row: first + local, columns: columns, into: destination)
+                            do {
+                                try planned.type.quantize(
+                                    row: UnsafeBufferPointer(start: destination, count: columns),
+                                    into: UnsafeMutableRawBufferPointer(start: bytePointer.pointer + local * rowBytes, count: rowBytes))
+                            } catch {
+                                throw ConversionError.unsupportedTensor(
+                                    file: outputPath, tensor: planned.tensor.name, detail: "row \(first + local): \(error)")
+                            }
+                        }
+                    } catch {
+                        failure.withLock { if $0 == nil { $0 = error } }
+                    }
+                }
+                if let error = failure.withLock({ $0 }) { throw error }
+                let piece = UnsafeRawBufferPointer(start: bytes.baseAddress!, count: count * rowBytes)
+                try file.write(piece, at: range.lowerBound + row * rowBytes)
+                hasher.update(piece)
+                progress.advance(by: count * columns)
+                row += count
+            }
+            checksums.append(hasher.finalize())
+            reader.release(planned.tensor.source)
+        }, finalHeader: {
+            try self.plan(checksums: checksums).layout.headerBytes
+        })
+        progress.finish()
+        return Summary(plan: plan, seconds: Date().timeIntervalSince(started), inputBytes: checkpoint.dataBytes)
+    }
+}
+
+/// F32 rows of Hugging Face tensors, whatever their dtype: FP8 rows are block-dequantized
+/// directly to F32; BF16/F16/F32 are converted exactly.
+final class RowReader: @unchecked Sendable {
+    let checkpoint: Checkpoint
+    let blockSize: Int
+
+    init(checkpoint: Checkpoint, blockSize: Int) {
+        self.checkpoint = checkpoint
+        self.blockSize = blockSize
+    }
+
+    /// Writes row `row` (of `columns` values) of a GGUF tensor's source.
+    func fill(_ source: DeepSeek2Tensor.Source, row: Int, columns: Int, into destination: UnsafeMutablePointer<Float>) throws {
+        switch source {
+        case .tensor(let name):
+            try hfRow(name, row: row, into: destination, expectColumns: columns)
+        case .stacked(let names):
+            let rowsPerExpert = checkpoint.info(names[0])!.shape[0]
+            try hfRow(names[row / rowsPerExpert], row: row % rowsPerExpert, into: destination, expectColumns: columns)
+        case .valueFromKVB(let name, _, let nope, let v, _):
+            let head = row / v, j = row % v
+            try hfRow(name, row: head * (nope + v) + nope + j, into: destination, expectColumns: columns)
+        case .keyFromKVB(let name, _, let nope, let v, let kvLora):
+            // Row (head, c) holds column c of the head's `nope` rows.
+            let head = row / kvLora, column = row % kvLora
+            try withUnsafeTemporaryAllocation(of: Float.self, capacity: kvLora) { scratch in
+                for t in 0..<nope {
+                    try hfRow(name, row: head * (nope + v) + t, into: scratch.baseAddress!, expectColumns: kvLora)
+                    destination[t] = scratch[column]
+                }
+            }
+        }
+    }
+
+    func hfRow(_ name: String, row: Int, into destination: UnsafeMutablePointer<Float>, expectColumns: Int) throws {
+        guard let info = checkpoint.info(name), let shard = checkpoint.shard(of: name) else {
+            throw SafetensorsError.tensorNotFound(file: checkpoint.directory, tensor: name)
+        }
+        let columns = info.shape.count == 2 ? info.shape[1] : info.elementCount
+        precondition(columns == expectColumns, "\(name): \(columns) columns, planned \(expectColumns)")
+        let bytes = shard.bytes(of: info)
+        switch info.dtype {
+        case .f8E4M3, .f8E5M2:
+            let scales = try checkpoint.bytes(of: name + "_scale_inv").bindMemory(to: Float.self)
+            let problem = FP8BlockDequant.dequantize(
+                weight: bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), columns: columns, rows: row..<(row + 1),
+                scales: scales.baseAddress!, blockSize: blockSize, encoding: info.dtype.fp8Encoding!,
+                output: UnsafeMutableRawPointer(destination), outputType: .f32)
+            if let problem { throw ConversionError.badValue(file: shard.path, tensor: name, problem: problem) }
+        case .bf16:
+            let source = bytes.baseAddress!.assumingMemoryBound(to: UInt16.self) + row * columns
+            for i in 0..<columns { destination[i] = BFloat16.toFloat(UInt16(littleEndian: source[i])) }
+        case .f16:
+            let source = bytes.baseAddress!.assumingMemoryBound(to: UInt16.self) + row * columns
+            for i in 0..<columns { destination[i] = Float(Float16(bitPattern: UInt16(littleEndian: source[i]))) }
+        case .f32:
+            let source = bytes.baseAddress!.assumingMemoryBound(to: Float.self) + row * columns
+            destination.update(from: source, count: columns)
+        default:
+            throw ConversionError.unsupportedTensor(file: shard.path, tensor: name, detail: "dtype \(info.dtype.rawValue) cannot be quantized")
+        }
+        if let bad = (0..<columns).first(where: { !destination[$0].isFinite }) {
+            throw ConversionError.badValue(file: shard.path, tensor: name, problem: DequantProblem(row: row, column: bad, kind: .nonFinite(destination[bad])))
+        }
+    }
+
+    /// Drops the source's mapped pages once its GGUF tensor is written (bounded memory).
+    func release(_ source: DeepSeek2Tensor.Source) {
+        let names: [String]
+        switch source {
+        case .tensor(let name): names = [name]
+        case .stacked(let list): names = list
+        case .keyFromKVB(let name, _, _, _, _), .valueFromKVB(let name, _, _, _, _): names = [name]
+        }
+        for name in names {
+            if let shard = checkpoint.shard(of: name), let info = checkpoint.info(name) {
+                shard.mapping.advise(.dontNeed, range: shard.fileRange(of: info))
+            }
+        }
+    }
+}

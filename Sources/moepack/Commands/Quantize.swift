@@ -1,0 +1,102 @@
+import ArgumentParser
+import Conversion
+import DeepSeekV3
+import Foundation
+import Quants
+import TensorFiles
+
+struct Quantize: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Quantize a DeepSeek-V3/R1 checkpoint into one llama.cpp GGUF file, in one pass.",
+        discussion: """
+            Reads the FP8 shards directly (no BF16 copy), dequantizes row chunks to F32, quantizes
+            them in parallel and writes llama.cpp's `deepseek2` layout: MLA split into attn_k_b /
+            attn_v_b, experts stacked into ffn_*_exps, router and norms F32, the tokenizer embedded,
+            an XXH3 checksum per tensor. The MTP layer is not exported (llama.cpp's converter drops
+            it too). The file appears only when complete.
+
+            Mixes: \(QuantRecipe.Mix.allCases.map(\.rawValue).joined(separator: ", ")) (llama.cpp's
+            rules for deepseek2; MOE_Q4 keeps everything but the routed experts at Q8_0).
+            --type REGEX=TYPE rules come first (first match wins), e.g. --type 'exps=IQ4_XS'.
+            Rows that are not whole blocks of the chosen type fall back as llama-quantize does
+            (attn_k_b, 128 wide: Q4_K -> Q5_0), and the plan says so.
+
+            Examples:
+              moepack quantize /models/DeepSeek-R1 r1-q4_k_m.gguf --recipe Q4_K_M
+              moepack quantize /models/DeepSeek-R1 out.gguf --recipe Q4_K_M --dry-run
+            """)
+
+    @Argument(help: "Checkpoint directory (config.json; for --dry-run, config.json alone is enough).", completion: .directory)
+    var input: String
+
+    @Argument(help: "Output GGUF file.", completion: .file(extensions: ["gguf"]))
+    var output: String
+
+    @Option(help: "Built-in mix.", transform: { text in
+        guard let mix = QuantRecipe.Mix(argument: text) else { throw ValidationError("unknown recipe \(text)") }
+        return mix
+    })
+    var recipe: QuantRecipe.Mix = .q4_K_M
+
+    @Option(name: .customLong("type"), help: "REGEX=TYPE rule, repeatable; first match wins.")
+    var rules: [String] = []
+
+    @Flag(help: "Print the plan (tensor, shape, type, bytes, totals) and exit without reading weights.")
+    var dryRun = false
+
+    @Option(help: "Worker threads.")
+    var threads: Int = availableCoreCount
+
+    @Flag(help: "No progress output.")
+    var quiet = false
+
+    @Flag(help: "Overwrite an existing output file.")
+    var force = false
+
+    func validate() throws {
+        if !dryRun && !force && FileManager.default.fileExists(atPath: output) {
+            throw ValidationError("\(output) exists; pass --force to overwrite")
+        }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            var options = GGUFConverter.Options()
+            options.recipe = recipe
+            options.rules = try rules.map { try QuantRecipe.Rule(parsing: $0) }
+            options.threads = max(1, threads)
+            options.progress = quiet ? .quiet : .automatic
+            let converter = GGUFConverter(input: input, output: output, options: options)
+            if dryRun {
+                print(Self.describe(try converter.plan()))
+                return
+            }
+            let summary = try converter.run()
+            print(
+                "wrote \(output): \(summary.plan.tensors.count) tensors, \(formatBytes(summary.plan.layout.fileSize)), "
+                    + String(format: "%.3f bits per weight, %.1f s", summary.plan.bitsPerWeight, summary.seconds))
+        }
+    }
+
+    static func describe(_ plan: GGUFConverter.Plan) -> String {
+        var lines = ["tensor\tshape (ggml)\ttype\tbytes"]
+        var byType: [GGMLType: (count: Int, bytes: Int)] = [:]
+        var fallbacks = 0
+        for tensor in plan.tensors {
+            let note = tensor.requested.map { " (fallback from \($0.name))" } ?? ""
+            if tensor.requested != nil { fallbacks += 1 }
+            lines.append("\(tensor.tensor.name)\t\(tensor.tensor.dimensions)\t\(tensor.type.name)\(note)\t\(tensor.bytes)")
+            byType[tensor.type, default: (0, 0)].count += 1
+            byType[tensor.type, default: (0, 0)].bytes += tensor.bytes
+        }
+        lines.append("")
+        for (type, totals) in byType.sorted(by: { $0.value.bytes > $1.value.bytes }) {
+            lines.append("\(type.name)\t\(totals.count) tensors\t\(formatBytes(totals.bytes))")
+        }
+        lines.append(
+            "total: \(plan.tensors.count) tensors, \(formatCount(plan.parameterCount)) weights, file \(plan.layout.fileSize) bytes "
+                + "(\(formatBytes(plan.layout.fileSize))), " + String(format: "%.3f bits per weight", plan.bitsPerWeight)
+                + (fallbacks > 0 ? ", \(fallbacks) shape fallbacks" : ""))
+        return lines.joined(separator: "\n")
+    }
+}

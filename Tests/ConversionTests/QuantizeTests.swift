@@ -1,0 +1,108 @@
+import Conversion
+import DeepSeekV3
+import Foundation
+import Quants
+import TensorFiles
+import TestSupport
+import Testing
+
+@Suite struct QuantizeTests {
+    func quantize(_ input: String, recipe: QuantRecipe.Mix, rules: [String] = [], threads: Int = 2) throws -> (String, GGUFConverter.Summary) {
+        let output = TestSupport.scratchDirectory("gguf-\(recipe.rawValue)") + "/model.gguf"
+        var options = GGUFConverter.Options()
+        options.recipe = recipe
+        options.rules = try rules.map { try QuantRecipe.Rule(parsing: $0) }
+        options.threads = threads
+        options.progress = .quiet
+        let summary = try GGUFConverter(input: input, output: output, options: options).run()
+        return (output, summary)
+    }
+
+    /// The deepseek2 layout, checked by gguf-py and an independent numpy rebuild of every tensor
+    /// from the FP8 checkpoint (expert stacking, the k_b transpose, v_b), within each format's error.
+    @Test(.enabled(if: TestSupport.oraclesAvailable), arguments: [QuantRecipe.Mix.q8_0, .q4_K_M])
+    func ggufPyReadsTheRightTensors(recipe: QuantRecipe.Mix) throws {
+        let (path, summary) = try quantize(Fixtures.tiny, recipe: recipe)
+        let output = try TestSupport.oracle("check_gguf.py", [path, Fixtures.tiny])
+        let json = try JSONSerialization.jsonObject(with: Data(output.utf8)) as! [String: Any]
+        let fields = json["fields"] as! [String: String]
+        let required: [String: String] = [
+            "general.architecture": "STRING", "deepseek2.block_count": "UINT32", "deepseek2.attention.head_count_kv": "UINT32",
+            "deepseek2.attention.key_length": "UINT32", "deepseek2.attention.value_length": "UINT32",
+            "deepseek2.attention.key_length_mla": "UINT32", "deepseek2.attention.value_length_mla": "UINT32",
+            "deepseek2.expert_group_count": "UINT32", "deepseek2.expert_group_used_count": "UINT32",
+            "deepseek2.expert_gating_func": "UINT32", "deepseek2.expert_weights_scale": "FLOAT32",
+            "deepseek2.expert_weights_norm": "BOOL", "deepseek2.leading_dense_block_count": "UINT32",
+            "deepseek2.rope.scaling.yarn_log_multiplier": "FLOAT32", "deepseek2.attention.layer_norm_rms_epsilon": "FLOAT32",
+            "tokenizer.ggml.pre": "STRING", "tokenizer.ggml.tokens": "ARRAY/STRING", "tokenizer.ggml.token_type": "ARRAY/INT32",
+            "tokenizer.ggml.merges": "ARRAY/STRING", "tokenizer.ggml.bos_token_id": "UINT32", "general.alignment": "UINT32",
+            "moepack.tensor_xxh3": "ARRAY/UINT64",
+        ]
+        for (key, type) in required { #expect(fields[key] == type, "\(key): \(fields[key] ?? "missing")") }
+        let tensors = json["tensors"] as! [String: [String: Any]]
+        #expect(tensors.count == summary.plan.tensors.count)
+        let bounds: [String: Double] = ["F32": 0, "Q8_0": 0.01, "Q6_K": 0.03, "Q5_0": 0.07, "Q4_K": 0.12]
+        for (name, info) in tensors {
+            #expect(info["shape_ok"] as? Bool == true, "\(name) shape \(info["shape"]!)")
+            let type = info["type"] as! String
+            let error = try #require(info["relative_rmse"] as? Double, "\(name)")
+            let bound = try #require(bounds[type], "\(type)")
+            #expect(error <= bound, "\(name) (\(type)): relative RMSE \(error)")
+        }
+        #expect(tensors["blk.0.attn_k_b.weight"]?["shape"] as? [Int] == [64, 256, 4])
+        #expect(tensors["blk.1.ffn_down_exps.weight"]?["shape"] as? [Int] == [256, 256, 8])
+    }
+
+    @Test func checksumsInTheHeaderMatchTheData() throws {
+        let (path, _) = try quantize(Fixtures.tiny, recipe: .q4_K_M)
+        let file = try GGUFFile(path: path)
+        guard case .array(.uint64(let sums)) = try #require(file.value(GGUFConverter.checksumKey)) else {
+            Issue.record("no checksum array")
+            return
+        }
+        #expect(sums.count == file.tensors.count)
+        for (tensor, sum) in zip(file.tensors, sums) { #expect(XXH3Hasher.hash(file.bytes(of: tensor)) == sum, "\(tensor.name)") }
+        #expect(file.alignment == 4096 && file.tensors.allSatisfy { $0.offset % 4096 == 0 })
+    }
+
+    @Test func outputIsDeterministicAcrossThreadCounts() throws {
+        let (a, _) = try quantize(Fixtures.tiny, recipe: .q4_K_M, threads: 1)
+        let (b, _) = try quantize(Fixtures.tiny, recipe: .q4_K_M, threads: 3)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: a)) == Data(contentsOf: URL(fileURLWithPath: b)))
+    }
+
+    @Test func recipesFollowLlamaCppRulesAndUserRulesComeFirst() throws {
+        let (_, summary) = try quantize(Fixtures.tiny, recipe: .q4_K_M, rules: ["ffn_.*_exps=IQ4_XS", "attn_q_b=Q8_0"])
+        func type(_ name: String) -> (GGMLType, GGMLType?) {
+            let t = summary.plan.tensors.first { $0.tensor.name == name }!
+            return (t.type, t.requested)
+        }
+        #expect(type("blk.1.ffn_up_exps.weight").0 == .iq4_xs)
+        #expect(type("blk.1.attn_q_b.weight").0 == .q8_0)
+        #expect(type("output.weight").0 == .q6_K)
+        #expect(type("blk.0.attn_norm.weight").0 == .f32 && type("blk.1.ffn_gate_inp.weight").0 == .f32)
+        // attn_k_b rows are 64 wide (qk_nope_head_dim): Q4_K falls back to Q5_0 as in llama-quantize.
+        #expect(type("blk.0.attn_k_b.weight") == (.q5_0, .q4_K))
+        // use_more_bits(i, 3) = i < 0 || i >= 2 || i % 3 == 2: only layer 2 of 3 gets Q6_K for ffn_down.
+        #expect(type("blk.0.ffn_down.weight").0 == .q4_K && type("blk.1.ffn_down_shexp.weight").0 == .q4_K)
+        #expect(type("blk.2.ffn_down_shexp.weight").0 == .q6_K)
+    }
+
+    /// The real R1 config planned without weights: the file llama-quantize's Q4_K_M rules give.
+    @Test func r1PlanFromConfigAlone() throws {
+        let directory = TestSupport.scratchDirectory("r1plan")
+        try FileManager.default.copyItem(
+            atPath: Bundle.module.path(forResource: "deepseek-r1-config", ofType: "json", inDirectory: "Fixtures")!,
+            toPath: directory + "/config.json")
+        var options = GGUFConverter.Options()
+        options.recipe = .q4_K_M
+        let plan = try GGUFConverter(input: directory, output: "/dev/null", options: options).plan()
+        #expect(plan.tensors.count == 1086)  // llama.cpp's MLA layout for V3/R1 without MTP
+        #expect(plan.parameterCount == 671_026_419_200)
+        #expect(plan.tensors.filter { $0.requested != nil }.count == 61)  // attn_k_b in every layer
+        #expect(plan.tensors.filter { $0.type == .f32 }.count == 361 + 0)
+        let q8 = try GGUFConverter(input: directory, output: "/dev/null", options: { var o = options; o.recipe = .q8_0; return o }()).plan()
+        // Q8_0: 8.5 bits per weight except the F32 norms/router, plus alignment padding.
+        #expect(abs(q8.bitsPerWeight - 8.5) < 0.01)
+    }
+}
