@@ -106,3 +106,52 @@ import Testing
         #expect(abs(q8.bitsPerWeight - 8.5) < 0.01)
     }
 }
+
+@Suite struct QuantizeCommandTests {
+    @Test func checkFindsTheFirstCorruptTensor() throws {
+        let root = TestSupport.scratchDirectory("check")
+        let path = root + "/tiny.gguf"
+        let made = try TestSupport.moepack("quantize", Fixtures.tiny, path, "--recipe", "q8_0", "--quiet")
+        #expect(made.status == 0, "\(made.stderr)")
+        let good = try TestSupport.moepack("check", path)
+        #expect(good.status == 0 && good.stdout.contains("52 of 52 tensors match their XXH3 checksums"))
+        let file = try GGUFFile(path: path)
+        let victim = file.tensors[7]
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        bytes[file.dataOffset + victim.offset + victim.byteCount / 2] ^= 0x40
+        try bytes.write(to: URL(fileURLWithPath: path))
+        let bad = try TestSupport.moepack("check", path)
+        #expect(bad.status == 1)
+        #expect(bad.stderr == "moepack: error: \(path): tensor '\(victim.name)' does not match its checksum (corrupt data)\n")
+    }
+
+    @Test func recipeFileRulesApplyAfterTypeRules() throws {
+        let root = TestSupport.scratchDirectory("recipe")
+        try "# experts small\nffn_.*_exps=Q2_K\n\nattn_q_b=Q6_K\n".write(toFile: root + "/r.txt", atomically: true, encoding: .utf8)
+        let plan = try TestSupport.moepack("quantize", Fixtures.tiny, root + "/x.gguf", "--dry-run", "--type", "ffn_up_exps=Q8_0", "--recipe-file", root + "/r.txt")
+        #expect(plan.status == 0, "\(plan.stderr)")
+        #expect(plan.stdout.contains("blk.1.ffn_up_exps.weight\t[256, 256, 8]\tQ8_0\t"))
+        #expect(plan.stdout.contains("blk.1.ffn_gate_exps.weight\t[256, 256, 8]\tQ2_K\t"))
+        #expect(plan.stdout.contains("blk.0.attn_q_b.weight\t[256, 384]\tQ6_K\t"))
+        #expect(plan.stdout.contains("blk.0.attn_k_b.weight\t[64, 256, 4]\tQ5_0 (fallback from Q4_K)\t"))
+        #expect(!FileManager.default.fileExists(atPath: root + "/x.gguf"))
+        let bad = try TestSupport.moepack("quantize", Fixtures.tiny, root + "/y.gguf", "--type", "exps=Q9_9")
+        #expect(bad.status == 1 && bad.stderr == "moepack: error: --type 'exps=Q9_9': unknown or unsupported type 'Q9_9'\n")
+    }
+
+    @Test func aNaNWeightStopsQuantizeWithFileAndTensorNamed() throws {
+        let input = try Fixtures.tinyCopy()
+        let tensor = "model.layers.2.mlp.experts.3.down_proj.weight"
+        let checkpoint = try Checkpoint(directory: input)
+        let shard = try #require(checkpoint.shard(of: tensor))
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: shard.path))
+        try handle.seek(toOffset: UInt64(shard.fileRange(of: shard.info(tensor)!).lowerBound + 5 * 256 + 9))
+        handle.write(Data([0x7F]))
+        try handle.close()
+        let output = TestSupport.scratchDirectory("nanq") + "/out.gguf"
+        let result = try TestSupport.moepack("quantize", input, output, "--quiet")
+        #expect(result.status == 1)
+        #expect(result.stderr == "moepack: error: \(shard.path): tensor '\(tensor)': NaN weight (FP8 code 0x7F) at [5, 9]\n")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: URL(fileURLWithPath: output).deletingLastPathComponent().path).isEmpty)
+    }
+}

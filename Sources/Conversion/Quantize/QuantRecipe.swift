@@ -78,6 +78,16 @@ public struct QuantRecipe: Sendable {
         self.layerCount = layerCount
     }
 
+    /// The rule lines of a recipe file: `REGEX=TYPE` per line; blank lines and `#` comments skipped.
+    public static func ruleLines(fromFile path: String) throws -> [String] {
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw RecipeError.badRule(path, "cannot read the recipe file")
+        }
+        return text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty && !$0.hasPrefix("#") }
+    }
+
     /// The chosen type and, when the shape forced a different one, the type that was asked for.
     public func type(for tensor: DeepSeek2Tensor) -> (type: GGMLType, requested: GGMLType?) {
         if tensor.role == .keepF32 { return (.f32, nil) }

@@ -41,6 +41,9 @@ struct Quantize: ParsableCommand {
     @Option(name: .customLong("type"), help: "REGEX=TYPE rule, repeatable; first match wins.")
     var rules: [String] = []
 
+    @Option(help: "A recipe file: one REGEX=TYPE rule per line, # comments (formats/recipe.md). Its rules follow --type rules.")
+    var recipeFile: String?
+
     @Flag(help: "Print the plan (tensor, shape, type, bytes, totals) and exit without reading weights.")
     var dryRun = false
 
@@ -63,7 +66,9 @@ struct Quantize: ParsableCommand {
         try reportingErrors {
             var options = GGUFConverter.Options()
             options.recipe = recipe
-            options.rules = try rules.map { try QuantRecipe.Rule(parsing: $0) }
+            var ruleTexts = rules
+            if let recipeFile { ruleTexts += try QuantRecipe.ruleLines(fromFile: recipeFile) }
+            options.rules = try ruleTexts.map { try QuantRecipe.Rule(parsing: $0) }
             options.threads = max(1, threads)
             options.progress = quiet ? .quiet : .automatic
             let converter = GGUFConverter(input: input, output: output, options: options)
