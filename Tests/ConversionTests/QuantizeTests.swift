@@ -155,3 +155,28 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: URL(fileURLWithPath: output).deletingLastPathComponent().path).isEmpty)
     }
 }
+
+/// Optional job: llama.cpp itself loads and evaluates what `quantize` writes. Runs when
+/// MOEPACK_LLAMA_PYTHON names a Python with llama-cpp-python (building it takes 15-25 minutes, so
+/// it is not part of every CI run):
+///     MOEPACK_LLAMA_PYTHON=/tmp/llama/bin/python swift test -c release --filter LlamaCppLoadTests
+@Suite(.enabled(if: ProcessInfo.processInfo.environment["MOEPACK_LLAMA_PYTHON"] != nil))
+struct LlamaCppLoadTests {
+    @Test(arguments: [QuantRecipe.Mix.q8_0, .q4_K_M, .q2_K, .iq4_xs])
+    func llamaCppLoadsAndEvaluates(recipe: QuantRecipe.Mix) throws {
+        let python = ProcessInfo.processInfo.environment["MOEPACK_LLAMA_PYTHON"]!
+        let path = TestSupport.scratchDirectory("llama-\(recipe.rawValue)") + "/model.gguf"
+        var options = GGUFConverter.Options()
+        options.recipe = recipe
+        options.progress = .quiet
+        _ = try GGUFConverter(input: Fixtures.tiny, output: path, options: options).run()
+        let text = "Hello world, the experts 12345 混合专家 <think>"
+        let result = try TestSupport.run(python, [TestSupport.packageRoot + "/Tests/Oracles/llama_load.py", path, text])
+        #expect(result.status == 0, "\(result.stderr.suffix(2000))")
+        let json = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as! [String: Any]
+        #expect(json["finite"] as? Bool == true && json["n_vocab"] as? Int == 1024)
+        // llama.cpp's tokenizer, built from the vocabulary we embedded, agrees with ours.
+        let ours = try BPETokenizer(path: Fixtures.tiny).encode(text)
+        #expect(json["tokens"] as? [Int] == ours)
+    }
+}

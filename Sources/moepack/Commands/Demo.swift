@@ -12,6 +12,7 @@ struct Demo: ParsableCommand {
             1. writes a synthetic DeepSeek-V3-architecture FP8 checkpoint (--preset, default small)
             2. inspects it (architecture, parameters, dtypes, layout check)
             3. dequantizes it to BF16 (streaming, atomic, resumable) and checks the result
+            4. quantizes it to llama.cpp GGUF files with several recipes and verifies their checksums
             Everything goes under --dir (default ./moepack-demo); rerunning reuses what is there.
             """)
 
@@ -48,7 +49,24 @@ struct Demo: ParsableCommand {
             let check = try CheckpointReport(directory: bf16)
             print("   output: \(check.check.isValid ? "layout matches config.json" : "LAYOUT PROBLEMS"), "
                 + "\(check.checkpoint.tensorCount) tensors, \(formatBytes(check.checkpoint.dataBytes)), FP8: \(check.check.isFP8)")
-            print("\nNext: `moepack inspect \(bf16) --tensors`, or load it with safetensors/transformers.")
+            print("\n== 4. moepack quantize \(source) \(dir)/\(preset.rawValue)-RECIPE.gguf --recipe RECIPE")
+            print("   recipe    file size   bits/weight   seconds   checksums")
+            for recipe in [QuantRecipe.Mix.q8_0, .q4_K_M, .moeQ4, .q2_K] {
+                let path = dir + "/\(preset.rawValue)-\(recipe.rawValue.lowercased()).gguf"
+                var quantizeOptions = GGUFConverter.Options()
+                quantizeOptions.recipe = recipe
+                quantizeOptions.threads = threads
+                quantizeOptions.progress = .quiet
+                let result = try GGUFConverter(input: source, output: path, options: quantizeOptions).run()
+                let check = try GGUFCheck.run(path: path)
+                print(
+                    "   " + recipe.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)
+                        + formatBytes(result.plan.layout.fileSize).leftPadded(10)
+                        + String(format: "%14.3f%10.2f", result.plan.bitsPerWeight, result.seconds)
+                        + "   \(check.verified)/\(check.tensors) ok")
+            }
+            print("\nThe GGUF files load in llama.cpp (architecture deepseek2). Next: `moepack inspect \(bf16) --tensors`,")
+            print("`moepack quantize --help`, or `moepack tokenize --tokenizer \(source) < some.txt`.")
         }
     }
 }
