@@ -146,6 +146,9 @@ public final class GGUFConverter {
                 hasher.update(piece)
                 progress.advance(by: count * columns)
                 row += count
+                // Drop the source pages this chunk consumed, so a 3.8 GB stack of R1 experts never
+                // sits in this process's resident memory at once.
+                reader.release(planned.tensor.source, rowsBefore: row)
             }
             checksums.append(hasher.finalize())
             reader.release(planned.tensor.source)
@@ -220,6 +223,27 @@ final class RowReader: @unchecked Sendable {
         }
         if let bad = (0..<columns).first(where: { !destination[$0].isFinite }) {
             throw ConversionError.badValue(file: shard.path, tensor: name, problem: DequantProblem(row: row, column: bad, kind: .nonFinite(destination[bad])))
+        }
+    }
+
+    /// Drops the mapped pages of source rows `0..<rowsBefore` of a GGUF tensor (whole experts for
+    /// stacks, row ranges for plain tensors).
+    func release(_ source: DeepSeek2Tensor.Source, rowsBefore: Int) {
+        switch source {
+        case .tensor(let name):
+            guard let info = checkpoint.info(name), let shard = checkpoint.shard(of: name), info.shape.count == 2 else { return }
+            let range = shard.fileRange(of: info)
+            let rowBytes = info.byteCount / max(info.shape[0], 1)
+            shard.mapping.advise(.dontNeed, range: range.lowerBound..<min(range.upperBound, range.lowerBound + rowsBefore * rowBytes))
+        case .stacked(let names):
+            guard let rowsPerExpert = checkpoint.info(names[0])?.shape[0] else { return }
+            for name in names.prefix(rowsBefore / rowsPerExpert) {
+                if let shard = checkpoint.shard(of: name), let info = checkpoint.info(name) {
+                    shard.mapping.advise(.dontNeed, range: shard.fileRange(of: info))
+                }
+            }
+        case .keyFromKVB, .valueFromKVB:
+            break  // small; released whole at the end of the tensor
         }
     }
 

@@ -8,7 +8,7 @@ import TensorFiles
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks that print throughput and peak memory (numbers for the README).",
-        subcommands: [BenchDequant.self, BenchQuants.self, BenchTokenizer.self])
+        subcommands: [BenchDequant.self, BenchQuants.self, BenchTokenizer.self, BenchQuantize.self])
 }
 
 struct BenchDequant: ParsableCommand {
@@ -160,6 +160,61 @@ struct BenchTokenizer: ParsableCommand {
             }
             print("")
             print("\(String(format: "%.1f", bytes / 1e6)) MB of mixed text encoded line by line, best of 3, no BOS; tokenizer \(path)")
+        }
+    }
+}
+
+struct BenchQuantize: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "quantize",
+        abstract: "End-to-end FP8 -> GGUF throughput and peak memory on synthetic checkpoints.",
+        discussion: """
+            Runs `moepack quantize` in a child process per preset and recipe (default small and medium,
+            Q8_0 and Q4_K_M) and reports FP8 input GB/s, weights/s, output size and the child's peak RSS,
+            which must stay flat from small to medium. Synthetic checkpoints are generated once into --cache.
+            """)
+
+    @Option(help: "Where synthetic checkpoints and scratch output live.")
+    var cache = "bench-cache"
+
+    @Option(parsing: .upToNextOption, help: "Presets to run.")
+    var presets: [SyntheticPreset] = [.small, .medium]
+
+    @Option(help: "Worker threads.")
+    var threads: Int = availableCoreCount
+
+    func run() throws {
+        try reportingErrors {
+            try FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
+            print("| preset | recipe | FP8 input | GB/s of input | weights/s | output | bits/weight | peak RSS |")
+            print("|---|---|---|---|---|---|---|---|")
+            for preset in presets {
+                let source = cache + "/synthetic-\(preset.rawValue)"
+                if !FileManager.default.fileExists(atPath: source + "/model.safetensors.index.json") {
+                    FileHandle.standardError.write(Data("bench: generating \(source)\n".utf8))
+                    try SyntheticCheckpoint(preset: preset, threads: threads).write(to: source, progress: .quiet)
+                }
+                let weights = CheckpointLayout(config: preset.config).tensors.filter { !$0.isMTP && $0.storage != .scaleInverse }
+                    .reduce(0) { $0 + $1.elementCount }
+                for recipe in ["Q8_0", "Q4_K_M"] {
+                    let output = cache + "/bench-\(preset.rawValue)-\(recipe).gguf"
+                    unlink(output)
+                    let result = try ChildProcess.run(
+                        ChildProcess.currentExecutable,
+                        ["quantize", source, output, "--recipe", recipe, "--quiet", "--json", "--threads", "\(threads)"])
+                    unlink(output)
+                    guard result.exitStatus == 0,
+                        let json = try? JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any],
+                        let seconds = json["seconds"] as? Double, let input = json["input_bytes"] as? Int,
+                        let bytes = json["bytes"] as? Int, let bpw = json["bits_per_weight"] as? Double, let peak = json["peak_rss_bytes"] as? Int
+                    else { throw ValidationError("quantize child failed with status \(result.exitStatus)") }
+                    print(String(
+                        format: "| %@ | %@ | %@ | %.3f | %.1f M | %@ | %.3f | %@ |", preset.rawValue, recipe, formatBytes(input),
+                        Double(input) / seconds / 1e9, Double(weights) / seconds / 1e6, formatBytes(bytes), bpw, formatBytes(peak)))
+                }
+            }
+            print("")
+            print("threads: \(threads); input = all tensor bytes of the FP8 checkpoint (the MTP layer is read by the layout check but not exported); time includes start-up and fsync.")
         }
     }
 }

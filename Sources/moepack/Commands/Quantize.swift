@@ -53,6 +53,9 @@ struct Quantize: ParsableCommand {
     @Flag(help: "No progress output.")
     var quiet = false
 
+    @Flag(help: "Print the summary as JSON.")
+    var json = false
+
     @Flag(help: "Overwrite an existing output file.")
     var force = false
 
@@ -77,6 +80,14 @@ struct Quantize: ParsableCommand {
                 return
             }
             let summary = try converter.run()
+            if json {
+                print("""
+                    {"output": \(jsonText(output)), "tensors": \(summary.plan.tensors.count), "bytes": \(summary.plan.layout.fileSize), \
+                    "bits_per_weight": \(summary.plan.bitsPerWeight), "input_bytes": \(summary.inputBytes), \
+                    "seconds": \(summary.seconds), "peak_rss_bytes": \(ProcessStats.peakResidentBytes)}
+                    """)
+                return
+            }
             print(
                 "wrote \(output): \(summary.plan.tensors.count) tensors, \(formatBytes(summary.plan.layout.fileSize)), "
                     + String(format: "%.3f bits per weight, %.1f s", summary.plan.bitsPerWeight, summary.seconds))
