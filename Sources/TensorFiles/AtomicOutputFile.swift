@@ -14,13 +14,29 @@ public final class AtomicOutputFile {
     private var descriptor: Int32
     private var finished = false
 
-    public init(path: String) throws {
+    /// - Parameter keepExisting: reopen a temporary file left by an interrupted run instead of
+    ///   truncating it (the caller verifies what it reuses).
+    public init(path: String, keepExisting: Bool = false) throws {
         finalPath = path
-        let (directory, name) = splitPath(path)
-        temporaryPath = directory + "/." + name + ".partial-moepack"
-        descriptor = open(temporaryPath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        temporaryPath = Self.temporaryPath(for: path)
+        descriptor = open(temporaryPath, O_RDWR | O_CREAT | (keepExisting ? 0 : O_TRUNC) | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw FileError(path: temporaryPath, operation: "create", errno: errno) }
     }
+
+    /// Where the bytes of `path` live until `commit()`.
+    public static func temporaryPath(for path: String) -> String {
+        let (directory, name) = splitPath(path)
+        return directory + "/." + name + ".partial-moepack"
+    }
+
+    /// Flushes everything written so far to the disk (for journals that promise durability).
+    public func sync() throws {
+        guard fsync(descriptor) == 0 else { throw FileError(path: finalPath, operation: "fsync", errno: errno) }
+    }
+
+    /// Keeps the temporary file when this object goes away without `commit()` (an interrupted job
+    /// that wants to resume later); by default it is deleted.
+    public func keepOnFailure() { finished = true }
 
     deinit {
         if !finished { abandon() }

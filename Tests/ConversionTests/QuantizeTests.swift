@@ -180,3 +180,34 @@ struct LlamaCppLoadTests {
         #expect(json["tokens"] as? [Int] == ours)
     }
 }
+
+@Suite struct QuantizeResumeTests {
+    /// Killed at arbitrary moments, a rerun of the same command verifies and keeps the finished
+    /// tensors and produces exactly the bytes of an uninterrupted run.
+    @Test func aKilledQuantizeResumesToIdenticalBytes() throws {
+        let root = TestSupport.scratchDirectory("qresume")
+        let reference = root + "/reference.gguf"
+        let made = try TestSupport.moepack("quantize", Fixtures.small, reference, "--recipe", "q4_k_m", "--quiet", "--threads", "2")
+        #expect(made.status == 0, "\(made.stderr)")
+        let output = root + "/resumed.gguf"
+        var resumedSomething = false
+        for delay in [1.5, 2.5] {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: TestSupport.moepackBinary)
+            process.arguments = ["quantize", Fixtures.small, output, "--recipe", "q4_k_m", "--quiet", "--threads", "1", "--force"]
+            try process.run()
+            Thread.sleep(forTimeInterval: delay)
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            #expect(!FileManager.default.fileExists(atPath: output) || process.terminationStatus == 0)
+        }
+        let rerun = try TestSupport.moepack("quantize", Fixtures.small, output, "--recipe", "q4_k_m", "--json", "--quiet", "--force")
+        #expect(rerun.status == 0, "\(rerun.stderr)")
+        if let json = try JSONSerialization.jsonObject(with: Data(rerun.stdout.utf8)) as? [String: Any] {
+            resumedSomething = (json["resumed_tensors"] as? Int ?? 0) > 0
+        }
+        #expect(resumedSomething, "the rerun should have kept tensors from the killed runs")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: output)) == Data(contentsOf: URL(fileURLWithPath: reference)))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root).sorted() == ["reference.gguf", "resumed.gguf"])
+    }
+}

@@ -44,6 +44,8 @@ public final class GGUFConverter {
         public var plan: Plan
         public var seconds: Double
         public var inputBytes: Int
+        /// Tensors taken over, verified, from an interrupted earlier run.
+        public var resumedTensors = 0
     }
 
     public static let checksumKey = "moepack.tensor_xxh3"
@@ -101,10 +103,41 @@ public final class GGUFConverter {
         let reader = RowReader(checkpoint: checkpoint, blockSize: blockSize)
         let totalWeights = plan.tensors.reduce(0) { $0 + $1.tensor.rowCount * $1.tensor.dimensions[0] }
         let progress = ProgressReporter(label: "quantize", totalBytes: totalWeights, style: options.progress)
-        var checksums: [UInt64] = []
+        // Resume: a journal beside the temporary file lists tensors an interrupted run finished
+        // (written and fsynced) with their checksums; each is re-verified before it is reused.
+        let journal = Journal(output: output, fingerprint: XXH3Hasher.hex(plan.layout.headerBytes.withUnsafeBytes { XXH3Hasher.hash($0) }))
+        let previous = journal.load()
+        let temporary = AtomicOutputFile.temporaryPath(for: output)
+        let canResume = !previous.isEmpty && (try? FileManager.default.attributesOfItem(atPath: temporary)[.size] as? Int) == plan.layout.fileSize
+        let file = try AtomicOutputFile(path: output, keepExisting: canResume)
+        file.keepOnFailure()
+        try journal.start()
+        var checksums = [UInt64](repeating: 0, count: plan.tensors.count)
+        var resumed = 0
         let threads = options.threads, chunkBytes = options.chunkBytes, outputPath = output
-        try GGUFWriter.write(plan.layout, to: output, fill: { index, file, range in
+        do {
+        try GGUFWriter.write(plan.layout, into: file, fill: { index, file, range in
             let planned = plan.tensors[index]
+            if canResume, let stored = previous[index] {
+                var verifier = XXH3Hasher()
+                let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: min(chunkBytes, max(range.count, 1)), alignment: 64)
+                defer { buffer.deallocate() }
+                var offset = range.lowerBound
+                while offset < range.upperBound {
+                    let count = min(buffer.count, range.upperBound - offset)
+                    let slice = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count])
+                    try file.read(into: slice, at: offset)
+                    verifier.update(UnsafeRawBufferPointer(slice))
+                    offset += count
+                }
+                if verifier.finalize() == stored {
+                    checksums[index] = stored
+                    resumed += 1
+                    try journal.record(index: index, checksum: stored)
+                    progress.advance(by: planned.tensor.rowCount * planned.tensor.dimensions[0])
+                    return
+                }
+            }
             let columns = planned.tensor.dimensions[0]
             let rowBytes = planned.type.rowBytes(columns)!
             let rowsPerChunk = max(1, chunkBytes / (columns * 4))
@@ -150,13 +183,25 @@ public final class GGUFConverter {
                 // sits in this process's resident memory at once.
                 reader.release(planned.tensor.source, rowsBefore: row)
             }
-            checksums.append(hasher.finalize())
+            checksums[index] = hasher.finalize()
             reader.release(planned.tensor.source)
+            try file.sync()
+            try journal.record(index: index, checksum: checksums[index])
         }, finalHeader: {
             try self.plan(checksums: checksums).layout.headerBytes
         })
+        } catch let error as FileError {
+            // An I/O failure (disk full, ...): keep the temporary file and journal for a rerun.
+            throw error
+        } catch {
+            // Bad input: nothing to resume; leave no temporary file behind.
+            file.abandon()
+            journal.remove()
+            throw error
+        }
+        journal.remove()
         progress.finish()
-        return Summary(plan: plan, seconds: Date().timeIntervalSince(started), inputBytes: checkpoint.dataBytes)
+        return Summary(plan: plan, seconds: Date().timeIntervalSince(started), inputBytes: checkpoint.dataBytes, resumedTensors: resumed)
     }
 }
 
@@ -261,4 +306,46 @@ final class RowReader: @unchecked Sendable {
             }
         }
     }
+}
+
+/// The resume journal of a `quantize` run: `.NAME.moepack-journal` beside the output, a first line
+/// identifying the plan (hash of the planned header), then one `index checksum` line per tensor
+/// whose bytes were fsynced to the temporary file.
+struct Journal {
+    let path: String
+    let fingerprint: String
+
+    init(output: String, fingerprint: String) {
+        let url = URL(fileURLWithPath: output)
+        path = url.deletingLastPathComponent().appendingPathComponent("." + url.lastPathComponent + ".moepack-journal").path
+        self.fingerprint = fingerprint
+    }
+
+    /// Entries of a journal written for the same plan; empty otherwise.
+    func load() -> [Int: UInt64] {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [:] }
+        var lines = text.split(separator: "\n")
+        guard lines.first.map(String.init) == "plan " + fingerprint else { return [:] }
+        lines.removeFirst()
+        var entries: [Int: UInt64] = [:]
+        for line in lines {
+            let parts = line.split(separator: " ")
+            if parts.count == 2, let index = Int(parts[0]), let sum = UInt64(parts[1], radix: 16) { entries[index] = sum }
+        }
+        return entries
+    }
+
+    /// Starts a fresh journal for this run (entries are re-recorded as they are verified or written).
+    func start() throws {
+        try Data(("plan " + fingerprint + "\n").utf8).write(to: URL(fileURLWithPath: path))
+    }
+
+    func record(index: Int, checksum: UInt64) throws {
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        defer { try? handle.close() }
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data("\(index) \(XXH3Hasher.hex(checksum))\n".utf8))
+    }
+
+    func remove() { unlink(path) }
 }

@@ -27,6 +27,23 @@ public enum GGUFWriter {
         try file.commit()
     }
 
+    /// Fills an already opened (possibly resumed) file: `fill` may skip tensors it knows are
+    /// complete. Writes the header, the tensors, the final header, then commits.
+    public static func write(
+        _ layout: GGUFLayout, into file: AtomicOutputFile, fill: (Int, AtomicOutputFile, Range<Int>) throws -> Void,
+        finalHeader: () throws -> [UInt8]
+    ) throws {
+        try file.reserve(size: layout.fileSize)
+        try file.write(layout.headerBytes, at: 0)
+        for index in layout.tensors.indices {
+            try fill(index, file, layout.fileRange(of: index))
+        }
+        let header = try finalHeader()
+        precondition(header.count == layout.headerBytes.count, "the final header must keep the planned length")
+        try file.write(header, at: 0)
+        try file.commit()
+    }
+
     /// Convenience for small files: tensor data given as byte arrays.
     public static func write(_ layout: GGUFLayout, to path: String, data: [[UInt8]]) throws {
         try write(layout, to: path) { index, file, range in

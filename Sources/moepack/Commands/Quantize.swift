@@ -13,7 +13,9 @@ struct Quantize: ParsableCommand {
             them in parallel and writes llama.cpp's `deepseek2` layout: MLA split into attn_k_b /
             attn_v_b, experts stacked into ffn_*_exps, router and norms F32, the tokenizer embedded,
             an XXH3 checksum per tensor. The MTP layer is not exported (llama.cpp's converter drops
-            it too). The file appears only when complete.
+            it too). The file appears only when complete. If the run is interrupted (killed, disk
+            full), run the same command again: finished tensors are verified and kept, and the
+            result is byte-identical to an uninterrupted run.
 
             Mixes: \(QuantRecipe.Mix.allCases.map(\.rawValue).joined(separator: ", ")) (llama.cpp's
             rules for deepseek2; MOE_Q4 keeps everything but the routed experts at Q8_0).
@@ -84,13 +86,15 @@ struct Quantize: ParsableCommand {
                 print("""
                     {"output": \(jsonText(output)), "tensors": \(summary.plan.tensors.count), "bytes": \(summary.plan.layout.fileSize), \
                     "bits_per_weight": \(summary.plan.bitsPerWeight), "input_bytes": \(summary.inputBytes), \
-                    "seconds": \(summary.seconds), "peak_rss_bytes": \(ProcessStats.peakResidentBytes)}
+                    "seconds": \(summary.seconds), "resumed_tensors": \(summary.resumedTensors), \
+                    "peak_rss_bytes": \(ProcessStats.peakResidentBytes)}
                     """)
                 return
             }
             print(
                 "wrote \(output): \(summary.plan.tensors.count) tensors, \(formatBytes(summary.plan.layout.fileSize)), "
-                    + String(format: "%.3f bits per weight, %.1f s", summary.plan.bitsPerWeight, summary.seconds))
+                    + String(format: "%.3f bits per weight, %.1f s", summary.plan.bitsPerWeight, summary.seconds)
+                    + (summary.resumedTensors > 0 ? "; resumed: \(summary.resumedTensors) tensors from the interrupted run verified and kept" : ""))
         }
     }
 
