@@ -41,7 +41,7 @@ import Testing
         for (key, type) in required { #expect(fields[key] == type, "\(key): \(fields[key] ?? "missing")") }
         let tensors = json["tensors"] as! [String: [String: Any]]
         #expect(tensors.count == summary.plan.tensors.count)
-        let bounds: [String: Double] = ["F32": 0, "Q8_0": 0.01, "Q6_K": 0.03, "Q5_0": 0.07, "Q4_K": 0.12]
+        let bounds: [String: Double] = ["F32": 0, "Q8_0": 0.01, "Q6_K": 0.03, "Q5_K": 0.06, "Q5_0": 0.07, "Q4_K": 0.12]
         for (name, info) in tensors {
             #expect(info["shape_ok"] as? Bool == true, "\(name) shape \(info["shape"]!)")
             let type = info["type"] as! String
@@ -209,5 +209,34 @@ struct LlamaCppLoadTests {
         #expect(resumedSomething, "the rerun should have kept tensors from the killed runs")
         #expect(try Data(contentsOf: URL(fileURLWithPath: output)) == Data(contentsOf: URL(fileURLWithPath: reference)))
         #expect(try FileManager.default.contentsOfDirectory(atPath: root).sorted() == ["reference.gguf", "resumed.gguf"])
+    }
+}
+
+extension LlamaCppLoadTests {
+    /// llama.cpp's own quantizer, run on a BF16 GGUF of the same checkpoint, chooses the same type
+    /// for every tensor as moepack's implementation of its mixes.
+    @Test(arguments: [QuantRecipe.Mix.q4_K_M, .q2_K, .q5_K_M, .iq4_xs])
+    func mixesChooseTheTypesLlamaQuantizeChooses(recipe: QuantRecipe.Mix) throws {
+        let python = ProcessInfo.processInfo.environment["MOEPACK_LLAMA_PYTHON"]!
+        let root = TestSupport.scratchDirectory("lq-\(recipe.rawValue)")
+        var options = GGUFConverter.Options()
+        options.recipe = .q8_0
+        options.rules = [try QuantRecipe.Rule(parsing: ".*=BF16")]
+        options.progress = .quiet
+        // llama-quantize copies general.alignment but pads to 32, so its input must use 32.
+        options.alignment = 32
+        _ = try GGUFConverter(input: Fixtures.tiny, output: root + "/bf16.gguf", options: options).run()
+        let result = try TestSupport.run(python, [
+            TestSupport.packageRoot + "/Tests/Oracles/llama_quantize.py", root + "/bf16.gguf", root + "/lq.gguf", recipe.rawValue, "2",
+        ])
+        #expect(result.status == 0, "\(result.stderr.suffix(1500))")
+        let json = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as! [String: Any]
+        let theirs = json["types"] as! [String: String]
+        options.recipe = recipe
+        options.rules = []
+        let ours = try GGUFConverter(input: Fixtures.tiny, output: root + "/unused.gguf", options: options).plan()
+        for planned in ours.tensors {
+            #expect(theirs[planned.tensor.name] == planned.type.name, "\(planned.tensor.name): llama.cpp \(theirs[planned.tensor.name] ?? "missing"), moepack \(planned.type.name)")
+        }
     }
 }

@@ -65,7 +65,8 @@ public final class GGUFConverter {
     /// vocabulary), so `--dry-run` works on a config alone.
     public func plan(checksums: [UInt64]? = nil) throws -> Plan {
         let config = try DeepSeekV3Config.load(path: input + "/config.json")
-        let recipe = QuantRecipe(mix: options.recipe, rules: options.rules, layerCount: config.numHiddenLayers)
+        let recipe = QuantRecipe(
+            mix: options.recipe, rules: options.rules, layerCount: config.numHiddenLayers, expertCount: config.nRoutedExperts)
         let tensors = DeepSeek2Tensor.plan(config).map { tensor in
             let (type, requested) = recipe.type(for: tensor)
             return PlannedTensor(tensor: tensor, type: type, requested: requested)

@@ -71,11 +71,14 @@ public struct QuantRecipe: Sendable {
     public var mix: Mix
     public var rules: [Rule]
     public var layerCount: Int
+    /// llama.cpp special-cases models with exactly 8 experts (Mixtral); R1's 256 never hit it.
+    public var expertCount: Int
 
-    public init(mix: Mix, rules: [Rule] = [], layerCount: Int) {
+    public init(mix: Mix, rules: [Rule] = [], layerCount: Int, expertCount: Int = 256) {
         self.mix = mix
         self.rules = rules
         self.layerCount = layerCount
+        self.expertCount = expertCount
     }
 
     /// The rule lines of a recipe file: `REGEX=TYPE` per line; blank lines and `#` comments skipped.
@@ -101,6 +104,10 @@ public struct QuantRecipe: Sendable {
 
     func mixType(_ tensor: DeepSeek2Tensor) -> GGMLType {
         let i = tensor.layer ?? 0, n = layerCount
+        // llama.cpp's `n_expert == 8` branch: attn_output gets Q5_K in the low-bit mixes.
+        if expertCount == 8 && tensor.role == .attentionOutput && [.q2_K, .q3_K_M, .q4_K_M, .iq4_xs].contains(mix) {
+            return .q5_K
+        }
         switch mix {
         case .q8_0: return .q8_0
         case .q6_K: return .q6_K

@@ -46,6 +46,9 @@ struct Quantize: ParsableCommand {
     @Option(help: "A recipe file: one REGEX=TYPE rule per line, # comments (formats/recipe.md). Its rules follow --type rules.")
     var recipeFile: String?
 
+    @Option(help: "Tensor data alignment in bytes (a power of two). 4096 keeps tensors page-aligned; use 32 for files you will requantize with llama-quantize, which copies general.alignment but pads to 32.")
+    var alignment: UInt32 = 4096
+
     @Flag(help: "Print the plan (tensor, shape, type, bytes, totals) and exit without reading weights.")
     var dryRun = false
 
@@ -62,6 +65,7 @@ struct Quantize: ParsableCommand {
     var force = false
 
     func validate() throws {
+        if alignment == 0 || alignment & (alignment - 1) != 0 { throw ValidationError("--alignment \(alignment) is not a power of two") }
         if !dryRun && !force && FileManager.default.fileExists(atPath: output) {
             throw ValidationError("\(output) exists; pass --force to overwrite")
         }
@@ -75,6 +79,7 @@ struct Quantize: ParsableCommand {
             if let recipeFile { ruleTexts += try QuantRecipe.ruleLines(fromFile: recipeFile) }
             options.rules = try ruleTexts.map { try QuantRecipe.Rule(parsing: $0) }
             options.threads = max(1, threads)
+            options.alignment = alignment
             options.progress = quiet ? .quiet : .automatic
             let converter = GGUFConverter(input: input, output: output, options: options)
             if dryRun {
