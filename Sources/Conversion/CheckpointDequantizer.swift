@@ -20,7 +20,7 @@ public final class CheckpointDequantizer {
         public var outputType: DenseFloatType = .bf16
         public var threads: Int = availableCoreCount
         /// Output bytes produced per parallel step.
-        public var chunkBytes: Int = 16 << 20
+        public var chunkBytes: Int = 4 << 20
         public var progress: ProgressReporter.Style = .automatic
         public init() {}
     }

@@ -240,3 +240,17 @@ extension LlamaCppLoadTests {
         }
     }
 }
+
+extension QuantizeCommandTests {
+    /// A full disk (a file-size limit here) fails with the output named and leaves nothing at the
+    /// final path; the temporary file and journal stay for a rerun.
+    @Test func aFullDiskFailsWithTheOutputNamed() throws {
+        let root = TestSupport.scratchDirectory("qfull")
+        let output = root + "/out.gguf"
+        let result = try TestSupport.run("/bin/bash", ["-c", "ulimit -f 1024; exec \"$0\" quantize \"$1\" \"$2\" --quiet --recipe q8_0", TestSupport.moepackBinary, Fixtures.tiny, output])
+        #expect(result.status == 1)
+        #expect(result.stderr.hasPrefix("moepack: error: \(output): "))
+        #expect(result.stderr.contains("(disk full or file size limit reached)"))
+        #expect(!FileManager.default.fileExists(atPath: output))
+    }
+}

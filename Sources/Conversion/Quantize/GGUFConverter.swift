@@ -17,7 +17,7 @@ public final class GGUFConverter {
         public var recipe: QuantRecipe.Mix = .q4_K_M
         public var rules: [QuantRecipe.Rule] = []
         public var threads = availableCoreCount
-        public var chunkBytes = 16 << 20
+        public var chunkBytes = 4 << 20
         public var progress: ProgressReporter.Style = .automatic
         /// Page-aligned tensor data (llama.cpp accepts any power of two; 32 is its default).
         public var alignment: UInt32 = 4096
