@@ -10,7 +10,7 @@ import TensorFiles
 /// Two buffers are handed out in turn; `buffer()` waits until the write that last used the buffer
 /// has finished. The first error stops all later work and is rethrown by `finish()` (and by the
 /// next `buffer()` call). One writer serves a whole job: `begin(file:)` starts each output file, so
-/// the buffers are allocated once (re-allocating 16 MiB blocks per file fragments the heap).
+/// the buffers are allocated once (re-allocating multi-MiB blocks per file fragments the heap).
 final class OrderedWriter: @unchecked Sendable {
     private var file: AtomicOutputFile?
     private let queue = DispatchQueue(label: "moepack.ordered-writer")

@@ -101,6 +101,14 @@ import Testing
         #expect(plan.parameterCount == 671_026_419_200)
         #expect(plan.tensors.filter { $0.requested != nil }.count == 61)  // attn_k_b in every layer
         #expect(plan.tensors.filter { $0.type == .f32 }.count == 361 + 0)
+        // --keep-mtp: llama.cpp's nextn block 61 (a full MoE block plus 6 nextn tensors), block_count 62.
+        var withMTP = options
+        withMTP.keepMTP = true
+        let mtp = try GGUFConverter(input: directory, output: "/dev/null", options: withMTP).plan()
+        #expect(mtp.tensors.count == 1086 + 18 + 6)
+        #expect(mtp.layout.metadata.first { $0.key == "deepseek2.block_count" }?.value == .uint32(62))
+        #expect(mtp.layout.metadata.first { $0.key == "deepseek2.nextn_predict_layers" }?.value == .uint32(1))
+        #expect(mtp.tensors.contains { $0.tensor.name == "blk.61.nextn.eh_proj.weight" && $0.tensor.dimensions == [14336, 7168] })
         let q8 = try GGUFConverter(input: directory, output: "/dev/null", options: { var o = options; o.recipe = .q8_0; return o }()).plan()
         // Q8_0: 8.5 bits per weight except the F32 norms/router, plus alignment padding.
         #expect(abs(q8.bitsPerWeight - 8.5) < 0.01)
@@ -162,12 +170,13 @@ import Testing
 ///     MOEPACK_LLAMA_PYTHON=/tmp/llama/bin/python swift test -c release --filter LlamaCppLoadTests
 @Suite(.enabled(if: ProcessInfo.processInfo.environment["MOEPACK_LLAMA_PYTHON"] != nil))
 struct LlamaCppLoadTests {
-    @Test(arguments: [QuantRecipe.Mix.q8_0, .q4_K_M, .q2_K, .iq4_xs])
-    func llamaCppLoadsAndEvaluates(recipe: QuantRecipe.Mix) throws {
+    @Test(arguments: [(QuantRecipe.Mix.q8_0, false), (.q4_K_M, false), (.q2_K, false), (.iq4_xs, false), (.q8_0, true)])
+    func llamaCppLoadsAndEvaluates(recipe: QuantRecipe.Mix, keepMTP: Bool) throws {
         let python = ProcessInfo.processInfo.environment["MOEPACK_LLAMA_PYTHON"]!
         let path = TestSupport.scratchDirectory("llama-\(recipe.rawValue)") + "/model.gguf"
         var options = GGUFConverter.Options()
         options.recipe = recipe
+        options.keepMTP = keepMTP
         options.progress = .quiet
         _ = try GGUFConverter(input: Fixtures.tiny, output: path, options: options).run()
         let text = "Hello world, the experts 12345 混合专家 <think>"

@@ -7,7 +7,8 @@ import TensorFiles
 /// ../shared/REFERENCE.md "Metadata keys for deepseek2".
 public enum DeepSeek2Metadata {
     public static func make(
-        config c: DeepSeekV3Config, vocabulary: GGUFVocabulary?, name: String, fileType: UInt32, alignment: UInt32
+        config c: DeepSeekV3Config, vocabulary: GGUFVocabulary?, name: String, fileType: UInt32, alignment: UInt32,
+        mtpLayers: Int = 0
     ) -> [(key: String, value: GGUFValue)] {
         let a = "deepseek2."
         var m: [(key: String, value: GGUFValue)] = [
@@ -17,7 +18,7 @@ public enum DeepSeek2Metadata {
             ("general.file_type", .uint32(fileType)),
             ("general.quantization_version", .uint32(2)),
             ("general.alignment", .uint32(alignment)),
-            (a + "block_count", .uint32(UInt32(c.numHiddenLayers))),
+            (a + "block_count", .uint32(UInt32(c.numHiddenLayers + mtpLayers))),
             (a + "context_length", .uint32(UInt32(c.maxPositionEmbeddings))),
             (a + "embedding_length", .uint32(UInt32(c.hiddenSize))),
             (a + "feed_forward_length", .uint32(UInt32(c.intermediateSize))),
@@ -44,6 +45,7 @@ public enum DeepSeek2Metadata {
             (a + "expert_gating_func", .uint32(2)),  // sigmoid; absent, llama.cpp falls back to softmax
             (a + "rope.dimension_count", .uint32(UInt32(c.qkRopeHeadDim))),
         ]
+        if mtpLayers > 0 { m.append((a + "nextn_predict_layers", .uint32(UInt32(mtpLayers)))) }
         if let s = c.ropeScaling {
             m += [
                 (a + "rope.scaling.type", .string("yarn")),

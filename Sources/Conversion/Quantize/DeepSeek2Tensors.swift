@@ -34,16 +34,17 @@ public struct DeepSeek2Tensor: Sendable {
     /// Rows of `dimensions[0]` values.
     public var rowCount: Int { dimensions.dropFirst().reduce(1, *) }
 
-    /// The GGUF tensors of a config's trunk (MTP layers are not exported, as llama.cpp's converter
-    /// does not export them).
-    public static func plan(_ c: DeepSeekV3Config) -> [DeepSeek2Tensor] {
+    /// The GGUF tensors of a config's trunk and, with `keepMTP`, its multi-token-prediction layers as
+    /// llama.cpp's loader names them (`blk.{n}.nextn.*` plus a full block; `src/models/deepseek2.cpp`).
+    public static func plan(_ c: DeepSeekV3Config, keepMTP: Bool = false) -> [DeepSeek2Tensor] {
         let h = c.hiddenSize
         var list: [DeepSeek2Tensor] = [
             .init(name: "token_embd.weight", dimensions: [h, c.vocabSize], source: .tensor("model.embed_tokens.weight"), role: .tokenEmbedding),
             .init(name: "output_norm.weight", dimensions: [h], source: .tensor("model.norm.weight"), role: .keepF32),
             .init(name: "output.weight", dimensions: [h, c.vocabSize], source: .tensor(c.tieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight"), role: .output),
         ]
-        for i in 0..<c.numHiddenLayers {
+        let blocks = c.numHiddenLayers + (keepMTP ? c.numNextNPredictLayers : 0)
+        for i in 0..<blocks {
             let hf = "model.layers.\(i)."
             let blk = "blk.\(i)."
             func add(_ name: String, _ dims: [Int], _ source: Source, _ role: Role) {
@@ -80,6 +81,14 @@ public struct DeepSeek2Tensor: Sendable {
                 add("ffn_gate.weight", [h, c.intermediateSize], .tensor(hf + "mlp.gate_proj.weight"), .ffnGate)
                 add("ffn_up.weight", [h, c.intermediateSize], .tensor(hf + "mlp.up_proj.weight"), .ffnUp)
                 add("ffn_down.weight", [c.intermediateSize, h], .tensor(hf + "mlp.down_proj.weight"), .ffnDown)
+            }
+            if i >= c.numHiddenLayers {
+                add("nextn.eh_proj.weight", [2 * h, h], .tensor(hf + "eh_proj.weight"), .attention)
+                add("nextn.enorm.weight", [h], .tensor(hf + "enorm.weight"), .keepF32)
+                add("nextn.hnorm.weight", [h], .tensor(hf + "hnorm.weight"), .keepF32)
+                add("nextn.embed_tokens.weight", [h, c.vocabSize], .tensor(hf + "embed_tokens.weight"), .tokenEmbedding)
+                add("nextn.shared_head_head.weight", [h, c.vocabSize], .tensor(hf + "shared_head.head.weight"), .output)
+                add("nextn.shared_head_norm.weight", [h], .tensor(hf + "shared_head.norm.weight"), .keepF32)
             }
         }
         return list

@@ -21,6 +21,8 @@ public final class GGUFConverter {
         public var progress: ProgressReporter.Style = .automatic
         /// Page-aligned tensor data (llama.cpp accepts any power of two; 32 is its default).
         public var alignment: UInt32 = 4096
+        /// Export the multi-token-prediction layers (llama.cpp loads them as `nextn` blocks).
+        public var keepMTP = false
         public init() {}
     }
 
@@ -65,9 +67,12 @@ public final class GGUFConverter {
     /// vocabulary), so `--dry-run` works on a config alone.
     public func plan(checksums: [UInt64]? = nil) throws -> Plan {
         let config = try DeepSeekV3Config.load(path: input + "/config.json")
+        let mtpLayers = options.keepMTP ? config.numNextNPredictLayers : 0
+        // llama-quantize's per-layer rules count every block, MTP blocks included.
         let recipe = QuantRecipe(
-            mix: options.recipe, rules: options.rules, layerCount: config.numHiddenLayers, expertCount: config.nRoutedExperts)
-        let tensors = DeepSeek2Tensor.plan(config).map { tensor in
+            mix: options.recipe, rules: options.rules, layerCount: config.numHiddenLayers + mtpLayers,
+            expertCount: config.nRoutedExperts)
+        let tensors = DeepSeek2Tensor.plan(config, keepMTP: options.keepMTP).map { tensor in
             let (type, requested) = recipe.type(for: tensor)
             return PlannedTensor(tensor: tensor, type: type, requested: requested)
         }
@@ -79,7 +84,7 @@ public final class GGUFConverter {
         let configHash = configBytes.withUnsafeBytes { XXH3Hasher.hex(XXH3Hasher.hash($0)) }
         var metadata = DeepSeek2Metadata.make(
             config: config, vocabulary: vocabulary, name: URL(fileURLWithPath: input).lastPathComponent,
-            fileType: options.recipe.fileType, alignment: options.alignment)
+            fileType: options.recipe.fileType, alignment: options.alignment, mtpLayers: mtpLayers)
         metadata += [
             ("moepack.version", .string(Self.version)),
             ("moepack.recipe", .string(([options.recipe.rawValue] + options.rules.map { "\($0.pattern)=\($0.type.name)" }).joined(separator: " "))),

@@ -12,8 +12,8 @@ struct Quantize: ParsableCommand {
             Reads the FP8 shards directly (no BF16 copy), dequantizes row chunks to F32, quantizes
             them in parallel and writes llama.cpp's `deepseek2` layout: MLA split into attn_k_b /
             attn_v_b, experts stacked into ffn_*_exps, router and norms F32, the tokenizer embedded,
-            an XXH3 checksum per tensor. The MTP layer is not exported (llama.cpp's converter drops
-            it too). The file appears only when complete. If the run is interrupted (killed, disk
+            an XXH3 checksum per tensor. The MTP layer is not exported unless --keep-mtp (llama.cpp's
+            converter drops it too; llama.cpp can load it as a nextn block). The file appears only when complete. If the run is interrupted (killed, disk
             full), run the same command again: finished tensors are verified and kept, and the
             result is byte-identical to an uninterrupted run.
 
@@ -49,6 +49,9 @@ struct Quantize: ParsableCommand {
     @Option(help: "Tensor data alignment in bytes (a power of two). 4096 keeps tensors page-aligned; use 32 for files you will requantize with llama-quantize, which copies general.alignment but pads to 32.")
     var alignment: UInt32 = 4096
 
+    @Flag(help: "Also export the multi-token-prediction layer as llama.cpp's nextn block (off by default: llama.cpp skips it unless asked, and it adds ~2% to the file).")
+    var keepMTP = false
+
     @Flag(help: "Print the plan (tensor, shape, type, bytes, totals) and exit without reading weights.")
     var dryRun = false
 
@@ -80,6 +83,7 @@ struct Quantize: ParsableCommand {
             options.rules = try ruleTexts.map { try QuantRecipe.Rule(parsing: $0) }
             options.threads = max(1, threads)
             options.alignment = alignment
+            options.keepMTP = keepMTP
             options.progress = quiet ? .quiet : .automatic
             let converter = GGUFConverter(input: input, output: output, options: options)
             if dryRun {
