@@ -23,17 +23,11 @@ struct BenchDequant: ParsableCommand {
             Synthetic checkpoints are generated once into --cache.
             """)
 
-    @Option(help: "Where synthetic checkpoints and scratch output live.")
-    var cache = "bench-cache"
-
-    @Option(parsing: .upToNextOption, help: "Presets to run.")
-    var presets: [SyntheticPreset] = [.small, .medium]
-
-    @Option(help: "Worker threads.")
-    var threads: Int = availableCoreCount
+    @OptionGroup var checkpoints: BenchCheckpointOptions
 
     func run() throws {
         try reportingErrors {
+            let cache = checkpoints.cache, presets = checkpoints.presets, threads = checkpoints.threads
             try FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
             let bench = DequantBenchmark(
                 cacheDirectory: cache, presets: presets, threads: threads, executable: ChildProcess.currentExecutable)
@@ -170,24 +164,26 @@ struct BenchQuantize: ParsableCommand {
         abstract: "End-to-end FP8 -> GGUF throughput and peak memory on synthetic checkpoints.",
         discussion: """
             Runs `moepack quantize` in a child process per preset and recipe (default small and medium,
-            Q8_0 and Q4_K_M) and reports FP8 input GB/s, weights/s, output size and the child's peak RSS,
-            which must stay flat from small to medium. Synthetic checkpoints are generated once into --cache.
+            Q8_0 and Q4_K_M) and reports weights/s, output size and the child's peak RSS, which must
+            stay flat from small to medium. With --peer-python (a Python with llama-cpp-python), the
+            two-pass llama.cpp route is timed on the same checkpoint in the same run: a BF16 GGUF
+            (written by moepack, standing in for convert_hf_to_gguf.py, which needs PyTorch), then
+            llama_model_quantize (what llama-quantize runs) with the same thread count.
             """)
 
-    @Option(help: "Where synthetic checkpoints and scratch output live.")
-    var cache = "bench-cache"
+    @OptionGroup var checkpoints: BenchCheckpointOptions
 
-    @Option(parsing: .upToNextOption, help: "Presets to run.")
-    var presets: [SyntheticPreset] = [.small, .medium]
-
-    @Option(help: "Worker threads.")
-    var threads: Int = availableCoreCount
+    @Option(help: "A Python interpreter with llama-cpp-python, to time llama.cpp's quantizer as the peer.")
+    var peerPython: String?
 
     func run() throws {
         try reportingErrors {
+            let cache = checkpoints.cache, presets = checkpoints.presets, threads = checkpoints.threads
             try FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
-            print("| preset | recipe | FP8 input | GB/s of input | weights/s | output | bits/weight | peak RSS |")
-            print("|---|---|---|---|---|---|---|---|")
+            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Tests/Oracles/llama_quantize.py").path
+            print("| preset | recipe | moepack one pass: s | weights/s | output | bits/weight | peak RSS | llama.cpp route: BF16 GGUF s + llama-quantize s | moepack speed-up |")
+            print("|---|---|---|---|---|---|---|---|---|")
             for preset in presets {
                 let source = cache + "/synthetic-\(preset.rawValue)"
                 if !FileManager.default.fileExists(atPath: source + "/model.safetensors.index.json") {
@@ -196,6 +192,15 @@ struct BenchQuantize: ParsableCommand {
                 }
                 let weights = CheckpointLayout(config: preset.config).tensors.filter { !$0.isMTP && $0.storage != .scaleInverse }
                     .reduce(0) { $0 + $1.elementCount }
+                var bf16Seconds: Double?
+                let bf16 = cache + "/bench-\(preset.rawValue)-bf16.gguf"
+                if peerPython != nil {
+                    unlink(bf16)
+                    let made = try ChildProcess.run(
+                        ChildProcess.currentExecutable,
+                        ["quantize", source, bf16, "--recipe", "Q8_0", "--type", ".*=BF16", "--alignment", "32", "--quiet", "--threads", "\(threads)"])
+                    if made.exitStatus == 0 { bf16Seconds = made.seconds }
+                }
                 for recipe in ["Q8_0", "Q4_K_M"] {
                     let output = cache + "/bench-\(preset.rawValue)-\(recipe).gguf"
                     unlink(output)
@@ -205,16 +210,40 @@ struct BenchQuantize: ParsableCommand {
                     unlink(output)
                     guard result.exitStatus == 0,
                         let json = try? JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any],
-                        let seconds = json["seconds"] as? Double, let input = json["input_bytes"] as? Int,
-                        let bytes = json["bytes"] as? Int, let bpw = json["bits_per_weight"] as? Double, let peak = json["peak_rss_bytes"] as? Int
+                        let seconds = json["seconds"] as? Double, let bytes = json["bytes"] as? Int,
+                        let bpw = json["bits_per_weight"] as? Double, let peak = json["peak_rss_bytes"] as? Int
                     else { throw ValidationError("quantize child failed with status \(result.exitStatus)") }
+                    var peer = "– | –"
+                    if let python = peerPython, let bf16Seconds {
+                        let peerOutput = cache + "/bench-\(preset.rawValue)-\(recipe)-llama.gguf"
+                        let run = try ChildProcess.run(python, [script, bf16, peerOutput, recipe, "\(threads)"])
+                        unlink(peerOutput)
+                        if run.exitStatus == 0, let json = try? JSONSerialization.jsonObject(with: Data(run.standardOutput.utf8)) as? [String: Any],
+                            let quantizeSeconds = json["seconds"] as? Double
+                        {
+                            peer = String(format: "%.2f + %.2f | %.2fx", bf16Seconds, quantizeSeconds, (bf16Seconds + quantizeSeconds) / seconds)
+                        }
+                    }
                     print(String(
-                        format: "| %@ | %@ | %@ | %.3f | %.1f M | %@ | %.3f | %@ |", preset.rawValue, recipe, formatBytes(input),
-                        Double(input) / seconds / 1e9, Double(weights) / seconds / 1e6, formatBytes(bytes), bpw, formatBytes(peak)))
+                        format: "| %@ | %@ | %.2f | %.1f M | %@ | %.3f | %@ | %@ |", preset.rawValue, recipe, seconds,
+                        Double(weights) / seconds / 1e6, formatBytes(bytes), bpw, formatBytes(peak), peer))
                 }
+                unlink(bf16)
             }
             print("")
-            print("threads: \(threads); input = all tensor bytes of the FP8 checkpoint (the MTP layer is read by the layout check but not exported); time includes start-up and fsync.")
+            print("threads: \(threads); times are whole processes (start-up, validation, fsync). The llama.cpp route's first pass is moepack's BF16 GGUF, so it is a lower bound for the real two-pass route.")
         }
     }
+}
+
+/// Options shared by the benchmarks that run on synthetic checkpoints.
+struct BenchCheckpointOptions: ParsableArguments {
+    @Option(help: "Where synthetic checkpoints and scratch output live.")
+    var cache = "bench-cache"
+
+    @Option(parsing: .upToNextOption, help: "Presets to run.")
+    var presets: [SyntheticPreset] = [.small, .medium]
+
+    @Option(help: "Worker threads.")
+    var threads: Int = availableCoreCount
 }
