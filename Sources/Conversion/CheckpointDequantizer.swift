@@ -331,7 +331,7 @@ public final class CheckpointDequantizer {
     private func writeIndex(weightMap: [(String, String)], totalSize: Int) throws {
         let map = weightMap.sorted { $0.0 < $1.0 }
         var json = "{\n  \"metadata\": {\n    \"total_size\": \(totalSize)\n  },\n  \"weight_map\": {\n"
-        json += map.map { "    \(jsonQuote($0.0)): \(jsonQuote($0.1))" }.joined(separator: ",\n")
+        json += map.map { "    \(jsonText($0.0)): \(jsonText($0.1))" }.joined(separator: ",\n")
         json += "\n  }\n}\n"
         try AtomicOutputFile.write(Array(json.utf8), to: outputDirectory + "/" + Checkpoint.indexFileName)
     }
@@ -365,12 +365,6 @@ public final class CheckpointDequantizer {
             try destination.commit()
         }
     }
-}
-
-func jsonQuote(_ text: String) -> String {
-    let data = try! JSONSerialization.data(withJSONObject: [text], options: [.fragmentsAllowed])
-    let array = String(decoding: data, as: UTF8.self)
-    return String(array.dropFirst().dropLast())
 }
 
 /// The first NaN or infinity in a run of float elements, as a problem at a flat element index.

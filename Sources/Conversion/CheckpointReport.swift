@@ -96,10 +96,6 @@ public struct CheckpointReport {
     }
 }
 
-func fileName(_ path: String) -> String {
-    path.split(separator: "/").last.map(String.init) ?? path
-}
-
 public func formatCount(_ count: Int) -> String {
     let value = Double(count)
     if value >= 1e9 { return String(format: "%.2fB", value / 1e9) }

@@ -1,3 +1,4 @@
+import DeepSeekV3
 import Foundation
 import TensorFiles
 
@@ -129,21 +130,8 @@ public struct SyntheticTokenizer: Sendable {
             """
     }
 
-    /// GPT-2's `bytes_to_unicode`: printable Latin-1 bytes map to themselves, the rest to
-    /// U+0100 onwards in byte order; listed in the order GPT-2 enumerates them.
-    public static let byteToUnicode: [String] = {
-        var printable = Array(0x21...0x7E) + Array(0xA1...0xAC) + Array(0xAE...0xFF)
-        var mapping = [Int: Int]()
-        for byte in printable { mapping[byte] = byte }
-        var next = 0
-        for byte in 0...255 where mapping[byte] == nil {
-            mapping[byte] = 256 + next
-            next += 1
-            printable.append(byte)
-        }
-        // Index by byte value.
-        return (0...255).map { String(UnicodeScalar(UInt32(mapping[$0]!))!) }
-    }()
+    /// Byte symbols indexed by byte value (GPT-2's `bytes_to_unicode`, shared with the tokenizer).
+    static let byteToUnicode: [String] = ByteLevel.characters.map(String.init)
 
     /// Byte symbols in GPT-2's enumeration order (printables first): the order of ids 3...258.
     static var byteSymbolsInIdOrder: [String] {

@@ -122,4 +122,5 @@ public final class Checkpoint: @unchecked Sendable {
     public var dataBytes: Int { shards.reduce(0) { $0 + $1.tensors.reduce(0) { $0 + $1.byteCount } } }
 }
 
-func fileName(_ path: String) -> String { splitPath(path).name }
+/// The last path component.
+public func fileName(_ path: String) -> String { splitPath(path).name }
