@@ -263,3 +263,21 @@ extension QuantizeCommandTests {
         #expect(!FileManager.default.fileExists(atPath: output))
     }
 }
+
+extension QuantizeCommandTests {
+    @Test func badRecipeInputsAreOneLine() throws {
+        let root = TestSupport.scratchDirectory("qbad")
+        let regex = try TestSupport.moepack("quantize", Fixtures.tiny, root + "/a.gguf", "--type", "ffn_[=Q8_0", "--dry-run")
+        #expect(regex.status == 1 && regex.stderr == "moepack: error: --type 'ffn_[=Q8_0': invalid regular expression\n")
+        let missing = try TestSupport.moepack("quantize", Fixtures.tiny, root + "/a.gguf", "--recipe-file", root + "/nope.txt", "--dry-run")
+        #expect(missing.status == 1 && missing.stderr == "moepack: error: \(root)/nope.txt: cannot read the recipe file\n")
+        let alignment = try TestSupport.moepack("quantize", Fixtures.tiny, root + "/a.gguf", "--alignment", "48")
+        #expect(alignment.status == 64 && alignment.stderr.contains("--alignment 48 is not a power of two"))
+        let recipe = try TestSupport.moepack("quantize", Fixtures.tiny, root + "/a.gguf", "--recipe", "Q9_Z")
+        #expect(recipe.status == 64 && recipe.stderr.contains("unknown recipe Q9_Z"))
+        let exists = root + "/exists.gguf"
+        try Data([1]).write(to: URL(fileURLWithPath: exists))
+        let refused = try TestSupport.moepack("quantize", Fixtures.tiny, exists)
+        #expect(refused.status == 64 && refused.stderr.contains("exists; pass --force to overwrite"))
+    }
+}

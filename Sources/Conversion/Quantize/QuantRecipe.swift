@@ -61,9 +61,11 @@ public struct QuantRecipe: Sendable {
 
     public enum RecipeError: Error, CustomStringConvertible, Sendable {
         case badRule(String, String)
+        case unreadableFile(String)
         public var description: String {
             switch self {
             case .badRule(let rule, let why): "--type '\(rule)': \(why)"
+            case .unreadableFile(let path): "\(path): cannot read the recipe file"
             }
         }
     }
@@ -85,7 +87,7 @@ public struct QuantRecipe: Sendable {
     public static func ruleLines(fromFile path: String) throws -> [String] {
         let text: String
         do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw RecipeError.badRule(path, "cannot read the recipe file")
+            throw RecipeError.unreadableFile(path)
         }
         return text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
             .filter { !$0.isEmpty && !$0.hasPrefix("#") }
