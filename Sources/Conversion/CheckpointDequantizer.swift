@@ -58,10 +58,7 @@ public final class CheckpointDequantizer {
         let configPath = inputDirectory + "/config.json"
         let config = try DeepSeekV3Config.load(path: configPath)
         let checkpoint = try Checkpoint(directory: inputDirectory)
-        let check = LayoutCheck(layout: CheckpointLayout(config: config), checkpoint: checkpoint)
-        if let first = check.problems.first {
-            throw ConversionError.layout(checkpoint: inputDirectory, problem: first, more: check.problems.count - 1)
-        }
+        try ConversionError.requireValidLayout(config: config, checkpoint: checkpoint, directory: inputDirectory)
         let blockSize = config.weightBlockSize?.rows ?? 128
         try FileManager.default.createDirectory(atPath: outputDirectory, withIntermediateDirectories: true)
 

@@ -28,3 +28,13 @@ public enum ConversionError: Error, CustomStringConvertible, Sendable {
         }
     }
 }
+
+extension ConversionError {
+    /// Throws the first way `checkpoint` differs from what `config` implies (with a count of the rest).
+    static func requireValidLayout(config: DeepSeekV3Config, checkpoint: Checkpoint, directory: String) throws {
+        let check = LayoutCheck(layout: CheckpointLayout(config: config), checkpoint: checkpoint)
+        if let first = check.problems.first {
+            throw ConversionError.layout(checkpoint: directory, problem: first, more: check.problems.count - 1)
+        }
+    }
+}

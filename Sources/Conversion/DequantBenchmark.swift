@@ -36,11 +36,7 @@ public struct DequantBenchmark {
     public func run(log: (String) -> Void) throws -> [Row] {
         var rows: [Row] = []
         for preset in presets {
-            let source = cacheDirectory + "/synthetic-\(preset.rawValue)"
-            if !FileManager.default.fileExists(atPath: source + "/" + Checkpoint.indexFileName) {
-                log("generating the \(preset.rawValue) checkpoint in \(source) (once)")
-                try SyntheticCheckpoint(preset: preset, threads: threads).write(to: source, progress: .quiet)
-            }
+            let source = try SyntheticCheckpoint.cached(preset, in: cacheDirectory, threads: threads, log: log)
             let checkpoint = try Checkpoint(directory: source)
             let fp8Weights = checkpoint.tensorNames.reduce(0) { total, name in
                 let info = checkpoint.info(name)!

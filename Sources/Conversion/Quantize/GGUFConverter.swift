@@ -40,6 +40,14 @@ public final class GGUFConverter {
         public var layout: GGUFLayout
         public var parameterCount: Int { tensors.reduce(0) { $0 + $1.tensor.rowCount * $1.tensor.dimensions[0] } }
         public var bitsPerWeight: Double { Double(layout.fileSize) * 8 / Double(parameterCount) }
+
+        /// The same layout with the tensors' checksums filled in (fixed width: same header length).
+        public func layout(withChecksums checksums: [UInt64]) throws -> GGUFLayout {
+            let metadata = layout.metadata.map { entry in
+                entry.key == GGUFConverter.checksumKey ? (entry.key, .array(.uint64(checksums))) : entry
+            }
+            return try GGUFLayout(metadata: metadata, tensors: layout.tensors)
+        }
     }
 
     public struct Summary: Sendable {
@@ -65,7 +73,7 @@ public final class GGUFConverter {
 
     /// Plans the file; needs only `config.json` (and `tokenizer.json` when present, for the
     /// vocabulary), so `--dry-run` works on a config alone.
-    public func plan(checksums: [UInt64]? = nil) throws -> Plan {
+    public func plan() throws -> Plan {
         let config = try DeepSeekV3Config.load(path: input + "/config.json")
         let mtpLayers = options.keepMTP ? config.numNextNPredictLayers : 0
         // llama-quantize's per-layer rules count every block, MTP blocks included.
@@ -89,7 +97,7 @@ public final class GGUFConverter {
             ("moepack.version", .string(Self.version)),
             ("moepack.recipe", .string(([options.recipe.rawValue] + options.rules.map { "\($0.pattern)=\($0.type.name)" }).joined(separator: " "))),
             ("moepack.source_config_xxh3", .string(configHash)),
-            (Self.checksumKey, .array(.uint64(checksums ?? [UInt64](repeating: 0, count: tensors.count)))),
+            (Self.checksumKey, .array(.uint64([UInt64](repeating: 0, count: tensors.count)))),
         ]
         let layout = try GGUFLayout(
             metadata: metadata,
@@ -101,14 +109,10 @@ public final class GGUFConverter {
         let started = Date()
         let plan = try plan()
         let checkpoint = try Checkpoint(directory: input)
-        let check = LayoutCheck(layout: CheckpointLayout(config: plan.config), checkpoint: checkpoint)
-        if let first = check.problems.first {
-            throw ConversionError.layout(checkpoint: input, problem: first, more: check.problems.count - 1)
-        }
+        try ConversionError.requireValidLayout(config: plan.config, checkpoint: checkpoint, directory: input)
         let blockSize = plan.config.weightBlockSize?.rows ?? 128
         let reader = RowReader(checkpoint: checkpoint, blockSize: blockSize)
-        let totalWeights = plan.tensors.reduce(0) { $0 + $1.tensor.rowCount * $1.tensor.dimensions[0] }
-        let progress = ProgressReporter(label: "quantize", totalBytes: totalWeights, style: options.progress)
+        let progress = ProgressReporter(label: "quantize", totalBytes: plan.parameterCount, style: options.progress)
         // Resume: a journal beside the temporary file lists tensors an interrupted run finished
         // (written and fsynced) with their checksums; each is re-verified before it is reused.
         let journal = Journal(output: output, fingerprint: XXH3Hasher.hex(plan.layout.headerBytes.withUnsafeBytes { XXH3Hasher.hash($0) }))
@@ -194,7 +198,7 @@ public final class GGUFConverter {
             try file.sync()
             try journal.record(index: index, checksum: checksums[index])
         }, finalHeader: {
-            try self.plan(checksums: checksums).layout.headerBytes
+            try plan.layout(withChecksums: checksums).headerBytes
         })
         } catch let error as FileError {
             // An I/O failure (disk full, ...): keep the temporary file and journal for a rerun.
@@ -261,14 +265,11 @@ final class RowReader: @unchecked Sendable {
                 output: UnsafeMutableRawPointer(destination), outputType: .f32)
             if let problem { throw ConversionError.badValue(file: shard.path, tensor: name, problem: problem) }
         case .bf16:
-            let source = bytes.baseAddress!.assumingMemoryBound(to: UInt16.self) + row * columns
-            for i in 0..<columns { destination[i] = BFloat16.toFloat(UInt16(littleEndian: source[i])) }
+            BF16Format.dequantizeRow(bytes.baseAddress! + row * columns * 2, count: columns, into: destination)
         case .f16:
-            let source = bytes.baseAddress!.assumingMemoryBound(to: UInt16.self) + row * columns
-            for i in 0..<columns { destination[i] = Float(Float16(bitPattern: UInt16(littleEndian: source[i]))) }
+            F16Format.dequantizeRow(bytes.baseAddress! + row * columns * 2, count: columns, into: destination)
         case .f32:
-            let source = bytes.baseAddress!.assumingMemoryBound(to: Float.self) + row * columns
-            destination.update(from: source, count: columns)
+            F32Format.dequantizeRow(bytes.baseAddress! + row * columns * 4, count: columns, into: destination)
         default:
             throw ConversionError.unsupportedTensor(file: shard.path, tensor: name, detail: "dtype \(info.dtype.rawValue) cannot be quantized")
         }

@@ -25,6 +25,17 @@ public struct SyntheticCheckpoint {
 
     public static let tokenizerMerges = 640
 
+    /// The preset's checkpoint under `cache/synthetic-PRESET`, written the first time it is asked for
+    /// (benchmarks reuse it across runs).
+    public static func cached(_ preset: SyntheticPreset, in cache: String, threads: Int, log: (String) -> Void) throws -> String {
+        let directory = cache + "/synthetic-\(preset.rawValue)"
+        if !FileManager.default.fileExists(atPath: directory + "/" + Checkpoint.indexFileName) {
+            log("generating the \(preset.rawValue) checkpoint in \(directory) (once)")
+            try SyntheticCheckpoint(preset: preset, threads: threads).write(to: directory, progress: .quiet)
+        }
+        return directory
+    }
+
     /// Writes the checkpoint into `directory` (created if needed). Returns the bytes of tensor data.
     @discardableResult
     public func write(to directory: String, progress: ProgressReporter.Style = .automatic) throws -> Int {

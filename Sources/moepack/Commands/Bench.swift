@@ -185,10 +185,8 @@ struct BenchQuantize: ParsableCommand {
             print("| preset | recipe | moepack one pass: s | weights/s | output | bits/weight | peak RSS | llama.cpp route: BF16 GGUF s + llama-quantize s | moepack speed-up |")
             print("|---|---|---|---|---|---|---|---|---|")
             for preset in presets {
-                let source = cache + "/synthetic-\(preset.rawValue)"
-                if !FileManager.default.fileExists(atPath: source + "/model.safetensors.index.json") {
-                    FileHandle.standardError.write(Data("bench: generating \(source)\n".utf8))
-                    try SyntheticCheckpoint(preset: preset, threads: threads).write(to: source, progress: .quiet)
+                let source = try SyntheticCheckpoint.cached(preset, in: cache, threads: threads) {
+                    FileHandle.standardError.write(Data("bench: \($0)\n".utf8))
                 }
                 let weights = CheckpointLayout(config: preset.config).tensors.filter { !$0.isMTP && $0.storage != .scaleInverse }
                     .reduce(0) { $0 + $1.elementCount }
