@@ -1,4 +1,5 @@
 import Foundation
+import TensorFiles
 
 /// Runs a program to completion and reports what the kernel measured for it: wall time and
 /// peak resident memory (`wait4`'s `ru_maxrss`). Used by benchmarks so that each measured job
@@ -41,4 +42,3 @@ public struct ChildProcess {
     }
 }
 
-import TensorFiles

@@ -43,8 +43,6 @@ final class OrderedWriter: @unchecked Sendable {
         }
     }
 
-    var bufferBytes: Int { buffers[0].count }
-
     /// Starts a new output file: resets the checksum and any earlier failure.
     func begin(file: AtomicOutputFile) {
         queue.sync {
@@ -54,7 +52,7 @@ final class OrderedWriter: @unchecked Sendable {
         failure.withLock { $0 = nil }
     }
 
-    /// The next free buffer; fill at most `bufferBytes` of it, then pass it to `write`.
+    /// The next free buffer; fill at most its size, then pass it to `write`.
     func buffer() throws -> (index: Int, bytes: UnsafeMutableRawBufferPointer) {
         let index = next
         next ^= 1

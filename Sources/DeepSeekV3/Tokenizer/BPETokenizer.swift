@@ -48,7 +48,7 @@ public final class BPETokenizer: @unchecked Sendable {
     /// Loads `tokenizer.json` (a file, or a directory holding it and `tokenizer_config.json`).
     public convenience init(path: String) throws {
         var isDirectory: ObjCBool = false
-        FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+        _ = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
         let file = isDirectory.boolValue ? path + "/tokenizer.json" : path
         let configPath = URL(fileURLWithPath: file).deletingLastPathComponent().appendingPathComponent("tokenizer_config.json").path
         let data: Data

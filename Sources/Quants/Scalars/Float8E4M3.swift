@@ -56,7 +56,4 @@ public enum Float8E4M3 {
         let rebiased = rounded - UInt32((127 - exponentBias) << 3)
         return sign | UInt8(Swift.min(rebiased, 0x7E))
     }
-
-    /// All 256 codes decoded; index with the raw byte.
-    public static let table: [Float] = (0...255).map { decodeReference(UInt8($0)) }
 }

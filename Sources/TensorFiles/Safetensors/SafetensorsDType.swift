@@ -18,12 +18,6 @@ public enum SafetensorsDType: String, CaseIterable, Sendable, Codable {
         }
     }
 
-    public var isFloatingPoint: Bool {
-        switch self {
-        case .f8E5M2, .f8E4M3, .f16, .bf16, .f32, .f64: true
-        default: false
-        }
-    }
 
     public var fp8Encoding: FP8Encoding? {
         switch self {
