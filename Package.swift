@@ -5,6 +5,7 @@ import PackageDescription
 //   Quants       pure numeric kernels: FP8/BF16/F16 scalars, block dequantization, parallelFor. No I/O.
 //   TensorFiles  the only module that parses untrusted bytes: mmap, safetensors reader/writer, checksums.
 //   DeepSeekV3   the model's config and its checkpoint layout (tensor names, shapes, dtypes).
+//   Inference    the DeepSeek-V3 forward pass over FP8 or GGUF weights, perplexity, KL-divergence.
 //   Conversion   jobs built on the above: dequantize a checkpoint, synthesize checkpoints, benchmarks.
 //   moepack      the command-line tool; it only parses arguments and reports.
 let swiftSettings: [SwiftSetting] = [
@@ -22,9 +23,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
-        .systemLibrary(
-            name: "CBLAS", pkgConfig: "openblas",
-            providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(
             name: "CZstd", pkgConfig: "libzstd",
             providers: [.apt(["libzstd-dev"])]),
@@ -44,10 +42,14 @@ let package = Package(
             name: "Conversion",
             dependencies: ["Quants", "TensorFiles", "DeepSeekV3"],
             swiftSettings: swiftSettings),
+        .target(
+            name: "Inference",
+            dependencies: ["Quants", "TensorFiles", "DeepSeekV3", "CZstd"],
+            swiftSettings: swiftSettings),
         .executableTarget(
             name: "moepack",
             dependencies: [
-                "Conversion", "DeepSeekV3", "TensorFiles", "Quants",
+                "Conversion", "DeepSeekV3", "Inference", "TensorFiles", "Quants",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings),
@@ -65,6 +67,10 @@ let package = Package(
             name: "ConversionTests",
             dependencies: ["Conversion", "DeepSeekV3", "TensorFiles", "Quants", "TestSupport", "moepack"],
             resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "InferenceTests",
+            dependencies: ["Inference", "Conversion", "DeepSeekV3", "TensorFiles", "Quants", "TestSupport"],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "moepackTests", dependencies: ["moepack", "DeepSeekV3", "TestSupport"], swiftSettings: swiftSettings),
     ]

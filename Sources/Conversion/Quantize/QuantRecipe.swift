@@ -1,3 +1,4 @@
+import DeepSeekV3
 import Foundation
 import Quants
 

@@ -1,0 +1,155 @@
+import DeepSeekV3
+import Foundation
+import Quants
+
+/// `DeepseekV3ForCausalLM` inference over batches of token chunks, **layer-major**: every chunk of
+/// the batch passes layer 0, then layer 1, … so each layer's weights (and each routed expert, for
+/// the tokens sent to it) are read and decoded once per batch instead of once per chunk. Chunks
+/// are independent sequences (positions restart at 0, causal attention within the chunk).
+///
+/// Block: `x += MLA(attn_norm(x)); x += FFN(ffn_norm(x))`; dense SwiGLU FFN for the first
+/// `first_k_dense_replace` layers, MoE after; final RMSNorm; LM head (`Transformer.forward`).
+///
+/// Every SGEMM a one-chunk batch would make is made the same way in a larger batch and the work is
+/// split in fixed pieces, so logits are bit-identical for any batch size and thread count.
+public final class DeepSeekV3Model: @unchecked Sendable {
+    public let source: any WeightSource
+    public let config: DeepSeekV3Config
+    public let threads: Int
+    public let attentionForm: AttentionForm
+    let loader: WeightLoader
+    let attention: MultiLatentAttention
+
+    /// Progress of one batch: the layer just finished (of `layers`, the head counting as one more).
+    public typealias LayerProgress = @Sendable (_ done: Int, _ of: Int) -> Void
+
+    public init(source: any WeightSource, threads: Int, attention: AttentionForm = .absorbed) throws {
+        try BLAS.ensureLoaded()
+        self.source = source
+        config = source.config
+        self.threads = Swift.max(1, threads)
+        attentionForm = attention
+        loader = WeightLoader(source: source, threads: self.threads)
+        self.attention = MultiLatentAttention(config: source.config, form: attention)
+    }
+
+    /// Logits for `positions` of each chunk (clamped to its length): one `[positions, vocab]`
+    /// matrix per chunk, in order.
+    public func logits(chunks: [[Int]], positions: Range<Int>, progress: LayerProgress? = nil) throws -> [Matrix] {
+        let c = config, hidden = c.hiddenSize
+        var ranges: [Range<Int>] = []
+        var row = 0
+        for chunk in chunks {
+            ranges.append(row..<(row + chunk.count))
+            row += chunk.count
+        }
+        for (i, chunk) in chunks.enumerated() {
+            if let bad = chunk.first(where: { $0 < 0 || $0 >= c.vocabSize }) {
+                throw WeightError(file: source.label, tensor: "-", message: "token id \(bad) in chunk \(i) is outside the vocabulary (\(c.vocabSize))")
+            }
+        }
+        let residual = Matrix(rows: row, columns: hidden)  // [N, hidden]: the batch's residual stream
+        let normed = Matrix(rows: row, columns: hidden)
+        let delta = Matrix(rows: row, columns: hidden)
+
+        // Embedding: only the rows of the batch's tokens are decoded.
+        let embedding = "model.embed_tokens.weight"
+        source.prefetch([embedding])
+        let flat = chunks.flatMap { $0 }
+        for (r, token) in flat.enumerated() { try source.read(embedding, rows: token..<(token + 1), into: residual.row(r)) }
+
+        let longest = chunks.map(\.count).max() ?? 0
+        let rotary = attention.rope.table(positions: longest)
+        let eps = Float(c.rmsNormEps)
+        let steps = c.numHiddenLayers + 1
+        for layer in 0..<c.numHiddenLayers {
+            let names = layerNames(layer)
+            if layer + 1 < c.numHiddenLayers { source.prefetch(layerNames(layer + 1)) } else { source.prefetch(headNames) }
+            // Attention, chunk by chunk (its intermediates scale with one chunk only).
+            let w = try AttentionWeights.load(layer: layer, from: loader)
+            Kernels.rmsNorm(residual.pointer, rows: row, count: hidden, stride: hidden, weight: w.inputNorm, epsilon: eps, into: normed.pointer, outputStride: hidden)
+            for range in ranges {
+                attention.forward(normed.row(range.lowerBound), tokens: range.count, weights: w, rotary: rotary, into: delta.row(range.lowerBound), threads: threads)
+            }
+            add(delta, into: residual)
+            // Feed-forward.
+            let norm = try source.vector("model.layers.\(layer).post_attention_layernorm.weight")
+            Kernels.rmsNorm(residual.pointer, rows: row, count: hidden, stride: hidden, weight: norm, epsilon: eps, into: normed.pointer, outputStride: hidden)
+            if c.isMoELayer(layer) {
+                try RoutedExperts(config: c, layer: layer).forward(normed, chunks: ranges, source: source, loader: loader, into: delta, threads: threads)
+            } else {
+                let mlp = try MLPWeights.load(prefix: "model.layers.\(layer).mlp.", from: loader)
+                for range in ranges {
+                    mlp.forward(normed.row(range.lowerBound), rows: range.count, into: delta.row(range.lowerBound), threads: threads)
+                }
+            }
+            add(delta, into: residual)
+            source.release(names)
+            progress?(layer + 1, steps)
+        }
+
+        // Final norm and LM head, for the requested positions only.
+        let finalNorm = try source.vector("model.norm.weight")
+        var outputs: [Matrix] = []
+        var selected: [(chunk: Int, rows: Range<Int>)] = []
+        for (i, range) in ranges.enumerated() {
+            let first = Swift.min(range.lowerBound + positions.lowerBound, range.upperBound)
+            let last = Swift.min(range.lowerBound + positions.upperBound, range.upperBound)
+            selected.append((i, first..<last))
+            outputs.append(Matrix(rows: last - first, columns: c.vocabSize))
+        }
+        for (_, rows) in selected where !rows.isEmpty {
+            Kernels.rmsNorm(residual.row(rows.lowerBound), rows: rows.count, count: hidden, stride: hidden, weight: finalNorm, epsilon: eps, into: normed.row(rows.lowerBound), outputStride: hidden)
+        }
+        try head(normed: normed, selected: selected, outputs: outputs)
+        source.release(headNames)
+        progress?(steps, steps)
+        return outputs
+    }
+
+    var headNames: [String] { ["model.norm.weight", c_head] }
+    var c_head: String { config.tieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight" }
+
+    func layerNames(_ layer: Int) -> [String] {
+        var names = AttentionWeights.names(layer: layer) + ["model.layers.\(layer).post_attention_layernorm.weight"]
+        if config.isMoELayer(layer) {
+            let moe = RoutedExperts(config: config, layer: layer)
+            names += moe.routerNames() + moe.sharedNames()
+            for e in 0..<config.nRoutedExperts { names += moe.expertNames(e) }
+        } else {
+            names += MLPWeights.names(prefix: "model.layers.\(layer).mlp.")
+        }
+        return names
+    }
+
+    /// The LM head in fixed tiles of vocabulary rows: each tile is decoded once and multiplied with
+    /// every chunk's selected rows. The whole `[vocab, hidden]` head is never in memory at once.
+    func head(normed: Matrix, selected: [(chunk: Int, rows: Range<Int>)], outputs: [Matrix]) throws {
+        let c = config, hidden = c.hiddenSize, vocab = c.vocabSize
+        let tile = 2048
+        let tiles = (vocab + tile - 1) / tile
+        let failure = FirstError()
+        let source = self.source, name = c_head
+        parallelFor(tiles, threads: threads) { range in
+            for t in range {
+                let start = t * tile, count = Swift.min(tile, vocab - start)
+                let weights = Matrix(rows: count, columns: hidden)
+                do { try source.read(name, rows: start..<(start + count), into: weights.pointer) } catch {
+                    failure.record(error as! WeightError, order: t)
+                    continue
+                }
+                for (chunk, rows) in selected where !rows.isEmpty {
+                    BLAS.multiplyTransposed(
+                        m: rows.count, n: count, k: hidden, a: normed.row(rows.lowerBound), lda: hidden, b: weights.pointer, ldb: hidden,
+                        c: outputs[chunk].pointer + start, ldc: vocab)
+                }
+            }
+        }
+        if let error = failure.error { throw error }
+    }
+
+    func add(_ delta: Matrix, into residual: Matrix) {
+        let d = delta.pointer, r = residual.pointer
+        for i in 0..<residual.count { r[i] += d[i] }
+    }
+}

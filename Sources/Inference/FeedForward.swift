@@ -1,0 +1,152 @@
+import DeepSeekV3
+import Quants
+
+/// SwiGLU MLP weights (`w2(silu(w1 x) · w3 x)`): a dense layer, a routed expert or the shared experts.
+struct MLPWeights: @unchecked Sendable {
+    var gate: Matrix  // [f, hidden]
+    var up: Matrix  // [f, hidden]
+    var down: Matrix  // [hidden, f]
+
+    static func names(prefix: String) -> [String] {
+        [prefix + "gate_proj.weight", prefix + "up_proj.weight", prefix + "down_proj.weight"]
+    }
+
+    static func load(prefix: String, from loader: WeightLoader) throws(WeightError) -> MLPWeights {
+        let n = names(prefix: prefix)
+        return MLPWeights(gate: try loader.matrix(n[0]), up: try loader.matrix(n[1]), down: try loader.matrix(n[2]))
+    }
+
+    /// Reads on the calling thread only (for workers that each load their own expert).
+    static func loadSerially(prefix: String, from source: any WeightSource) throws(WeightError) -> MLPWeights {
+        let n = names(prefix: prefix)
+        return MLPWeights(gate: try source.matrix(n[0]), up: try source.matrix(n[1]), down: try source.matrix(n[2]))
+    }
+
+    /// `out[m×hidden] = MLP(x[m×hidden])`, weight tiles split across `threads`.
+    func forward(_ x: UnsafePointer<Float>, rows m: Int, into out: UnsafeMutablePointer<Float>, threads: Int) {
+        let hidden = gate.columns, f = gate.rows
+        let g = Matrix(rows: m, columns: f), u = Matrix(rows: m, columns: f)  // [m, f]
+        Kernels.linear(x, rows: m, inputStride: hidden, weight: gate, into: g.pointer, outputStride: f, threads: threads)
+        Kernels.linear(x, rows: m, inputStride: hidden, weight: up, into: u.pointer, outputStride: f, threads: threads)
+        Kernels.swiGLU(g.pointer, u.pointer, count: m * f)
+        Kernels.linear(g.pointer, rows: m, inputStride: f, weight: down, into: out, outputStride: hidden, threads: threads)
+    }
+}
+
+/// The MoE feed-forward of one layer over a whole batch of chunks (`MoE.forward` in the reference):
+/// route every token, then run each *used* expert once for the batch: its weights are decoded once,
+/// then multiplied with the tokens of each chunk routed to it. Per-chunk calls keep every SGEMM
+/// identical to chunk-by-chunk evaluation; the weighted expert outputs are summed per token in
+/// ascending expert order (the reference's loop order), then the shared experts' output is added.
+struct RoutedExperts {
+    let config: DeepSeekV3Config
+    let layer: Int
+    let gate: MoEGate
+
+    init(config: DeepSeekV3Config, layer: Int) {
+        self.config = config
+        self.layer = layer
+        gate = MoEGate(config: config)
+    }
+
+    var prefix: String { "model.layers.\(layer).mlp." }
+
+    func routerNames() -> [String] { [prefix + "gate.weight", prefix + "gate.e_score_correction_bias"] }
+
+    func expertNames(_ e: Int) -> [String] { MLPWeights.names(prefix: prefix + "experts.\(e).") }
+
+    func sharedNames() -> [String] { MLPWeights.names(prefix: prefix + "shared_experts.") }
+
+    /// `out[N×hidden] = MoE(x[N×hidden])`; `chunks` are the row ranges of the batch's chunks.
+    func forward(
+        _ x: Matrix, chunks: [Range<Int>], source: any WeightSource, loader: WeightLoader, into out: Matrix, threads: Int
+    ) throws(WeightError) {
+        let hidden = config.hiddenSize, k = gate.expertsPerToken, tokens = x.rows
+        let router = try loader.matrix(prefix + "gate.weight")  // [E, hidden]
+        let bias = try source.vector(prefix + "gate.e_score_correction_bias")
+        // Route.
+        let logits = Matrix(rows: tokens, columns: gate.experts)  // [N, E]
+        for chunk in chunks {
+            Kernels.linear(x.row(chunk.lowerBound), rows: chunk.count, inputStride: hidden, weight: router, into: logits.row(chunk.lowerBound), outputStride: gate.experts, threads: threads)
+        }
+        let choices = bias.withUnsafeBufferPointer { b in
+            (0..<tokens).map { t in gate.route(logits: logits.row(t), bias: b.baseAddress) }
+        }
+        // Tokens of each expert, in token order: (token, slot).
+        let assigned = {
+            var lists = [[(token: Int, slot: Int)]](repeating: [], count: gate.experts)
+            for t in 0..<tokens {
+                for (slot, choice) in choices[t].enumerated() { lists[choice.expert].append((t, slot)) }
+            }
+            return lists
+        }()
+        let used = (0..<gate.experts).filter { !assigned[$0].isEmpty }
+        let slots = Matrix(rows: tokens * k, columns: hidden)  // [N·k, hidden]: weight · expert(x)
+        let failure = FirstError()
+        let chunkOf = ChunkIndex(chunks)
+        parallelFor(used.count, threads: threads) { range in
+            for u in range {
+                let e = used[u]
+                let weights: MLPWeights
+                do { weights = try MLPWeights.loadSerially(prefix: prefix + "experts.\(e).", from: source) } catch {
+                    failure.record(error as! WeightError, order: u)
+                    continue
+                }
+                // Split this expert's tokens by chunk: one SGEMM sequence per chunk.
+                var start = 0
+                let list = assigned[e]
+                while start < list.count {
+                    let chunk = chunkOf[list[start].token]
+                    var end = start
+                    while end < list.count && chunkOf[list[end].token] == chunk { end += 1 }
+                    let m = end - start
+                    let gathered = Matrix(rows: m, columns: hidden)
+                    for i in 0..<m { gathered.row(i).update(from: x.row(list[start + i].token), count: hidden) }
+                    let result = Matrix(rows: m, columns: hidden)
+                    weights.forward(gathered.pointer, rows: m, into: result.pointer, threads: 1)
+                    for i in 0..<m {
+                        let (token, slot) = list[start + i]
+                        let w = choices[token][slot].weight
+                        let destination = slots.row(token * k + slot), source = result.row(i)
+                        for j in 0..<hidden { destination[j] = source[j] * w }
+                    }
+                    start = end
+                }
+            }
+        }
+        if let error = failure.error { throw error }
+        // Shared experts, chunk by chunk.
+        let shared = Matrix(rows: tokens, columns: hidden)
+        if config.nSharedExperts > 0 {
+            let weights = try MLPWeights.load(prefix: prefix + "shared_experts.", from: loader)
+            for chunk in chunks {
+                weights.forward(x.row(chunk.lowerBound), rows: chunk.count, into: shared.row(chunk.lowerBound), threads: threads)
+            }
+        }
+        // y = Σ (ascending expert) + z.
+        parallelFor(tokens, threads: threads) { range in
+            for t in range {
+                let order = choices[t].indices.sorted { choices[t][$0].expert < choices[t][$1].expert }
+                let y = out.row(t)
+                y.update(repeating: 0, count: hidden)
+                for slot in order {
+                    let s = slots.row(t * k + slot)
+                    for j in 0..<hidden { y[j] += s[j] }
+                }
+                let z = shared.row(t)
+                for j in 0..<hidden { y[j] += z[j] }
+            }
+        }
+    }
+}
+
+/// Which chunk a batch row belongs to.
+struct ChunkIndex: Sendable {
+    let owner: [Int]
+    init(_ chunks: [Range<Int>]) {
+        var owner = [Int](repeating: 0, count: chunks.last?.upperBound ?? 0)
+        for (c, range) in chunks.enumerated() { for r in range { owner[r] = c } }
+        self.owner = owner
+    }
+    subscript(row: Int) -> Int { owner[row] }
+}

@@ -1,0 +1,132 @@
+import DeepSeekV3
+import Quants
+
+/// Multi-head Latent Attention over one chunk of tokens (causal, positions `0..<T`), as
+/// `MLA.forward` in DeepSeek's `inference/model.py`.
+///
+/// Shapes (H heads, n = qk_nope, r = qk_rope, v = v_head, L = kv_lora_rank):
+/// `q = q_b(q_norm(q_a(x)))` `[T, H·(n+r)]`; `kv = kv_a(x)` `[T, L+r]` → latent `c = kv_norm(kv[:, :L])`
+/// `[T, L]` and the shared rope key `k_pe = rope(kv[:, L:])` `[T, r]`; `kv_b` `[H·(n+v), L]` holds per
+/// head `W_k[h]` `[n, L]` then `W_v[h]` `[v, L]`.
+///
+/// - `.absorbed` (the reference's `attn_impl="absorb"`, llama.cpp's MLA path): `q_c = q_nope·W_k[h]`
+///   `[T, L]`; `scores = q_c·cᵀ + q_pe·k_peᵀ`; `o = (P·c)·W_v[h]ᵀ`. Attention runs in the latent space.
+/// - `.plain` (`attn_impl="naive"`): `k_nope = c·W_k[h]ᵀ`, `v = c·W_v[h]ᵀ`, ordinary attention.
+/// The two are the same function up to float rounding (tested).
+public enum AttentionForm: String, Sendable, CaseIterable {
+    case absorbed, plain
+}
+
+struct AttentionWeights: @unchecked Sendable {
+    var inputNorm: [Float]
+    var qA: Matrix
+    var qANorm: [Float]
+    var qB: Matrix
+    var kvA: Matrix
+    var kvANorm: [Float]
+    var kvB: Matrix
+    var output: Matrix
+
+    static func names(layer i: Int) -> [String] {
+        let p = "model.layers.\(i)."
+        return [
+            p + "input_layernorm.weight", p + "self_attn.q_a_proj.weight", p + "self_attn.q_a_layernorm.weight",
+            p + "self_attn.q_b_proj.weight", p + "self_attn.kv_a_proj_with_mqa.weight",
+            p + "self_attn.kv_a_layernorm.weight", p + "self_attn.kv_b_proj.weight", p + "self_attn.o_proj.weight",
+        ]
+    }
+
+    static func load(layer i: Int, from loader: WeightLoader) throws(WeightError) -> AttentionWeights {
+        let n = names(layer: i)
+        return AttentionWeights(
+            inputNorm: try loader.vector(n[0]), qA: try loader.matrix(n[1]), qANorm: try loader.vector(n[2]),
+            qB: try loader.matrix(n[3]), kvA: try loader.matrix(n[4]), kvANorm: try loader.vector(n[5]),
+            kvB: try loader.matrix(n[6]), output: try loader.matrix(n[7]))
+    }
+}
+
+struct MultiLatentAttention {
+    let config: DeepSeekV3Config
+    let form: AttentionForm
+    let softmaxScale: Float
+    let rope: YaRNRotary
+
+    init(config: DeepSeekV3Config, form: AttentionForm) {
+        self.config = config
+        self.form = form
+        softmaxScale = YaRNRotary.softmaxScale(config: config)
+        rope = YaRNRotary(config: config)
+    }
+
+    /// `out[T×hidden] = MLA(x)` for normalised input `x[T×hidden]`.
+    func forward(
+        _ x: UnsafePointer<Float>, tokens t: Int, weights w: AttentionWeights, rotary: (cos: [Float], sin: [Float]),
+        into out: UnsafeMutablePointer<Float>, threads: Int
+    ) {
+        let c = config
+        let heads = c.numAttentionHeads, nope = c.qkNopeHeadDim, r = c.qkRopeHeadDim, v = c.vHeadDim
+        let latent = c.kvLoraRank, qk = nope + r, hidden = c.hiddenSize
+        let eps = Float(c.rmsNormEps)
+        let half = r / 2
+
+        let qa = Matrix(rows: t, columns: c.qLoraRank)  // [T, qLora]
+        Kernels.linear(x, rows: t, inputStride: hidden, weight: w.qA, into: qa.pointer, outputStride: qa.columns, threads: threads)
+        Kernels.rmsNorm(qa.pointer, rows: t, count: qa.columns, stride: qa.columns, weight: w.qANorm, epsilon: eps, into: qa.pointer, outputStride: qa.columns)
+        let q = Matrix(rows: t, columns: heads * qk)  // [T, H·(n+r)]
+        Kernels.linear(qa.pointer, rows: t, inputStride: qa.columns, weight: w.qB, into: q.pointer, outputStride: q.columns, threads: threads)
+        let kv = Matrix(rows: t, columns: latent + r)  // [T, L+r]
+        Kernels.linear(x, rows: t, inputStride: hidden, weight: w.kvA, into: kv.pointer, outputStride: kv.columns, threads: threads)
+        let cache = Matrix(rows: t, columns: latent)  // [T, L]: the normalised latent
+        Kernels.rmsNorm(kv.pointer, rows: t, count: latent, stride: kv.columns, weight: w.kvANorm, epsilon: eps, into: cache.pointer, outputStride: latent)
+        let keyPE = Matrix(rows: t, columns: r)  // [T, r]
+        rotary.cos.withUnsafeBufferPointer { cos in
+            rotary.sin.withUnsafeBufferPointer { sin in
+                for p in 0..<t {
+                    keyPE.row(p).update(from: kv.row(p) + latent, count: r)
+                    YaRNRotary.rotate(keyPE.row(p), half: half, cos: cos.baseAddress! + p * half, sin: sin.baseAddress! + p * half)
+                    for h in 0..<heads {
+                        YaRNRotary.rotate(q.row(p) + h * qk + nope, half: half, cos: cos.baseAddress! + p * half, sin: sin.baseAddress! + p * half)
+                    }
+                }
+            }
+        }
+
+        let attended = Matrix(rows: t, columns: heads * v)  // [T, H·v]
+        let form = form, scale = softmaxScale
+        parallelFor(heads, threads: threads) { range in
+            let scores = Matrix(rows: t, columns: t)
+            let wide = Matrix(rows: t, columns: Swift.max(latent, nope))  // q_c, or k_nope
+            let latentOut = Matrix(rows: t, columns: Swift.max(latent, v))  // P·c, or v
+            for h in range {
+                let wk = w.kvB.row(h * (nope + v))  // [n, L]
+                let wv = w.kvB.row(h * (nope + v) + nope)  // [v, L]
+                let qNope = q.pointer + h * qk, qPE = q.pointer + h * qk + nope  // rows of stride H·(n+r)
+                switch form {
+                case .absorbed:
+                    BLAS.multiply(m: t, n: latent, k: nope, a: qNope, lda: q.columns, b: wk, ldb: latent, c: wide.pointer, ldc: latent)  // q_c [T, L]
+                    BLAS.multiplyTransposed(m: t, n: t, k: latent, a: wide.pointer, lda: latent, b: cache.pointer, ldb: latent, c: scores.pointer, ldc: t)
+                case .plain:
+                    BLAS.multiplyTransposed(m: t, n: nope, k: latent, a: cache.pointer, lda: latent, b: wk, ldb: latent, c: wide.pointer, ldc: nope)  // k_nope [T, n]
+                    BLAS.multiplyTransposed(m: t, n: t, k: nope, a: qNope, lda: q.columns, b: wide.pointer, ldb: nope, c: scores.pointer, ldc: t)
+                }
+                BLAS.multiplyTransposed(m: t, n: t, k: r, a: qPE, lda: q.columns, b: keyPE.pointer, ldb: r, c: scores.pointer, ldc: t, accumulate: true)
+                for p in 0..<t {
+                    let row = scores.row(p)
+                    for j in 0...p { row[j] *= scale }
+                    Kernels.softmax(row, count: p + 1)  // causal: keys 0...p
+                    for j in (p + 1)..<t { row[j] = 0 }
+                }
+                let destination = attended.pointer + h * v
+                switch form {
+                case .absorbed:
+                    BLAS.multiply(m: t, n: latent, k: t, a: scores.pointer, lda: t, b: cache.pointer, ldb: latent, c: latentOut.pointer, ldc: latent)  // [T, L]
+                    BLAS.multiplyTransposed(m: t, n: v, k: latent, a: latentOut.pointer, lda: latent, b: wv, ldb: latent, c: destination, ldc: attended.columns)
+                case .plain:
+                    BLAS.multiplyTransposed(m: t, n: v, k: latent, a: cache.pointer, lda: latent, b: wv, ldb: latent, c: latentOut.pointer, ldc: v)  // v [T, v]
+                    BLAS.multiply(m: t, n: v, k: t, a: scores.pointer, lda: t, b: latentOut.pointer, ldb: v, c: destination, ldc: attended.columns)
+                }
+            }
+        }
+        Kernels.linear(attended.pointer, rows: t, inputStride: attended.columns, weight: w.output, into: out, outputStride: hidden, threads: threads)
+    }
+}

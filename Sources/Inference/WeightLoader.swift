@@ -1,0 +1,54 @@
+import Foundation
+import Quants
+
+/// Reads weights from a source into F32 matrices, decoding row blocks on all threads (FP8 and GGML
+/// decoding are row-separable), with a running count of bytes decoded for the reports.
+final class WeightLoader: @unchecked Sendable {
+    let source: any WeightSource
+    let threads: Int
+
+    init(source: any WeightSource, threads: Int) {
+        self.source = source
+        self.threads = threads
+    }
+
+    func matrix(_ name: String) throws(WeightError) -> Matrix {
+        let (rows, columns) = try source.shape(of: name)
+        let matrix = Matrix(rows: rows, columns: columns)
+        try read(name, rows: 0..<rows, into: matrix)
+        return matrix
+    }
+
+    func vector(_ name: String) throws(WeightError) -> [Float] { try source.vector(name) }
+
+    /// Decodes `rows` of `name` into `matrix` (which has room for them), 64-row blocks in parallel.
+    func read(_ name: String, rows: Range<Int>, into matrix: Matrix) throws(WeightError) {
+        let block = 64
+        let blocks = (rows.count + block - 1) / block
+        let failure = FirstError()
+        let source = self.source
+        parallelFor(blocks, threads: threads) { range in
+            for b in range {
+                let start = rows.lowerBound + b * block
+                let end = Swift.min(rows.upperBound, start + block)
+                do { try source.read(name, rows: start..<end, into: matrix.row(start - rows.lowerBound)) } catch {
+                    failure.record(error as! WeightError, order: b)
+                }
+            }
+        }
+        if let error = failure.error { throw error }
+    }
+}
+
+/// The error of the lowest-numbered failing piece of parallel work, so the report is the same
+/// whatever the thread count.
+final class FirstError: @unchecked Sendable {
+    private let lock = NSLock()
+    private var best: (order: Int, error: WeightError)?
+
+    func record(_ error: WeightError, order: Int) {
+        lock.withLock { if best == nil || order < best!.order { best = (order, error) } }
+    }
+
+    var error: WeightError? { lock.withLock { best?.error } }
+}

@@ -1,0 +1,45 @@
+import DeepSeekV3
+import Foundation
+import Inference
+import Testing
+
+/// Batch composition and thread count must not change a single bit of the logits: that is what
+/// lets layer-major batches, chunk-by-chunk runs and merged partial runs report identical figures.
+@Suite struct DeterminismTests {
+    static let chunks = Fixtures.chunks(count: 3, length: 40, vocabulary: Fixtures.tinyWeights.config.vocabSize, seed: 7)
+
+    static func bits(_ matrices: [Matrix]) -> [[UInt32]] { matrices.map { $0.values.map(\.bitPattern) } }
+
+    @Test func layerMajorBatchEqualsChunkByChunk() throws {
+        let model = try DeepSeekV3Model(source: Fixtures.tinyWeights, threads: 2)
+        let batched = try model.logits(chunks: Self.chunks, positions: 20..<39)
+        var single: [Matrix] = []
+        for chunk in Self.chunks { single += try model.logits(chunks: [chunk], positions: 20..<39) }
+        #expect(Self.bits(batched) == Self.bits(single))
+    }
+
+    @Test func threadCountDoesNotChangeLogits() throws {
+        let one = try DeepSeekV3Model(source: Fixtures.tinyWeights, threads: 1).logits(chunks: Self.chunks, positions: 0..<40)
+        let two = try DeepSeekV3Model(source: Fixtures.tinyWeights, threads: 2).logits(chunks: Self.chunks, positions: 0..<40)
+        let five = try DeepSeekV3Model(source: Fixtures.tinyWeights, threads: 5).logits(chunks: Self.chunks, positions: 0..<40)
+        #expect(Self.bits(one) == Self.bits(two))
+        #expect(Self.bits(one) == Self.bits(five))
+    }
+
+    @Test func absorbedAndPlainAttentionAgree() throws {
+        let absorbed = try DeepSeekV3Model(source: Fixtures.tinyWeights, threads: 2, attention: .absorbed).logits(chunks: Self.chunks, positions: 0..<40)
+        let plain = try DeepSeekV3Model(source: Fixtures.tinyWeights, threads: 2, attention: .plain).logits(chunks: Self.chunks, positions: 0..<40)
+        var maxDifference: Float = 0
+        for (a, p) in zip(absorbed, plain) {
+            for (x, y) in zip(a.values, p.values) { maxDifference = max(maxDifference, abs(x - y)) }
+        }
+        // Same function, different association of the products: float rounding only.
+        #expect(maxDifference > 0)
+        #expect(maxDifference < 1e-4)
+    }
+
+    @Test func outOfVocabularyTokenIsNamed() throws {
+        let model = try DeepSeekV3Model(source: Fixtures.tinyWeights, threads: 1)
+        #expect(throws: WeightError.self) { try model.logits(chunks: [[0, 5, 99_999]], positions: 0..<3) }
+    }
+}
