@@ -13,9 +13,12 @@ public final class ProgressReporter: @unchecked Sendable {
     private var done = 0
     private var lastPrint = Date.distantPast
     private var finished = false
+    /// Counts shown as plain numbers of these (e.g. "layers") instead of bytes.
+    private let unit: String?
 
-    public init(label: String, totalBytes: Int, style: Style = .automatic) {
+    public init(label: String, totalBytes: Int, style: Style = .automatic, unit: String? = nil) {
         self.label = label
+        self.unit = unit
         total = max(totalBytes, 1)
         if style == .automatic {
             self.style = isatty(STDERR_FILENO) != 0 ? .bar : .lines
@@ -51,7 +54,12 @@ public final class ProgressReporter: @unchecked Sendable {
         let rate = Double(done) / elapsed
         let fraction = min(1, Double(done) / Double(total))
         let remaining = rate > 0 ? Double(total - done) / rate : 0
-        let figures = "\(formatBytes(done))/\(formatBytes(total)) \(formatBytes(Int(rate)))/s ETA \(formatDuration(remaining))"
+        let figures =
+            if let unit {
+                "\(done)/\(total) \(unit) ETA \(formatDuration(remaining))"
+            } else {
+                "\(formatBytes(done))/\(formatBytes(total)) \(formatBytes(Int(rate)))/s ETA \(formatDuration(remaining))"
+            }
         let text: String
         switch style {
         case .bar:

@@ -16,7 +16,10 @@ struct Moepack: ParsableCommand {
             *.safetensors). Output files appear only when complete; interrupted jobs resume.
             """,
         version: version,
-        subcommands: [Demo.self, Synth.self, Inspect.self, Dequant.self, Quantize.self, Check.self, Tokenize.self, Bench.self])
+        subcommands: [
+            Demo.self, Synth.self, Inspect.self, Dequant.self, Quantize.self, Check.self, Tokenize.self, Perplexity.self, Verify.self,
+            MergeResults.self, Bench.self,
+        ])
 
     static func main() {
         // Writing past a file-size limit (`ulimit -f`) should fail the write with EFBIG and give

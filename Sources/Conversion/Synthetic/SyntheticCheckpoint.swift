@@ -128,6 +128,7 @@ public struct SyntheticCheckpoint {
         let grid = FP8BlockDequant.scaleGridShape(rows: rows, columns: columns, blockSize: blockSize)
         var scales = [Float](repeating: 0, count: grid.rows * grid.columns)
         let tensorSeed = SplitMix64.derive(seed, tensor.name)
+        let gain = Self.gain(of: tensor.name)
         let stripesPerBatch = max(1, threads * 2)
         let codes = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: stripesPerBatch * blockSize * columns)
         let values = UnsafeMutableBufferPointer<Float>.allocate(capacity: stripesPerBatch * blockSize * columns)
@@ -152,7 +153,7 @@ public struct SyntheticCheckpoint {
                         let stripeCodes = codePointer.pointer + local * blockSize * columns
                         Self.fillLinear(
                             stripeValues, rows: rowStart..<(rowStart + rowCount), columns: columns,
-                            tensorSeed: tensorSeed)
+                            tensorSeed: tensorSeed, gain: gain)
                         for blockColumn in 0..<grid.columns {
                             let columnStart = blockColumn * blockSize
                             let columnCount = min(blockSize, columns - columnStart)
@@ -183,10 +184,18 @@ public struct SyntheticCheckpoint {
         return scales
     }
 
+    /// Output gain of a linear weight. Projections that write into the residual stream (`o_proj`,
+    /// `down_proj`) get 0.2, as trained networks keep each block's update small against the stream
+    /// (GPT-2-style scaled init): without it every layer overwrites the stream and the random model
+    /// becomes chaotic, so that even Q8_0 rounding flips its predictions, which no real checkpoint does.
+    static func gain(of name: String) -> Float {
+        name.hasSuffix("o_proj.weight") || name.hasSuffix("down_proj.weight") ? 0.2 : 1
+    }
+
     /// Heavy-tailed values with per-row gains and ~1% outlier input channels (6x), scaled so a
-    /// unit-RMS input gives a unit-RMS output.
-    static func fillLinear(_ output: UnsafeMutablePointer<Float>, rows: Range<Int>, columns: Int, tensorSeed: UInt64) {
-        let sigma = 1 / Float(columns).squareRoot()
+    /// unit-RMS input gives an output of RMS `gain`.
+    static func fillLinear(_ output: UnsafeMutablePointer<Float>, rows: Range<Int>, columns: Int, tensorSeed: UInt64, gain: Float = 1) {
+        let sigma = gain / Float(columns).squareRoot()
         for (local, row) in rows.enumerated() {
             var random = SplitMix64(seed: SplitMix64.derive(tensorSeed, "row", row))
             let rowGain = 0.6 + 0.8 * random.unit()
@@ -224,7 +233,8 @@ public struct SyntheticCheckpoint {
                         switch role {
                         case .norm: value = 0.8 + 0.4 * random.unit()
                         case .router: value = isF32 ? 0.02 * random.heavyTailedSample() : random.heavyTailedSample() / Float(columns).squareRoot()
-                        case .embedding: value = 0.05 * random.heavyTailedSample()
+                        // Unit-RMS embeddings start the residual stream at the scale the blocks expect.
+                        case .embedding: value = random.heavyTailedSample()
                         default: value = random.heavyTailedSample() / Float(columns).squareRoot()
                         }
                         let index = local * columns + column

@@ -1,0 +1,34 @@
+/// How `llama-perplexity` cuts a text into scored chunks (`tools/perplexity/perplexity.cpp`,
+/// `perplexity()`): the text is tokenized once (with BOS when the tokenizer adds one), cut into
+/// `tokens.count / ctx` chunks of `ctx` tokens, the first token of every chunk is replaced by BOS,
+/// and only the second half is scored: the logits at positions `ctx/2 ..< ctx-1` predict tokens
+/// `ctx/2+1 ..< ctx`. Figures are therefore comparable with published `llama-perplexity` ones.
+public struct TokenChunks: Sendable, Equatable {
+    public let tokens: [Int]
+    public let context: Int
+    public let bos: Int?
+    /// Chunks in the text (before any range is applied).
+    public var available: Int { tokens.count / context }
+    /// First scored logit position of each chunk.
+    public var first: Int { context / 2 }
+    /// Logit positions scored in each chunk.
+    public var positions: Range<Int> { first..<(context - 1) }
+
+    public init(tokens: [Int], context: Int, bos: Int?) {
+        self.tokens = tokens
+        self.context = context
+        self.bos = bos
+    }
+
+    /// The tokens of chunk `index` as evaluated (BOS first when the model has one).
+    public func chunk(_ index: Int) -> [Int] {
+        var chunk = Array(tokens[(index * context)..<((index + 1) * context)])
+        if let bos { chunk[0] = bos }
+        return chunk
+    }
+
+    /// The tokens the scored positions of chunk `index` must predict.
+    public func targets(_ index: Int) -> [Int] {
+        Array(tokens[(index * context + first + 1)..<((index + 1) * context)])
+    }
+}

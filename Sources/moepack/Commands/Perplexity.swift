@@ -1,0 +1,54 @@
+import ArgumentParser
+import Conversion
+import Foundation
+import Inference
+
+struct Perplexity: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Perplexity of a model (FP8/BF16 checkpoint or GGUF) on a text, the llama-perplexity way.",
+        discussion: """
+            Same method as llama.cpp's llama-perplexity, so figures compare with published ones: the
+            text is tokenized once (BOS first), cut into chunks of --ctx tokens, each chunk starts
+            with BOS, and only the second half of each chunk is scored. Prints PPL ± its standard
+            error. DeepSeek-R1 on wiki.test.raw at --ctx 512 is published at 3.3490 (Q8_0).
+
+            Evaluation is layer-major: a batch of chunks passes layer 0, then layer 1, ..., so each
+            weight is read once per batch; --mem sets the batch from a memory budget. Figures do not
+            depend on the batch or thread count (bit for bit).
+
+            Examples:
+              moepack perplexity /models/DeepSeek-R1 --text wiki.test.raw --chunks 20
+              moepack perplexity r1-q4_k_m.gguf --text wiki.test.raw --mem 16G
+              moepack perplexity r1-q4_k_m.gguf --text wiki.test.raw --chunks 0..100 --results part0.json
+            """)
+
+    @Argument(help: "Checkpoint directory or GGUF file.")
+    var model: String
+
+    @OptionGroup var options: EvaluationOptions
+
+    func run() throws {
+        try reportingErrors {
+            let weights = try openWeights(model)
+            let tokenizer = try openTokenizer(explicit: options.tokenizer, model: weights)
+            let chunks = try tokenize(options, tokenizer: tokenizer)
+            let range = try options.chunkRange(available: chunks.available)
+            let engine = try DeepSeekV3Model(source: weights, threads: options.threads, attention: options.attention)
+            let plan = MemoryPlan(config: weights.config, context: options.context, scoredPositions: chunks.positions.count, threads: options.threads, comparedModels: 0)
+            let batch = try options.batch ?? plan.chunks(budget: options.memoryBudget, limit: range.count)
+            FileHandle.standardError.write(Data("\(weights.label): \(chunks.tokens.count) tokens, chunks \(range.lowerBound)..<\(range.upperBound) of \(chunks.available), \(batch) per batch, \(options.threads) threads (OpenBLAS \(BLAS.coreName))\n".utf8))
+            let evaluator = Evaluator(chunks: chunks, range: range, batchChunks: batch)
+            evaluator.progress = options.progress(label: "perplexity")
+            let start = Date()
+            let scores = try evaluator.perplexity(engine)
+            let seconds = Date().timeIntervalSince(start)
+            let label = "\(weights.label), \(weights.byteCount) bytes"
+            let results = EvaluationResults(
+                fingerprint: EvaluationResults.fingerprint(tokens: chunks.tokens, context: options.context, attention: options.attention.rawValue, base: nil, models: [label]),
+                range: range, scores: [(label, scores)])
+            for line in results.runs[0].report.lines(model: weights.label, base: nil) { print(line) }
+            print(String(format: "  %.1f tokens/s evaluated (%d tokens in %.1f s), peak RSS %@", Double(range.count * options.context) / seconds, range.count * options.context, seconds, formatBytes(ProcessStats.peakResidentBytes)))
+            if let path = options.results { try writeResults(results, to: path) }
+        }
+    }
+}

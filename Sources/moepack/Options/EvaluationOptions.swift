@@ -1,0 +1,128 @@
+import ArgumentParser
+import Conversion
+import DeepSeekV3
+import Foundation
+import Inference
+import Quants
+import TensorFiles
+
+/// Options shared by `perplexity` and `verify`.
+struct EvaluationOptions: ParsableArguments {
+    @Option(help: "Text file to evaluate (e.g. wiki.test.raw).", completion: .file())
+    var text: String?
+
+    @Option(name: .customLong("ctx"), help: "Tokens per chunk (llama-perplexity's -c).")
+    var context: Int = 512
+
+    @Option(help: "Chunks to evaluate: N (the first N) or A..B (chunks A to B-1, for slices run as separate jobs; see merge-results). Default: all.")
+    var chunks: String?
+
+    @Option(help: "Memory budget for one layer-major batch, e.g. 16G or 512M: more chunks per batch means each layer's weights are read fewer times.")
+    var mem: String = "4G"
+
+    @Option(help: "Chunks per batch (overrides --mem).")
+    var batch: Int?
+
+    @Option(help: "Worker threads.")
+    var threads: Int = availableCoreCount
+
+    @Option(help: "Attention form: absorbed (attention in the latent space, fast) or plain (per-head keys and values).")
+    var attention: AttentionForm = .absorbed
+
+    @Option(help: "Tokenizer (tokenizer.json or its directory). Default: the checkpoint's, or the one embedded in the GGUF.")
+    var tokenizer: String?
+
+    @Option(help: "Write per-chunk results and totals as JSON (a partial result when --chunks A..B; combine with merge-results).")
+    var results: String?
+
+    @Flag(help: "No progress output.")
+    var quiet = false
+
+    /// `N` or `A..B` against the number of chunks available.
+    func chunkRange(available: Int) throws -> Range<Int> {
+        guard let chunks else { return 0..<available }
+        if let n = Int(chunks) {
+            guard n > 0 else { throw ValidationError("--chunks must be positive") }
+            return 0..<Swift.min(n, available)
+        }
+        let parts = chunks.components(separatedBy: "..")
+        guard parts.count == 2, let a = Int(parts[0]), let b = Int(parts[1]), a >= 0, a < b else {
+            throw ValidationError("--chunks must be N or A..B with A < B (got \(chunks))")
+        }
+        guard b <= available else { throw ValidationError("--chunks \(chunks): the text has only \(available) chunks of \(context) tokens") }
+        return a..<b
+    }
+
+    var memoryBudget: Int {
+        get throws {
+            let text = mem.uppercased()
+            let units: [(String, Int)] = [("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)]
+            for (suffix, scale) in units where text.hasSuffix(suffix) {
+                guard let value = Double(text.dropLast()) else { break }
+                return Int(value * Double(scale))
+            }
+            guard let bytes = Int(text) else { throw ValidationError("--mem must look like 16G, 512M or a byte count (got \(mem))") }
+            return bytes
+        }
+    }
+
+    func progress(label: String) -> (@Sendable (Int, Int, String) -> Void)? {
+        guard !quiet else { return nil }
+        let state = ProgressState()
+        return { done, total, what in state.update(done: done, total: total, label: label, note: what) }
+    }
+}
+
+/// Adapts the evaluator's absolute step counts to the incremental progress reporter.
+final class ProgressState: @unchecked Sendable {
+    private let lock = NSLock()
+    private var reporter: ProgressReporter?
+    private var last = 0
+
+    func update(done: Int, total: Int, label: String, note: String) {
+        lock.withLock {
+            if reporter == nil { reporter = ProgressReporter(label: label, totalBytes: total, unit: "layer passes") }
+            reporter!.advance(by: done - last, note: note)
+            last = done
+            if done == total { reporter!.finish() }
+        }
+    }
+}
+
+/// Opens a model: a directory is a Hugging Face checkpoint (FP8 or dequantized), a file a GGUF.
+func openWeights(_ path: String) throws -> any WeightSource {
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+        throw ValidationError("\(path): no such file or directory")
+    }
+    return isDirectory.boolValue ? try CheckpointWeights(directory: path) : try GGUFWeights(path: path)
+}
+
+/// The tokenizer for a model: --tokenizer, else the checkpoint's tokenizer.json, else the GGUF's vocabulary.
+func openTokenizer(explicit: String?, model: any WeightSource) throws -> BPETokenizer {
+    if let explicit { return try BPETokenizer(path: explicit) }
+    if let checkpoint = model as? CheckpointWeights { return try BPETokenizer(path: checkpoint.directory) }
+    if let gguf = model as? GGUFWeights { return try gguf.tokenizer() }
+    throw ValidationError("no tokenizer: pass --tokenizer")
+}
+
+func tokenize(_ options: EvaluationOptions, tokenizer: BPETokenizer) throws -> TokenChunks {
+    guard let path = options.text else { throw ValidationError("--text FILE is required") }
+    let data: Data
+    do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+        throw ValidationError("\(path): cannot read: \(error.localizedDescription)")
+    }
+    let tokens = tokenizer.encode(bytes: [UInt8](data))
+    let withBOS = tokenizer.addBOS && tokenizer.bosTokenId != nil ? [tokenizer.bosTokenId!] + tokens : tokens
+    let chunks = TokenChunks(tokens: withBOS, context: options.context, bos: tokenizer.addBOS ? tokenizer.bosTokenId : nil)
+    guard chunks.available > 0 else {
+        throw ValidationError("\(path): \(withBOS.count) tokens, fewer than one chunk of --ctx \(options.context)")
+    }
+    return chunks
+}
+
+func writeResults(_ results: EvaluationResults, to path: String) throws {
+    try AtomicOutputFile.write([UInt8](results.encoded()), to: path)
+}
+
+extension AttentionForm: ExpressibleByArgument {}
