@@ -18,4 +18,14 @@ public enum ProcessStats {
         getrusage(RUSAGE_SELF.rawValue, &usage)
         return usage.ru_maxrss * 1024
     }
+
+    /// Bytes this process caused to be fetched from storage (`read_bytes` of `/proc/self/io`,
+    /// page faults on mmap'd files included); 0 where the kernel does not say.
+    public static var storageReadBytes: Int {
+        guard let io = try? String(contentsOfFile: "/proc/self/io", encoding: .utf8),
+            let line = io.split(separator: "\n").first(where: { $0.hasPrefix("read_bytes:") }),
+            let value = Int(line.split(separator: " ", omittingEmptySubsequences: true).last ?? "")
+        else { return 0 }
+        return value
+    }
 }

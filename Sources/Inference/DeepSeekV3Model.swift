@@ -64,7 +64,9 @@ public final class DeepSeekV3Model: @unchecked Sendable {
         let steps = c.numHiddenLayers + 1
         for layer in 0..<c.numHiddenLayers {
             let names = layerNames(layer)
-            if layer + 1 < c.numHiddenLayers { source.prefetch(layerNames(layer + 1)) } else { source.prefetch(headNames) }
+            // Read ahead the next layer's dense weights while this one computes (routed experts are
+            // read ahead one at a time inside the MoE, so a tight memory cap is not flooded).
+            if layer + 1 < c.numHiddenLayers { source.prefetch(layerNames(layer + 1, experts: false)) } else { source.prefetch(headNames) }
             // Attention, chunk by chunk (its intermediates scale with one chunk only).
             let w = try AttentionWeights.load(layer: layer, from: loader)
             Kernels.rmsNorm(residual.pointer, rows: row, count: hidden, stride: hidden, weight: w.inputNorm, epsilon: eps, into: normed.pointer, outputStride: hidden)
@@ -110,12 +112,12 @@ public final class DeepSeekV3Model: @unchecked Sendable {
     var headNames: [String] { ["model.norm.weight", c_head] }
     var c_head: String { config.tieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight" }
 
-    func layerNames(_ layer: Int) -> [String] {
+    func layerNames(_ layer: Int, experts: Bool = true) -> [String] {
         var names = AttentionWeights.names(layer: layer) + ["model.layers.\(layer).post_attention_layernorm.weight"]
         if config.isMoELayer(layer) {
             let moe = RoutedExperts(config: config, layer: layer)
             names += moe.routerNames() + moe.sharedNames()
-            for e in 0..<config.nRoutedExperts { names += moe.expertNames(e) }
+            if experts { for e in 0..<config.nRoutedExperts { names += moe.expertNames(e) } }
         } else {
             names += MLPWeights.names(prefix: "model.layers.\(layer).mlp.")
         }

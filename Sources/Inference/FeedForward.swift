@@ -38,6 +38,7 @@ struct MLPWeights: @unchecked Sendable {
 /// then multiplied with the tokens of each chunk routed to it. Per-chunk calls keep every SGEMM
 /// identical to chunk-by-chunk evaluation; the weighted expert outputs are summed per token in
 /// ascending expert order (the reference's loop order), then the shared experts' output is added.
+/// Only one expert is decoded at a time, so memory does not grow with the expert count.
 struct RoutedExperts {
     let config: DeepSeekV3Config
     let layer: Int
@@ -61,7 +62,7 @@ struct RoutedExperts {
     func forward(
         _ x: Matrix, chunks: [Range<Int>], source: any WeightSource, loader: WeightLoader, into out: Matrix, threads: Int
     ) throws(WeightError) {
-        let hidden = config.hiddenSize, k = gate.expertsPerToken, tokens = x.rows
+        let hidden = config.hiddenSize, tokens = x.rows
         let router = try loader.matrix(prefix + "gate.weight")  // [E, hidden]
         let bias = try source.vector(prefix + "gate.e_score_correction_bias")
         // Route.
@@ -81,40 +82,36 @@ struct RoutedExperts {
             return lists
         }()
         let used = (0..<gate.experts).filter { !assigned[$0].isEmpty }
-        let slots = Matrix(rows: tokens * k, columns: hidden)  // [N·k, hidden]: weight · expert(x)
-        let failure = FirstError()
         let chunkOf = ChunkIndex(chunks)
-        parallelFor(used.count, threads: threads) { range in
-            for u in range {
-                let e = used[u]
-                let weights: MLPWeights
-                do { weights = try MLPWeights.loadSerially(prefix: prefix + "experts.\(e).", from: source) } catch {
-                    failure.record(error as! WeightError, order: u)
-                    continue
+        out.zero()
+        // Experts one at a time in ascending order (the reference's loop), each decoded once for the
+        // whole batch on all threads, then applied to each chunk's tokens; every token's output
+        // accumulates its experts in that order, whatever the batch.
+        if let first = used.first { source.prefetch(expertNames(first)) }
+        for (u, e) in used.enumerated() {
+            if u + 1 < used.count { source.prefetch(expertNames(used[u + 1])) }
+            let weights = try MLPWeights.load(prefix: prefix + "experts.\(e).", from: loader)
+            let list = assigned[e]
+            var start = 0
+            while start < list.count {
+                let chunk = chunkOf[list[start].token]
+                var end = start
+                while end < list.count && chunkOf[list[end].token] == chunk { end += 1 }
+                let m = end - start
+                let gathered = Matrix(rows: m, columns: hidden)  // [m, hidden]: this chunk's tokens
+                for i in 0..<m { gathered.row(i).update(from: x.row(list[start + i].token), count: hidden) }
+                let result = Matrix(rows: m, columns: hidden)
+                weights.forward(gathered.pointer, rows: m, into: result.pointer, threads: threads)
+                for i in 0..<m {
+                    let (token, slot) = list[start + i]
+                    let w = choices[token][slot].weight
+                    let y = out.row(token), r = result.row(i)
+                    for j in 0..<hidden { y[j] += r[j] * w }
                 }
-                // Split this expert's tokens by chunk: one SGEMM sequence per chunk.
-                var start = 0
-                let list = assigned[e]
-                while start < list.count {
-                    let chunk = chunkOf[list[start].token]
-                    var end = start
-                    while end < list.count && chunkOf[list[end].token] == chunk { end += 1 }
-                    let m = end - start
-                    let gathered = Matrix(rows: m, columns: hidden)
-                    for i in 0..<m { gathered.row(i).update(from: x.row(list[start + i].token), count: hidden) }
-                    let result = Matrix(rows: m, columns: hidden)
-                    weights.forward(gathered.pointer, rows: m, into: result.pointer, threads: 1)
-                    for i in 0..<m {
-                        let (token, slot) = list[start + i]
-                        let w = choices[token][slot].weight
-                        let destination = slots.row(token * k + slot), source = result.row(i)
-                        for j in 0..<hidden { destination[j] = source[j] * w }
-                    }
-                    start = end
-                }
+                start = end
             }
+            source.release(expertNames(e))
         }
-        if let error = failure.error { throw error }
         // Shared experts, chunk by chunk.
         let shared = Matrix(rows: tokens, columns: hidden)
         if config.nSharedExperts > 0 {
@@ -123,20 +120,9 @@ struct RoutedExperts {
                 weights.forward(x.row(chunk.lowerBound), rows: chunk.count, into: shared.row(chunk.lowerBound), threads: threads)
             }
         }
-        // y = Σ (ascending expert) + z.
-        parallelFor(tokens, threads: threads) { range in
-            for t in range {
-                let order = choices[t].indices.sorted { choices[t][$0].expert < choices[t][$1].expert }
-                let y = out.row(t)
-                y.update(repeating: 0, count: hidden)
-                for slot in order {
-                    let s = slots.row(t * k + slot)
-                    for j in 0..<hidden { y[j] += s[j] }
-                }
-                let z = shared.row(t)
-                for j in 0..<hidden { y[j] += z[j] }
-            }
-        }
+        // y + z.
+        let y = out.pointer, z = shared.pointer
+        for i in 0..<(tokens * hidden) { y[i] += z[i] }
     }
 }
 

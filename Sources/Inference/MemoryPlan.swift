@@ -1,9 +1,9 @@
 import DeepSeekV3
 
 /// How many chunks fit in one layer-major batch under a memory budget. Everything the engine
-/// allocates is either per batch token (residual stream, normed copy, layer output, the k weighted
-/// expert outputs, shared-expert output, router logits), per scored position (logits, base
-/// log-probs), or fixed (one layer's decoded attention/dense weights, one expert per thread,
+/// allocates is either per batch token (residual stream, normed copy, layer output, shared-expert
+/// output, router logits and choices), per scored position (logits, base
+/// log-probs), or fixed (one layer's decoded attention/dense weights, one decoded expert,
 /// one chunk's attention intermediates, LM-head tiles); the budget minus the fixed part, divided
 /// by the per-chunk part, gives the batch.
 public struct MemoryPlan: Sendable, Equatable {
@@ -13,17 +13,19 @@ public struct MemoryPlan: Sendable, Equatable {
     public init(config c: DeepSeekV3Config, context t: Int, scoredPositions: Int, threads: Int, comparedModels: Int) {
         let h = c.hiddenSize, f = c.moeIntermediateSize, e = c.nRoutedExperts, k = c.numExpertsPerToken
         let heads = c.numAttentionHeads, qk = c.qkHeadDim, latent = c.kvLoraRank, v = c.vHeadDim
-        let perToken = 4 * (h * (5 + k) + e)
+        let perToken = 4 * (h * 5 + e + 2 * k)
         let perPosition = 4 * c.vocabSize * (1 + (comparedModels > 0 ? 2 : 0))
         bytesPerChunk = t * perToken + scoredPositions * perPosition
         let attention = 4 * (h * c.qLoraRank + c.qLoraRank * heads * qk + h * (latent + c.qkRopeHeadDim)
             + heads * (c.qkNopeHeadDim + v) * latent + heads * v * h)
-        let dense = 4 * 3 * h * Swift.max(c.intermediateSize, f * c.nSharedExperts)
-        let experts = threads * 4 * (3 * f * h + 2 * t * (h + f))
+        let dense = 4 * 3 * h * Swift.max(c.firstKDenseReplace > 0 ? c.intermediateSize : 0, f * c.nSharedExperts)
+        let experts = 4 * (3 * f * h + 2 * t * (h + f))
         let transient = 4 * t * (c.qLoraRank + heads * qk + 2 * (latent + c.qkRopeHeadDim) + heads * v)
             + threads * 4 * (t * t + 2 * t * Swift.max(latent, qk))
+        let router = 4 * e * h
         let head = threads * 4 * 2048 * h
-        fixedBytes = attention + dense + experts + transient + head
+        // Dense layers and MoE layers never hold their weights at the same time; the head comes last.
+        fixedBytes = Swift.max(attention + Swift.max(dense, experts + router), head) + transient
     }
 
     /// Chunks per batch for `budget` bytes (at least 1, at most `limit`).

@@ -36,7 +36,7 @@ struct Perplexity: ParsableCommand {
             let engine = try DeepSeekV3Model(source: weights, threads: options.threads, attention: options.attention)
             let plan = MemoryPlan(config: weights.config, context: options.context, scoredPositions: chunks.positions.count, threads: options.threads, comparedModels: 0)
             let batch = try options.batch ?? plan.chunks(budget: options.memoryBudget, limit: range.count)
-            FileHandle.standardError.write(Data("\(weights.label): \(chunks.tokens.count) tokens, chunks \(range.lowerBound)..<\(range.upperBound) of \(chunks.available), \(batch) per batch, \(options.threads) threads (OpenBLAS \(BLAS.coreName))\n".utf8))
+            FileHandle.standardError.write(Data("\(weights.label): \(chunks.tokens.count) tokens, chunks \(range.lowerBound)..<\(range.upperBound) of \(chunks.available), \(batch) per batch (memory plan: \(formatBytes(plan.fixedBytes)) + \(formatBytes(plan.bytesPerChunk)) per chunk), \(options.threads) threads (OpenBLAS \(BLAS.coreName))\n".utf8))
             let evaluator = Evaluator(chunks: chunks, range: range, batchChunks: batch)
             evaluator.progress = options.progress(label: "perplexity")
             let start = Date()
@@ -47,7 +47,11 @@ struct Perplexity: ParsableCommand {
                 fingerprint: EvaluationResults.fingerprint(tokens: chunks.tokens, context: options.context, attention: options.attention.rawValue, base: nil, models: [label]),
                 range: range, scores: [(label, scores)])
             for line in results.runs[0].report.lines(model: weights.label, base: nil) { print(line) }
-            print(String(format: "  %.1f tokens/s evaluated (%d tokens in %.1f s), peak RSS %@", Double(range.count * options.context) / seconds, range.count * options.context, seconds, formatBytes(ProcessStats.peakResidentBytes)))
+            let tokens = range.count * options.context
+            print(String(
+                format: "  %.1f tokens/s evaluated (%d tokens in %.1f s, %d per batch), peak RSS %@, read from storage %@ (%@ per token)",
+                Double(tokens) / seconds, tokens, seconds, batch * options.context, formatBytes(ProcessStats.peakResidentBytes),
+                formatBytes(ProcessStats.storageReadBytes), formatBytes(ProcessStats.storageReadBytes / max(1, tokens))))
             if let path = options.results { try writeResults(results, to: path) }
         }
     }
