@@ -43,6 +43,14 @@ public enum SyntheticPreset: String, CaseIterable, Sendable {
         }
     }
 
+    /// A `config.json` with DeepSeek-R1's dimensions (`../shared/REFERENCE.md`), for planning and
+    /// predictions at full size without the real files.
+    public static var deepSeekR1ConfigJSON: String {
+        configText(
+            vocab: 129280, hidden: 7168, intermediate: 18432, moeIntermediate: 2048, layers: 61, dense: 3, heads: 128,
+            qLora: 1536, kvLora: 512, nope: 128, rope: 64, v: 128, experts: 256, perToken: 8, groups: 8, topkGroup: 4)
+    }
+
     public var config: DeepSeekV3Config {
         // The preset texts are fixed and valid; a failure here is a programming error.
         try! DeepSeekV3Config.parse(Data(configJSON.utf8), file: "preset \(rawValue)")

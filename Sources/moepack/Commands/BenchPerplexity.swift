@@ -4,6 +4,7 @@ import DeepSeekV3
 import Foundation
 import Inference
 import Quants
+import TensorFiles
 
 struct BenchPerplexity: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -69,11 +70,13 @@ struct BenchPerplexity: ParsableCommand {
                 .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Tests/Oracles/llama_logits.py").path
 
             print("Part 1: `moepack perplexity` on the \(preset.rawValue) synthetic model (\(formatBytes(directorySize(source))) FP8), \(chunks) chunks × \(context) tokens, \(threads) threads, OpenBLAS \(BLAS.coreName)\n")
+            var rates: [String: Double] = [:]
             print("| source | file | moepack tokens/s | moepack peak RSS | PPL | llama.cpp tokens/s | llama.cpp peak RSS | moepack / llama.cpp |")
             print("|---|---|---|---|---|---|---|---|")
             for (label, path) in files {
                 let run = try ChildProcess.run(executable, ["perplexity", path, "--text", text, "--ctx", "\(context)", "--chunks", "\(chunks)", "--threads", "\(threads)", "--quiet", "--mem", "8G"])
                 guard run.exitStatus == 0, let figures = Self.figures(run.standardOutput) else { throw ValidationError("perplexity on \(path) failed (status \(run.exitStatus))") }
+                rates[label] = figures.rate
                 var peer = "– | – | –"
                 if let python = peerPython, path.hasSuffix(".gguf") {
                     let out = cache + "/eval-llama.npy"
@@ -90,6 +93,8 @@ struct BenchPerplexity: ParsableCommand {
                 }
                 print(String(format: "| %@ | %@ | %.1f | %@ | %.2f | %@ |", label, formatBytes(fileOrDirectorySize(path)), figures.rate, figures.peak, figures.ppl, peer))
             }
+
+            try predict(rates: rates, context: context, log: log)
 
             // Part 2.
             let fp8Bytes = directorySize(source)
@@ -114,6 +119,50 @@ struct BenchPerplexity: ParsableCommand {
                     throw ValidationError("capped perplexity failed (status \(run.exitStatus)): \(run.standardOutput.suffix(500))")
                 }
                 print(String(format: "| %@ | %d | %.1f | %@ | %@ |", label, figures.batch / context, figures.rate, figures.readPerToken, figures.peak))
+            }
+        }
+    }
+
+    /// Part 3: full DeepSeek-R1 wikitext perplexity (561 chunks × 512) predicted from this run's
+    /// measured rates: compute from the multiply-adds per token at the per-core rate measured on
+    /// the synthetic model, storage from how many times the model must be read (once per batch
+    /// when it does not fit in RAM; batches from `MemoryPlan` with half the RAM as budget).
+    /// Assumes reads overlap compute (read-ahead), so a run takes the longer of the two.
+    func predict(rates: [String: Double], context: Int, log: (String) -> Void) throws {
+        let r1 = try DeepSeekV3Config.parse(Data(SyntheticPreset.deepSeekR1ConfigJSON.utf8), file: "R1 dimensions")
+        let scored = context - 1 - context / 2
+        let measured = EvaluationCost.multiplyAddsPerToken(config: preset.config, context: context, scored: scored)
+        let full = EvaluationCost.multiplyAddsPerToken(config: r1, context: context, scored: scored)
+        let chunks = 561, tokens = Double(chunks * context)
+        let fp8Bytes = CheckpointLayout(config: r1).tensors.filter { !$0.isMTP }.reduce(0) { $0 + $1.storedBytes }
+        let configDirectory = cache + "/r1-config"
+        try FileManager.default.createDirectory(atPath: configDirectory, withIntermediateDirectories: true)
+        try Data(SyntheticPreset.deepSeekR1ConfigJSON.utf8).write(to: URL(fileURLWithPath: configDirectory + "/config.json"))
+        var options = GGUFConverter.Options()
+        options.recipe = .q4_K_M
+        let q4Bytes = try GGUFConverter(input: configDirectory, output: "/dev/null", options: options).plan().layout.fileSize
+        print("\nPart 3: predicted wall time of DeepSeek-R1 wikitext-2 perplexity (\(chunks) chunks × \(context)), from this run's rates:")
+        print(String(format: "%.2f G multiply-adds per token for R1 vs %.3f G for the %@ model; storage 2 GB/s; a run takes max(compute, reads).\n", full / 1e9, measured / 1e9, preset.rawValue))
+        print("| machine | model | per-core rate (measured) | compute | chunks per batch | reads, layer-major | reads, chunk by chunk | predicted: layer-major | predicted: chunk by chunk |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        let machines: [(String, Int, Int)] = [("24 GiB RAM, 2 cores", 24, 2), ("24 GiB RAM, 16 cores", 24, 16), ("512 GiB RAM, 64 cores", 512, 64)]
+        let models: [(String, String, Int)] = [("FP8 checkpoint", "FP8 checkpoint", fp8Bytes), ("Q4_K_M GGUF", "Q4_K_M GGUF", q4Bytes)]
+        func hours(_ seconds: Double) -> String { String(format: "%.1f h", seconds / 3600) }
+        for (machine, ram, cores) in machines {
+            for (name, key, bytes) in models {
+                guard let rate = rates[key] else { continue }
+                let perCore = rate * measured / Double(threads)
+                let compute = tokens * full / (perCore * Double(cores))
+                let ramBytes = ram << 30
+                let plan = MemoryPlan(config: r1, context: context, scoredPositions: scored, threads: cores, comparedModels: 0)
+                let fits = bytes + (ramBytes / 4) < ramBytes
+                let batch = plan.chunks(budget: ramBytes / 2, limit: chunks)
+                let once = Double(bytes) / 2e9
+                let layerMajor = fits ? once : Double((chunks + batch - 1) / batch) * once
+                let chunkByChunk = fits ? once : Double(chunks) * once
+                print(String(
+                    format: "| %@ | %@ (%@) | %.1f G/s | %@ | %@ | %@ | %@ | **%@** | %@ |", machine, name, formatBytes(bytes), perCore / 1e9, hours(compute),
+                    fits ? "all (fits in RAM)" : "\(batch)", hours(layerMajor), hours(chunkByChunk), hours(max(compute, layerMajor)), hours(max(compute, chunkByChunk))))
             }
         }
     }
