@@ -109,8 +109,8 @@ public final class DeepSeekV3Model: @unchecked Sendable {
         return outputs
     }
 
-    var headNames: [String] { ["model.norm.weight", c_head] }
-    var c_head: String { config.tieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight" }
+    var headNames: [String] { ["model.norm.weight", headWeightName] }
+    var headWeightName: String { config.tieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight" }
 
     func layerNames(_ layer: Int, experts: Bool = true) -> [String] {
         var names = AttentionWeights.names(layer: layer) + ["model.layers.\(layer).post_attention_layernorm.weight"]
@@ -131,7 +131,7 @@ public final class DeepSeekV3Model: @unchecked Sendable {
         let tile = 2048
         let tiles = (vocab + tile - 1) / tile
         let failure = FirstError()
-        let source = self.source, name = c_head
+        let source = self.source, name = headWeightName
         parallelFor(tiles, threads: threads) { range in
             for t in range {
                 let start = t * tile, count = Swift.min(tile, vocab - start)

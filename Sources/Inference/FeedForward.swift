@@ -16,12 +16,6 @@ struct MLPWeights: @unchecked Sendable {
         return MLPWeights(gate: try loader.matrix(n[0]), up: try loader.matrix(n[1]), down: try loader.matrix(n[2]))
     }
 
-    /// Reads on the calling thread only (for workers that each load their own expert).
-    static func loadSerially(prefix: String, from source: any WeightSource) throws(WeightError) -> MLPWeights {
-        let n = names(prefix: prefix)
-        return MLPWeights(gate: try source.matrix(n[0]), up: try source.matrix(n[1]), down: try source.matrix(n[2]))
-    }
-
     /// `out[m×hidden] = MLP(x[m×hidden])`, weight tiles split across `threads`.
     func forward(_ x: UnsafePointer<Float>, rows m: Int, into out: UnsafeMutablePointer<Float>, threads: Int) {
         let hidden = gate.columns, f = gate.rows

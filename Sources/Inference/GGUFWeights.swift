@@ -180,7 +180,7 @@ public final class GGUFWeights: WeightSource, @unchecked Sendable {
         let rope = try key("rope.dimension_count")
         let mtp = optional("nextn_predict_layers") ?? 0
         var entries: [String: String] = [
-            "vocab_size": "\(Int(try optional("vocab_size") ?? Double(file.value("tokenizer.ggml.tokens").map { if case .array(let a) = $0 { a.count } else { 0 } } ?? 0)))",
+            "vocab_size": "\(Int(optional("vocab_size") ?? Double(file.value("tokenizer.ggml.tokens").map { if case .array(let a) = $0 { a.count } else { 0 } } ?? 0)))",
             "hidden_size": "\(Int(try key("embedding_length")))",
             "intermediate_size": "\(Int(try key("feed_forward_length")))",
             "moe_intermediate_size": "\(Int(try key("expert_feed_forward_length")))",

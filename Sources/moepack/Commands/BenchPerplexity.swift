@@ -16,7 +16,9 @@ struct BenchPerplexity: ParsableCommand {
                (a Python with llama-cpp-python) llama.cpp evaluates the same GGUF on the same
                chunks with the same thread count in the same run (all logits kept, as
                llama-perplexity does), and the ratio is printed.
-            2. Models larger than RAM (--memory-limit, default 40% of the FP8 checkpoint):
+            2. Predicted wall time of full DeepSeek-R1 wikitext-2 perplexity on a few machine sizes,
+               from the rates measured in part 1 (see the table's header for the model).
+            3. Models larger than RAM (--memory-limit, default 40% of the FP8 checkpoint):
                the FP8 run again inside a memory cgroup that caps resident and cached memory, with
                page caches dropped first, chunk by chunk (--batch 1) and layer-major (--mem), printing
                tokens/s and bytes read from storage per token. Needs root for the cgroup (cgroup v1
@@ -38,7 +40,7 @@ struct BenchPerplexity: ParsableCommand {
     @Option(help: "A Python interpreter with llama-cpp-python, to time llama.cpp as the peer.")
     var peerPython: String?
 
-    @Option(help: "Memory cap for part 2, e.g. 500M (default: 40% of the FP8 checkpoint; 0 skips part 2).")
+    @Option(help: "Memory cap for part 3, e.g. 500M (default: 40% of the FP8 checkpoint; 0 skips part 3).")
     var memoryLimit: String?
 
     func run() throws {
@@ -96,14 +98,14 @@ struct BenchPerplexity: ParsableCommand {
 
             try predict(rates: rates, context: context, log: log)
 
-            // Part 2.
+            // Part 3.
             let fp8Bytes = directorySize(source)
             let limit = try memoryLimit.map(Self.parseBytes) ?? fp8Bytes * 2 / 5
             // Layer-major gets the cap minus room for one layer's FP8 bytes in the page cache.
             let layerBytes = fp8Bytes / (preset.config.numHiddenLayers + preset.config.numNextNPredictLayers)
             let budget = limit - layerBytes - (32 << 20)
             guard limit > 0 else { return }
-            print("\nPart 2: the FP8 model (\(formatBytes(fp8Bytes))) in a memory cgroup capped at \(formatBytes(limit)) (resident + page cache), caches dropped before each run, \(chunks) chunks; layer-major with --mem \(formatBytes(budget))\n")
+            print("\nPart 3: the FP8 model (\(formatBytes(fp8Bytes))) in a memory cgroup capped at \(formatBytes(limit)) (resident + page cache), caches dropped before each run, \(chunks) chunks; layer-major with --mem \(formatBytes(budget))\n")
             guard let cgroup = MemoryCgroup(limit: limit) else {
                 print("(skipped: cannot create a memory cgroup here; run as root on a machine with cgroup v1 or v2 memory control)")
                 return
@@ -123,7 +125,7 @@ struct BenchPerplexity: ParsableCommand {
         }
     }
 
-    /// Part 3: full DeepSeek-R1 wikitext perplexity (561 chunks × 512) predicted from this run's
+    /// Part 2: full DeepSeek-R1 wikitext perplexity (561 chunks × 512) predicted from this run's
     /// measured rates: compute from the multiply-adds per token at the per-core rate measured on
     /// the synthetic model, storage from how many times the model must be read (once per batch
     /// when it does not fit in RAM; batches from `MemoryPlan` with half the RAM as budget).
@@ -141,7 +143,7 @@ struct BenchPerplexity: ParsableCommand {
         var options = GGUFConverter.Options()
         options.recipe = .q4_K_M
         let q4Bytes = try GGUFConverter(input: configDirectory, output: "/dev/null", options: options).plan().layout.fileSize
-        print("\nPart 3: predicted wall time of DeepSeek-R1 wikitext-2 perplexity (\(chunks) chunks × \(context)), from this run's rates:")
+        print("\nPart 2: predicted wall time of DeepSeek-R1 wikitext-2 perplexity (\(chunks) chunks × \(context)), from this run's rates:")
         print(String(format: "%.2f G multiply-adds per token for R1 vs %.3f G for the %@ model; storage 2 GB/s; a run takes max(compute, reads).\n", full / 1e9, measured / 1e9, preset.rawValue))
         print("| machine | model | per-core rate (measured) | compute | chunks per batch | reads, layer-major | reads, chunk by chunk | predicted: layer-major | predicted: chunk by chunk |")
         print("|---|---|---|---|---|---|---|---|---|")
@@ -202,7 +204,7 @@ struct BenchPerplexity: ParsableCommand {
 
 func fileOrDirectorySize(_ path: String) -> Int {
     var isDirectory: ObjCBool = false
-    FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+    _ = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
     if isDirectory.boolValue { return directorySize(path) }
     return ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0
 }

@@ -14,7 +14,7 @@ struct EvaluationOptions: ParsableArguments {
     @Option(name: .customLong("ctx"), help: "Tokens per chunk (llama-perplexity's -c).")
     var context: Int = 512
 
-    @Option(help: "Chunks to evaluate: N (the first N) or A..B (chunks A to B-1, for slices run as separate jobs; see merge-results). Default: all.")
+    @Option(help: "Chunks to evaluate: N (the first N) or A..B (chunks A to B-1, B clamped to the text; for slices run as separate jobs, see merge-results). Default: all.")
     var chunks: String?
 
     @Option(help: "Memory budget for one layer-major batch, e.g. 16G or 512M: more chunks per batch means each layer's weights are read fewer times.")
@@ -49,8 +49,9 @@ struct EvaluationOptions: ParsableArguments {
         guard parts.count == 2, let a = Int(parts[0]), let b = Int(parts[1]), a >= 0, a < b else {
             throw ValidationError("--chunks must be N or A..B with A < B (got \(chunks))")
         }
-        guard b <= available else { throw ValidationError("--chunks \(chunks): the text has only \(available) chunks of \(context) tokens") }
-        return a..<b
+        // B past the end is clamped, so job arrays can use fixed-size slices.
+        guard a < available else { throw ValidationError("--chunks \(chunks): the text has only \(available) chunks of \(context) tokens") }
+        return a..<Swift.min(b, available)
     }
 
     var memoryBudget: Int {
