@@ -1,4 +1,3 @@
-import DeepSeekV3
 import Quants
 
 /// How llama.cpp's `deepseek2` architecture names and shapes a DeepSeek-V3 checkpoint's tensors

@@ -100,7 +100,7 @@ struct BenchPerplexity: ParsableCommand {
 
             // Part 3.
             let fp8Bytes = directorySize(source)
-            let limit = try memoryLimit.map(Self.parseBytes) ?? fp8Bytes * 2 / 5
+            let limit = try memoryLimit.map { try parseByteSize($0, option: "--memory-limit") } ?? fp8Bytes * 2 / 5
             // Layer-major gets the cap minus room for one layer's FP8 bytes in the page cache.
             let layerBytes = fp8Bytes / (preset.config.numHiddenLayers + preset.config.numNextNPredictLayers)
             let budget = limit - layerBytes - (32 << 20)
@@ -192,14 +192,6 @@ struct BenchPerplexity: ParsableCommand {
         return Figures(rate: rate, ppl: ppl, peak: between("peak RSS ", ","), batch: batch, readPerToken: between("(", " per token)").components(separatedBy: "(").last ?? "?")
     }
 
-    static func parseBytes(_ text: String) throws -> Int {
-        let upper = text.uppercased()
-        for (suffix, scale) in [("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)] where upper.hasSuffix(suffix) {
-            if let value = Double(upper.dropLast()) { return Int(value * Double(scale)) }
-        }
-        guard let value = Int(upper) else { throw ValidationError("not a size: \(text)") }
-        return value
-    }
 }
 
 func fileOrDirectorySize(_ path: String) -> Int {

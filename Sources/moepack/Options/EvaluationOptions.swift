@@ -55,16 +55,7 @@ struct EvaluationOptions: ParsableArguments {
     }
 
     var memoryBudget: Int {
-        get throws {
-            let text = mem.uppercased()
-            let units: [(String, Int)] = [("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)]
-            for (suffix, scale) in units where text.hasSuffix(suffix) {
-                guard let value = Double(text.dropLast()) else { break }
-                return Int(value * Double(scale))
-            }
-            guard let bytes = Int(text) else { throw ValidationError("--mem must look like 16G, 512M or a byte count (got \(mem))") }
-            return bytes
-        }
+        get throws { try parseByteSize(mem, option: "--mem") }
     }
 
     func progress(label: String) -> (@Sendable (Int, Int, String) -> Void)? {
@@ -72,6 +63,16 @@ struct EvaluationOptions: ParsableArguments {
         let state = ProgressState()
         return { done, total, what in state.update(done: done, total: total, label: label, note: what) }
     }
+}
+
+/// `16G`, `512M`, `64K` (binary units) or a plain byte count.
+func parseByteSize(_ text: String, option: String) throws -> Int {
+    let upper = text.uppercased()
+    for (suffix, scale) in [("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)] where upper.hasSuffix(suffix) {
+        if let value = Double(upper.dropLast()), value >= 0 { return Int(value * Double(scale)) }
+    }
+    guard let bytes = Int(upper), bytes >= 0 else { throw ValidationError("\(option) must look like 16G, 512M or a byte count (got \(text))") }
+    return bytes
 }
 
 /// Adapts the evaluator's absolute step counts to the incremental progress reporter.
