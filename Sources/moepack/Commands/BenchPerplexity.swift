@@ -11,18 +11,18 @@ struct BenchPerplexity: ParsableCommand {
         commandName: "perplexity",
         abstract: "Perplexity throughput on a synthetic model: FP8 and GGUF sources beside llama.cpp, and in a memory cap.",
         discussion: """
-            1. Speed: `moepack perplexity` (a child process each) on the FP8 checkpoint and on Q8_0 and
-               Q4_K_M GGUFs of it, --ctx 512, reporting tokens/s and peak RSS. With --peer-python
-               (a Python with llama-cpp-python) llama.cpp evaluates the same GGUF on the same
-               chunks with the same thread count in the same run (all logits kept, as
-               llama-perplexity does), and the ratio is printed.
-            2. Predicted wall time of full DeepSeek-R1 wikitext-2 perplexity on a few machine sizes,
-               from the rates measured in part 1 (see the table's header for the model).
-            3. Models larger than RAM (--memory-limit, default 40% of the FP8 checkpoint):
-               the FP8 run again inside a memory cgroup that caps resident and cached memory, with
-               page caches dropped first, chunk by chunk (--batch 1) and layer-major (--mem), printing
-               tokens/s and bytes read from storage per token. Needs root for the cgroup (cgroup v1
-               `memory.limit_in_bytes` or v2 `memory.max`); skipped with a note otherwise.
+            1. Speed: `moepack perplexity` (a child process each) on the FP8 checkpoint and on Q8_0 and \
+            Q4_K_M GGUFs of it, --ctx 512, reporting tokens/s and peak RSS. With --peer-python \
+            (a Python with llama-cpp-python) llama.cpp evaluates the same GGUF on the same \
+            chunks with the same thread count in the same run (all logits kept, as \
+            llama-perplexity does), and the ratio is printed.
+            2. Predicted wall time of full DeepSeek-R1 wikitext-2 perplexity on a few machine sizes, \
+            from the rates measured in part 1 (see the table's header for the model).
+            3. Models larger than RAM (--memory-limit, default 40% of the FP8 checkpoint): \
+            the FP8 run again inside a memory cgroup that caps resident and cached memory, with \
+            page caches dropped first, chunk by chunk (--batch 1) and layer-major (--mem), printing \
+            tokens/s and bytes read from storage per token. Needs root for the cgroup (cgroup v1 \
+            `memory.limit_in_bytes` or v2 `memory.max`); skipped with a note otherwise.
             """)
 
     @Option(help: "Synthetic model size.")

@@ -8,11 +8,11 @@ struct MergeResults: ParsableCommand {
         commandName: "merge-results",
         abstract: "Combine partial perplexity/verify results (--chunks A..B --results FILE) into one report.",
         discussion: """
-            Each slice of a long evaluation can run as its own job, on any machine, e.g. a Slurm
-            array (`moepack perplexity MODEL --text T --chunks $((i*20))..$((i*20+20)) --results part$i.json`).
-            merge-results checks that all parts come from the same model, text and settings
-            (fingerprint), that their chunks do not overlap, and prints the report a single run over
-            all their chunks prints: totals are recomputed from per-chunk figures in chunk order,
+            Each slice of a long evaluation can run as its own job, on any machine, e.g. a Slurm \
+            array (`moepack perplexity MODEL --text T --chunks $((i*20))..$((i*20+20)) --results part$i.json`). \
+            merge-results checks that all parts come from the same model, text and settings \
+            (fingerprint), that their chunks do not overlap, and prints the report a single run over \
+            all their chunks prints: totals are recomputed from per-chunk figures in chunk order, \
             so they are identical to the last bit.
             """)
 

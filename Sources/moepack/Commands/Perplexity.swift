@@ -7,13 +7,13 @@ struct Perplexity: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Perplexity of a model (FP8/BF16 checkpoint or GGUF) on a text, the llama-perplexity way.",
         discussion: """
-            Same method as llama.cpp's llama-perplexity, so figures compare with published ones: the
-            text is tokenized once (BOS first), cut into chunks of --ctx tokens, each chunk starts
-            with BOS, and only the second half of each chunk is scored. Prints PPL ± its standard
+            Same method as llama.cpp's llama-perplexity, so figures compare with published ones: the \
+            text is tokenized once (BOS first), cut into chunks of --ctx tokens, each chunk starts \
+            with BOS, and only the second half of each chunk is scored. Prints PPL ± its standard \
             error. DeepSeek-R1 on wiki.test.raw at --ctx 512 is published at 3.3490 (Q8_0).
 
-            Evaluation is layer-major: a batch of chunks passes layer 0, then layer 1, ..., so each
-            weight is read once per batch; --mem sets the batch from a memory budget. Figures do not
+            Evaluation is layer-major: a batch of chunks passes layer 0, then layer 1, ..., so each \
+            weight is read once per batch; --mem sets the batch from a memory budget. Figures do not \
             depend on the batch or thread count (bit for bit).
 
             Examples:

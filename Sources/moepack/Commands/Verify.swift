@@ -9,13 +9,13 @@ struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Compare converted models with the original: PPL, KL-divergence, Δp, top-1 agreement.",
         discussion: """
-            Runs the original (an FP8 checkpoint) and every --quantized model over the same chunks and
-            reports what llama-perplexity --kl-divergence reports: PPL of both and their ratio, mean
-            KLD ± error with median/p99/max, mean and RMS Δp (change in the probability of the right
+            Runs the original (an FP8 checkpoint) and every --quantized model over the same chunks and \
+            reports what llama-perplexity --kl-divergence reports: PPL of both and their ratio, mean \
+            KLD ± error with median/p99/max, mean and RMS Δp (change in the probability of the right \
             token), and "same top p" (top-1 agreement), per model and per chunk (--results).
 
-            The original pass is the expensive one: --save-base FILE keeps its log-probabilities
-            (zstd, formats/base-logprobs.md, with the token ids), and --base FILE compares later
+            The original pass is the expensive one: --save-base FILE keeps its log-probabilities \
+            (zstd, formats/base-logprobs.md, with the token ids), and --base FILE compares later \
             conversions against it without the original or the text.
 
             Examples:
@@ -103,7 +103,9 @@ struct Verify: ParsableCommand {
             FileHandle.standardError.write(Data("verify: base \(baseLabel); \(models.count) model(s); chunks \(range.lowerBound)..<\(range.upperBound), \(batch) per batch, \(options.threads) threads\n".utf8))
             let evaluator = Evaluator(chunks: chunks, range: range, batchChunks: batch)
             evaluator.progress = options.progress(label: "verify")
+            let start = Date()
             let scores = try evaluator.compare(base: baseSource, models: engines, save: writer)
+            let seconds = Date().timeIntervalSince(start)
             try writer?.commit()
             let labels = models.map { "\($0.label), \($0.byteCount) bytes" }
             let results = EvaluationResults(
@@ -118,6 +120,10 @@ struct Verify: ParsableCommand {
                     }
                 }
             }
+            let passes = models.count + (original != nil ? 1 : 0)
+            print(String(
+                format: "%d chunks × %d models in %.1f s (%.1f tokens/s per model pass), peak RSS %@", range.count, passes, seconds,
+                Double(range.count * chunks.context * passes) / seconds, formatBytes(ProcessStats.peakResidentBytes)))
             if let saveBase { print("base log-probabilities saved to \(saveBase)") }
             if let path = options.results { try writeResults(results, to: path) }
         }
