@@ -54,9 +54,12 @@ func fp16Value(_ h: UInt16) -> Float {
 @inline(__always)
 func largestMagnitude(_ x: UnsafePointer<Float>, _ n: Int) -> (max: Float, amax: Float) {
     var max: Float = 0, amax: Float = 0
-    for i in 0..<n where abs(x[i]) > amax {
-        amax = abs(x[i])
-        max = x[i]
+    for i in 0..<n {
+        // Selects, not a branch: which element wins is data-dependent and mispredicts.
+        let a = abs(x[i])
+        let larger = a > amax
+        amax = larger ? a : amax
+        max = larger ? x[i] : max
     }
     return (max, amax)
 }
@@ -397,4 +400,27 @@ func bestIndexInt8(_ values: UnsafePointer<Int8>, _ x: Float) -> Int {
 func truncatingToInt32(_ value: Float) -> Int32 {
     guard value.isFinite, value > -2_147_483_904, value < 2_147_483_648 else { return Int32.min }
     return Int32(value)
+}
+
+/// C `roundf` (half away from zero) to an integer, for |value| <= 4194303, without a libm call
+/// or a trapping conversion: baseline x86-64 has no `roundss`, so `Float.rounded(.toNearestOrAwayFromZero)`
+/// calls `roundf` for every weight. Rounds to nearest-even with `nearestInt`'s 1.5·2^23 trick,
+/// then moves exact ties away from zero (the difference `value − even` is exact). Equal to `roundf`
+/// on every float in [-130, 130] (checked exhaustively when written).
+@inline(__always)
+func roundedAwayFromZero(_ value: Float) -> Int32 {
+    let even = nearestInt(value)
+    let difference = value - Float(even)
+    let up: Int32 = difference == 0.5 && value > 0 ? 1 : 0
+    let down: Int32 = difference == -0.5 && value < 0 ? 1 : 0
+    return even &+ up &- down
+}
+
+/// C's `(int)value` for 0 <= value <= 4194303, without a trapping conversion: the nearest integer
+/// (1.5·2^23 trick) minus one when it lies above `value`. The legacy quantizers' levels
+/// (`x·id + 8.5`, `(x − min)·id + 0.5`) are in this range by construction.
+@inline(__always)
+func truncatingNonNegative(_ value: Float) -> Int32 {
+    let nearest = nearestInt(value)
+    return nearest &- (Float(nearest) > value ? 1 : 0)
 }

@@ -18,8 +18,8 @@ public enum Q4_0: BlockFormat {
                 let id: Float = d != 0 ? 1 / d : 0
                 storeUInt16(fp16Bits(d), UnsafeMutableRawPointer(o), 0)
                 for j in 0..<16 {
-                    let q0 = UInt8(Swift.min(15, Int8(truncatingIfNeeded: truncatingToInt32(xb[j] * id + 8.5))))
-                    let q1 = UInt8(Swift.min(15, Int8(truncatingIfNeeded: truncatingToInt32(xb[j + 16] * id + 8.5))))
+                    let q0 = UInt8(Swift.min(15, Int8(truncatingIfNeeded: truncatingNonNegative(xb[j] * id + 8.5))))
+                    let q1 = UInt8(Swift.min(15, Int8(truncatingIfNeeded: truncatingNonNegative(xb[j + 16] * id + 8.5))))
                     o[2 + j] = q0 | (q1 << 4)
                 }
             }

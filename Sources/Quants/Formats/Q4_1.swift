@@ -50,8 +50,8 @@ func quantizeAsymmetric(
                 let xb = x + block * 32, o = out + block * blockBytes
                 var min = Float.greatestFiniteMagnitude, max = -Float.greatestFiniteMagnitude
                 for j in 0..<32 {
-                    if xb[j] < min { min = xb[j] }
-                    if xb[j] > max { max = xb[j] }
+                    min = xb[j] < min ? xb[j] : min
+                    max = xb[j] > max ? xb[j] : max
                 }
                 let d = (max - min) / Float(nmax)
                 let id: Float = d != 0 ? 1 / d : 0
@@ -59,7 +59,7 @@ func quantizeAsymmetric(
                 storeUInt16(fp16Bits(min), UnsafeMutableRawPointer(o), 2)
                 for j in 0..<32 {
                     // C: (uint8_t)(x + 0.5f), then MIN(15, ...) for Q4_1 only.
-                    let level = UInt8(truncatingIfNeeded: truncatingToInt32((xb[j] - min) * id + 0.5))
+                    let level = UInt8(truncatingIfNeeded: truncatingNonNegative((xb[j] - min) * id + 0.5))
                     L[j] = bits == 4 ? Swift.min(15, level) : level
                 }
                 store(L, o)

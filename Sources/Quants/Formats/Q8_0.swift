@@ -17,12 +17,17 @@ public enum Q8_0: BlockFormat {
             let xb = x + block * 32
             let out = y + block * 34
             var amax: Float = 0
-            for j in 0..<32 { amax = max(amax, abs(xb[j])) }
+            for j in 0..<32 {
+                // C's MAX macro as a select: Swift's max() handles NaN and compiles to a slower sequence.
+                let a = abs(xb[j])
+                amax = a > amax ? a : amax
+            }
             let d = amax / 127
             let id: Float = d != 0 ? 1 / d : 0
             storeUInt16(fp16Bits(d), out, 0)
             for j in 0..<32 {
-                out.storeBytes(of: Int8(truncatingIfNeeded: truncatingToInt32((xb[j] * id).rounded(.toNearestOrAwayFromZero))), toByteOffset: 2 + j, as: Int8.self)
+                // |x·id| <= 127 (finite input is checked by the caller), inside roundedAwayFromZero's range.
+                out.storeBytes(of: Int8(truncatingIfNeeded: roundedAwayFromZero(xb[j] * id)), toByteOffset: 2 + j, as: Int8.self)
             }
         }
     }
