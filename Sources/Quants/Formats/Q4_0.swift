@@ -18,9 +18,11 @@ public enum Q4_0: BlockFormat {
                 let id: Float = d != 0 ? 1 / d : 0
                 storeUInt16(fp16Bits(d), UnsafeMutableRawPointer(o), 0)
                 for j in 0..<16 {
-                    let q0 = UInt8(Swift.min(15, Int8(truncatingIfNeeded: truncatingNonNegative(xb[j] * id + 8.5))))
-                    let q1 = UInt8(Swift.min(15, Int8(truncatingIfNeeded: truncatingNonNegative(xb[j + 16] * id + 8.5))))
-                    o[2 + j] = q0 | (q1 << 4)
+                    // C: MIN(15, (int8_t)(x·id + 8.5f)); levels are never negative here.
+                    let l0 = truncatingNonNegative(xb[j] * id + 8.5), l1 = truncatingNonNegative(xb[j + 16] * id + 8.5)
+                    let q0 = UInt8(truncatingIfNeeded: l0 < 15 ? l0 : 15)
+                    let q1 = UInt8(truncatingIfNeeded: l1 < 15 ? l1 : 15)
+                    o[2 + j] = q0 | (q1 &<< 4)
                 }
             }
             return

@@ -60,7 +60,7 @@ func quantizeAsymmetric(
                 for j in 0..<32 {
                     // C: (uint8_t)(x + 0.5f), then MIN(15, ...) for Q4_1 only.
                     let level = UInt8(truncatingIfNeeded: truncatingNonNegative((xb[j] - min) * id + 0.5))
-                    L[j] = bits == 4 ? Swift.min(15, level) : level
+                    L[j] = bits == 4 && level > 15 ? 15 : level
                 }
                 store(L, o)
             }

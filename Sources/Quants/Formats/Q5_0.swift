@@ -28,7 +28,7 @@ public enum Q5_0: BlockFormat {
                 let d = max / -16
                 let id: Float = d != 0 ? 1 / d : 0
                 storeUInt16(fp16Bits(d), UnsafeMutableRawPointer(o), 0)
-                store({ UInt8(Swift.min(31, Int8(truncatingIfNeeded: truncatingNonNegative(xb[$0] * id + 16.5)))) }, o)
+                store({ let l = truncatingNonNegative(xb[$0] * id + 16.5); return UInt8(truncatingIfNeeded: l < 31 ? l : 31) }, o)
             }
             return
         }
