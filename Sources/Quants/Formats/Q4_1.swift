@@ -26,6 +26,8 @@ public enum Q4_1: BlockFormat {
 }
 
 /// Q4_1 and Q5_1 share their quantizers; they differ in level count and in Q5_1's `qh` word.
+/// Inlined so that each caller gets a copy specialised for its constant `bits`.
+@inline(__always)
 func quantizeAsymmetric(
     _ x: UnsafePointer<Float>, count: Int, importance: UnsafePointer<Float>?, into y: UnsafeMutableRawPointer, bits: Int
 ) {
