@@ -53,15 +53,44 @@ func fp16Value(_ h: UInt16) -> Float {
 /// finds it (`if (ax > amax) { amax = ax; max = x[i]; }`: ties keep the earlier value).
 @inline(__always)
 func largestMagnitude(_ x: UnsafePointer<Float>, _ n: Int) -> (max: Float, amax: Float) {
-    var max: Float = 0, amax: Float = 0
-    for i in 0..<n {
-        // Selects, not a branch: which element wins is data-dependent and mispredicts.
-        let a = abs(x[i])
-        let larger = a > amax
-        amax = larger ? a : amax
-        max = larger ? x[i] : max
+    // The C loop keeps the first element of largest |x| (strict >). Four interleaved scans (element
+    // i goes to lane i % 4) each keep their own first maximum; the winner is the largest, ties to the
+    // lowest index: the same element, found with four independent chains of selects instead of one.
+    guard n % 4 == 0 else {
+        var max: Float = 0, amax: Float = 0
+        for i in 0..<n {
+            let a = abs(x[i])
+            let larger = a > amax
+            amax = larger ? a : amax
+            max = larger ? x[i] : max
+        }
+        return (max, amax)
     }
-    return (max, amax)
+    // Scalars, not SIMD4 lanes: per-lane subscripting of SIMD types compiles to slow code on baseline x86-64.
+    var a0: Float = 0, a1: Float = 0, a2: Float = 0, a3: Float = 0
+    var m0: Float = 0, m1: Float = 0, m2: Float = 0, m3: Float = 0
+    var i0 = Int.max, i1 = Int.max, i2 = Int.max, i3 = Int.max
+    @inline(__always) func scan(_ i: Int, _ a: inout Float, _ m: inout Float, _ at: inout Int) {
+        let v = abs(x[i])
+        let larger = v > a
+        a = larger ? v : a
+        m = larger ? x[i] : m
+        at = larger ? i : at
+    }
+    for i in stride(from: 0, to: n, by: 4) {
+        scan(i, &a0, &m0, &i0)
+        scan(i + 1, &a1, &m1, &i1)
+        scan(i + 2, &a2, &m2, &i2)
+        scan(i + 3, &a3, &m3, &i3)
+    }
+    var a = a0, m = m0, at = i0
+    @inline(__always) func merge(_ b: Float, _ mb: Float, _ ib: Int) {
+        if b > a || (b == a && ib < at) { (a, m, at) = (b, mb, ib) }
+    }
+    merge(a1, m1, i1)
+    merge(a2, m2, i2)
+    merge(a3, m3, i3)
+    return (m, a)
 }
 
 /// `make_qx_quants`: symmetric levels in [-nmax, nmax-1] stored as L + nmax; searches 19 scales.

@@ -35,7 +35,7 @@ func quantizeAsymmetric(
     let blockBytes = bits == 4 ? 20 : 24
     let quantOffset = bits == 4 ? 4 : 8
     let out = y.assumingMemoryBound(to: UInt8.self)
-    func store(_ L: UnsafePointer<UInt8>, _ o: UnsafeMutablePointer<UInt8>) {
+    @inline(__always) func store(_ L: UnsafePointer<UInt8>, _ o: UnsafeMutablePointer<UInt8>) {
         var qh: UInt32 = 0
         for j in 0..<16 {
             let l0 = L[j], l1 = L[j + 16]

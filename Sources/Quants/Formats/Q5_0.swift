@@ -11,7 +11,7 @@ public enum Q5_0: BlockFormat {
         _ x: UnsafePointer<Float>, count: Int, importance: UnsafePointer<Float>?, into y: UnsafeMutableRawPointer
     ) {
         let out = y.assumingMemoryBound(to: UInt8.self)
-        func store(_ level: (Int) -> UInt8, _ o: UnsafeMutablePointer<UInt8>) {
+        @inline(__always) func store(_ level: (Int) -> UInt8, _ o: UnsafeMutablePointer<UInt8>) {
             var qh: UInt32 = 0
             for j in 0..<16 {
                 let l0 = level(j), l1 = level(j + 16)
