@@ -57,19 +57,25 @@ public struct QuantBenchmark {
     public func run(peerPython: String?, peerScript: String?, log: (String) -> Void) throws -> [Row] {
         let input = matrix()
         var peer: [String: [Double]] = [:]
-        if let peerPython, let peerScript {
-            let path = NSTemporaryDirectory() + "moepack-bench-matrix-\(getpid()).f32"
-            try input.withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: path)) }
-            defer { unlink(path) }
+        let path = NSTemporaryDirectory() + "moepack-bench-matrix-\(getpid()).f32"
+        defer { unlink(path) }
+        /// Times llama.cpp (a child process); run before and after moepack's timings, keeping each
+        /// type's best, so that both sides get the machine's quiet moments (this VM is noisy).
+        func timePeer() throws {
+            guard let peerPython, let peerScript else { return }
+            if !FileManager.default.fileExists(atPath: path) {
+                try input.withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: path)) }
+            }
             log("timing llama.cpp's ggml_quantize_chunk through \(peerPython)")
             let result = try ChildProcess.run(
                 peerPython, [peerScript, path, "\(rows)", "\(columns)", "\(threads)"] + types.map { "\($0.rawValue)" })
-            if result.exitStatus == 0, let json = try? JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: [Double]] {
-                peer = json
-            } else {
+            guard result.exitStatus == 0, let json = try? JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: [Double]] else {
                 log("peer failed (status \(result.exitStatus)); reporting moepack alone")
+                return
             }
+            for (key, times) in json { peer[key] = peer[key].map { zip($0, times).map { Swift.min($0, $1) } } ?? times }
         }
+        try timePeer()
         var results: [Row] = []
         for type in types {
             guard let format = type.format, let rowBytes = type.rowBytes(columns) else { continue }
@@ -97,7 +103,7 @@ public struct QuantBenchmark {
                                     into: yp.pointer.assumingMemoryBound(to: Float.self) + row * cols)
                             }
                         }
-                        let q1 = time { quantize(0..<rows) }
+                        let q1 = time(repeats: 5) { quantize(0..<rows) }
                         let qN = time { parallelFor(rows, threads: threads) { quantize($0) } }
                         let d1 = time { dequantize(0..<rows) }
                         let dN = time { parallelFor(rows, threads: threads) { dequantize($0) } }
@@ -105,7 +111,6 @@ public struct QuantBenchmark {
                     }
                 }
             }
-            let peerTimes = peer["\(type.rawValue)"].map { ($0[0], $0[1]) }
             var dotTimes: (Double, Double)?
             if let kernel = type.dotProduct {
                 let vector = (0..<columns).map { Float($0 % 7) - 3 }
@@ -132,7 +137,11 @@ public struct QuantBenchmark {
                 }
                 if sink.isNaN { log("") }  // keeps the work observable
             }
-            results.append(Row(type: type, quantizeSeconds: (q1, qN), dequantizeSeconds: (d1, dN), peerSeconds: peerTimes, dotSeconds: dotTimes))
+            results.append(Row(type: type, quantizeSeconds: (q1, qN), dequantizeSeconds: (d1, dN), peerSeconds: nil, dotSeconds: dotTimes))
+        }
+        try timePeer()
+        for i in results.indices {
+            results[i].peerSeconds = peer["\(results[i].type.rawValue)"].map { ($0[0], $0[1]) }
         }
         return results
     }
@@ -162,7 +171,7 @@ public struct QuantBenchmark {
                     + String(format: "%.2f G weights/s | %.2f G weights/s | %.2fx |", weights / dot.fused / 1e9, weights / dot.dequantizeThenDot / 1e9, dot.dequantizeThenDot / dot.fused))
         }
         lines.append("")
-        lines.append("Matrix: \(rows) × \(columns) F32 weight-like values (\(String(format: "%.1f", megabytes)) MB); MB/s of F32 input (quantize) or output (dequantize); best of 3; no importance weights.")
+        lines.append("Matrix: \(rows) × \(columns) F32 weight-like values (\(String(format: "%.1f", megabytes)) MB); MB/s of F32 input (quantize) or output (dequantize); best of 5 (moepack quantize) or 3; llama.cpp timed before and after moepack, best kept; no importance weights.")
         return lines.joined(separator: "\n")
     }
 }
