@@ -147,16 +147,23 @@ func makeQXQuants(
     var scale: Float = suml2 != 0 ? sumlx / suml2 : 0
     if returnEarly { return suml2 > 0 ? 0.5 * (scale + 1 / iscale) : 1 / iscale }
     var best = scale * sumlx
+    // Products in a vectorizable pass, then the sums in C order (same bits; see makeQKXQuants).
+    return withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * n) { products -> Float in
+    let wxl = products.baseAddress!, wll = wxl + n
     for step in -9...9 where step != 0 {
         iscale = -(Float(nmax) + 0.1 * Float(step)) / max
-        sumlx = 0
-        suml2 = 0
         for i in 0..<n {
             var l = nearestInt(iscale * x[i])
             l = Swift.max(-nmax, Swift.min(nmax - 1, l))
             let w = weight(i)
-            sumlx += w * x[i] * Float(l)
-            suml2 += w * Float(l) * Float(l)
+            wxl[i] = w * x[i] * Float(l)
+            wll[i] = w * Float(l) * Float(l)
+        }
+        sumlx = 0
+        suml2 = 0
+        for i in 0..<n {
+            sumlx += wxl[i]
+            suml2 += wll[i]
         }
         if suml2 > 0 && sumlx * sumlx > best * suml2 {
             for i in 0..<n {
@@ -168,6 +175,7 @@ func makeQXQuants(
         }
     }
     return scale
+    }
     }
 }
 
