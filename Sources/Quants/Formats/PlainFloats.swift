@@ -30,7 +30,8 @@ public enum BF16Format: BlockFormat {
     public static func quantizeRow(
         _ x: UnsafePointer<Float>, count: Int, importance: UnsafePointer<Float>?, into y: UnsafeMutableRawPointer
     ) {
-        for i in 0..<count { storeUInt16(BFloat16.fromFloat(x[i]), y, 2 * i) }
+        let out = y.assumingMemoryBound(to: UInt16.self)  // little-endian host (x86-64, arm64)
+        for i in 0..<count { out[i] = BFloat16.fromFloat(x[i]) }
     }
     public static func dequantizeRow(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
         for i in 0..<count { x[i] = BFloat16.toFloat(loadUInt16(y, 2 * i)) }

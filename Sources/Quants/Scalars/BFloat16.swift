@@ -5,9 +5,11 @@ public enum BFloat16 {
     @inline(__always)
     public static func fromFloat(_ value: Float) -> UInt16 {
         let bits = value.bitPattern
-        if value.isNaN { return UInt16(truncatingIfNeeded: bits >> 16) | 0x0040 }
-        let lsb = (bits >> 16) & 1
-        return UInt16(truncatingIfNeeded: (bits &+ 0x7FFF &+ lsb) >> 16)
+        // Both results, then a select (no branch, so loops over rows vectorize).
+        let rounded = (bits &+ 0x7FFF &+ ((bits >> 16) & 1)) >> 16
+        let quietNaN = (bits >> 16) | 0x0040
+        let isNaN = bits & 0x7FFF_FFFF > 0x7F80_0000
+        return UInt16(truncatingIfNeeded: isNaN ? quietNaN : rounded)
     }
 
     @inline(__always)
