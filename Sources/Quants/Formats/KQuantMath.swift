@@ -191,13 +191,21 @@ func makeQ3Quants(_ n: Int, _ nmax: Int32, _ x: UnsafePointer<Float>, _ L: Unsaf
     let iscale = -Float(nmax) / max
     if doRMSE {
         var sumlx: Float = 0, suml2: Float = 0
-        for i in 0..<n {
-            var l = nearestInt(iscale * x[i])
-            l = Swift.max(-nmax, Swift.min(nmax - 1, l))
-            L[i] = Int8(truncatingIfNeeded: l)
-            let w = x[i] * x[i]
-            sumlx += w * x[i] * Float(l)
-            suml2 += w * Float(l) * Float(l)
+        // Products first (vectorizable), then the sums in C order: same bits.
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * n) { products in
+            let wxl = products.baseAddress!, wll = wxl + n
+            for i in 0..<n {
+                var l = nearestInt(iscale * x[i])
+                l = Swift.max(-nmax, Swift.min(nmax - 1, l))
+                L[i] = Int8(truncatingIfNeeded: l)
+                let w = x[i] * x[i]
+                wxl[i] = w * x[i] * Float(l)
+                wll[i] = w * Float(l) * Float(l)
+            }
+            for i in 0..<n {
+                sumlx += wxl[i]
+                suml2 += wll[i]
+            }
         }
         for _ in 0..<5 {
             var changed = 0

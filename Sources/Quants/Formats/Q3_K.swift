@@ -64,13 +64,18 @@ public enum Q3_K: BlockFormat {
                     let d = dAll * Float(groupScale(j, o + 96))
                     if d == 0 { continue }
                     for i in 0..<16 {
-                        L[16 * j + i] = Int8(Swift.max(-4, Swift.min(3, nearestInt(xb[16 * j + i] / d))) + 4)
+                        L[16 * j + i] = Int8(truncatingIfNeeded: Swift.max(-4, Swift.min(3, nearestInt(xb[16 * j + i] / d))) + 4)
                     }
                 }
                 for j in 0..<32 { o[j] = 0 }
-                for j in 0..<256 where L[j] > 3 {
-                    o[j % 32] |= UInt8(1 << (j / 32))
-                    L[j] -= 4
+                // hmask bit m of byte k flags level j = 32m + k above 3. Selects, not a branch: the
+                // condition is data-dependent and mispredicted half the time.
+                for m in 0..<8 {
+                    for k in 0..<32 {
+                        let high: Int8 = L[32 * m + k] > 3 ? 1 : 0
+                        o[k] |= UInt8(bitPattern: high) &<< UInt8(m)
+                        L[32 * m + k] &-= high &* 4
+                    }
                 }
                 packTwoBit(levels, into: o + 32)
             }
