@@ -104,12 +104,14 @@ public enum Q3_K: BlockFormat {
         for block in 0..<(count / 256) {
             let b = bytes + block * 110
             let dAll = fp16Value(loadUInt16(y, block * 110 + 108))
-            for e in 0..<256 {
-                let group = e / 16
+            for group in 0..<16 {
+                // One scale per 16 weights; the hmask bit set means "no −4" (arithmetic, no branch).
                 let dl = dAll * Float(groupScale(group, b + 96))
-                let low = (b[32 + (e / 128) * 32 + e % 32] >> (2 * ((e % 128) / 32))) & 3
-                let high: Int32 = b[e % 32] & UInt8(1 << (e / 32)) != 0 ? 0 : 4
-                x[block * 256 + e] = dl * Float(Int32(low) - high)
+                for e in (16 * group)..<(16 * group + 16) {
+                    let low = (b[32 + (e / 128) * 32 + e % 32] >> (2 * ((e % 128) / 32))) & 3
+                    let bit = Int32((b[e % 32] >> (e / 32)) & 1)
+                    x[block * 256 + e] = dl * Float(Int32(low) - (4 - 4 * bit))
+                }
             }
         }
     }
