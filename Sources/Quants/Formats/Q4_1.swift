@@ -50,11 +50,7 @@ func quantizeAsymmetric(
         guard let importance else {
             for block in 0..<(count / 32) {
                 let xb = x + block * 32, o = out + block * blockBytes
-                var min = Float.greatestFiniteMagnitude, max = -Float.greatestFiniteMagnitude
-                for j in 0..<32 {
-                    min = xb[j] < min ? xb[j] : min
-                    max = xb[j] > max ? xb[j] : max
-                }
+                let (min, max) = extremes32(xb)
                 let d = (max - min) / Float(nmax)
                 let id: Float = d != 0 ? 1 / d : 0
                 storeUInt16(fp16Bits(d), UnsafeMutableRawPointer(o), 0)
@@ -81,4 +77,28 @@ func quantizeAsymmetric(
             }
         }
     }
+}
+
+/// The C loop's `min` and `max` of 32 values (first occurrence on ties, which only matters for the
+/// sign of a zero), found in two interleaved lanes so the select chains are half as long.
+@inline(__always)
+func extremes32(_ x: UnsafePointer<Float>) -> (min: Float, max: Float) {
+    var min0 = Float.greatestFiniteMagnitude, min1 = Float.greatestFiniteMagnitude
+    var max0 = -Float.greatestFiniteMagnitude, max1 = -Float.greatestFiniteMagnitude
+    var minAt0 = Int.max, minAt1 = Int.max, maxAt0 = Int.max, maxAt1 = Int.max
+    for j in stride(from: 0, to: 32, by: 2) {
+        let a = x[j], b = x[j + 1]
+        let lowerA = a < min0, lowerB = b < min1, higherA = a > max0, higherB = b > max1
+        min0 = lowerA ? a : min0
+        minAt0 = lowerA ? j : minAt0
+        min1 = lowerB ? b : min1
+        minAt1 = lowerB ? j + 1 : minAt1
+        max0 = higherA ? a : max0
+        maxAt0 = higherA ? j : maxAt0
+        max1 = higherB ? b : max1
+        maxAt1 = higherB ? j + 1 : maxAt1
+    }
+    let min = min1 < min0 || (min1 == min0 && minAt1 < minAt0) ? min1 : min0
+    let max = max1 > max0 || (max1 == max0 && maxAt1 < maxAt0) ? max1 : max0
+    return (min, max)
 }
