@@ -133,8 +133,7 @@ public final class BaseLogitsReader {
         let ok = ids.withUnsafeMutableBytes { Zstd.decompress(UnsafeRawBufferPointer(rebasing: bytes[position..<(position + tokenFrame)]), into: $0) }
         guard ok else { throw fail("token frame is corrupt") }
         tokens = ids.map { Int($0) }
-        let hash = tokens.map { UInt32($0) }.withUnsafeBytes { XXH3Hasher.hash($0) }
-        guard XXH3Hasher.hex(hash) == header.tokensXXH3 else { throw fail("token ids do not match their fingerprint") }
+        guard TokenChunks.fingerprint(tokens) == header.tokensXXH3 else { throw fail("token ids do not match their fingerprint") }
         offset = position + tokenFrame
         nextChunk = header.firstChunk
     }

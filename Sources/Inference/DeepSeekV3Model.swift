@@ -63,10 +63,9 @@ public final class DeepSeekV3Model: @unchecked Sendable {
         let eps = Float(c.rmsNormEps)
         let steps = c.numHiddenLayers + 1
         for layer in 0..<c.numHiddenLayers {
-            let names = layerNames(layer)
             // Read ahead the next layer's dense weights while this one computes (routed experts are
             // read ahead one at a time inside the MoE, so a tight memory cap is not flooded).
-            if layer + 1 < c.numHiddenLayers { source.prefetch(layerNames(layer + 1, experts: false)) } else { source.prefetch(headNames) }
+            if layer + 1 < c.numHiddenLayers { source.prefetch(layerNames(layer + 1)) } else { source.prefetch(headNames) }
             // Attention, chunk by chunk (its intermediates scale with one chunk only).
             let w = try AttentionWeights.load(layer: layer, from: loader)
             Kernels.rmsNorm(residual.pointer, rows: row, count: hidden, stride: hidden, weight: w.inputNorm, epsilon: eps, into: normed.pointer, outputStride: hidden)
@@ -86,7 +85,8 @@ public final class DeepSeekV3Model: @unchecked Sendable {
                 }
             }
             add(delta, into: residual)
-            source.release(names)
+            // Routed experts released themselves as they finished.
+            source.release(layerNames(layer))
             progress?(layer + 1, steps)
         }
 
@@ -112,12 +112,13 @@ public final class DeepSeekV3Model: @unchecked Sendable {
     var headNames: [String] { ["model.norm.weight", headWeightName] }
     var headWeightName: String { config.tieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight" }
 
-    func layerNames(_ layer: Int, experts: Bool = true) -> [String] {
+    /// A layer's weights other than its routed experts (those are read ahead and released one by
+    /// one inside `RoutedExperts`).
+    func layerNames(_ layer: Int) -> [String] {
         var names = AttentionWeights.names(layer: layer) + ["model.layers.\(layer).post_attention_layernorm.weight"]
         if config.isMoELayer(layer) {
             let moe = RoutedExperts(config: config, layer: layer)
             names += moe.routerNames() + moe.sharedNames()
-            if experts { for e in 0..<config.nRoutedExperts { names += moe.expertNames(e) } }
         } else {
             names += MLPWeights.names(prefix: "model.layers.\(layer).mlp.")
         }

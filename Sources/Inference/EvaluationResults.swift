@@ -38,8 +38,7 @@ public struct EvaluationResults: Codable, Sendable, Equatable {
     }
 
     public static func fingerprint(tokens: [Int], context: Int, attention: String, base: String?, models: [String]) -> Fingerprint {
-        let hash = tokens.map { UInt32(truncatingIfNeeded: $0) }.withUnsafeBytes { XXH3Hasher.hash($0) }
-        return Fingerprint(tokensXXH3: XXH3Hasher.hex(hash), tokenCount: tokens.count, context: context, attention: attention, base: base, models: models)
+        Fingerprint(tokensXXH3: TokenChunks.fingerprint(tokens), tokenCount: tokens.count, context: context, attention: attention, base: base, models: models)
     }
 
     public struct MergeError: Error, CustomStringConvertible {

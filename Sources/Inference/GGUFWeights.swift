@@ -85,19 +85,27 @@ public final class GGUFWeights: WeightSource, @unchecked Sendable {
         switch try location(name) {
         case .rows(let info, let firstRow, _, let columns):
             try decode(info, rows: (firstRow + rows.lowerBound)..<(firstRow + rows.upperBound), columns: columns, into: output, label: name)
-        case .keyValue(let key, let value, let heads, let nope, let v, let kvLora):
-            // attn_k_b rows are (head, latent) of `nope` values: W_k[h] transposed.
-            let all = Matrix(rows: heads * (nope + v), columns: kvLora)
-            let keyRows = Matrix(rows: kvLora, columns: nope)
-            for h in 0..<heads {
-                try decode(key, rows: (h * kvLora)..<((h + 1) * kvLora), columns: nope, into: keyRows.pointer, label: name)
-                for i in 0..<nope {
-                    let destination = all.row(h * (nope + v) + i)
-                    for j in 0..<kvLora { destination[j] = keyRows.row(j)[i] }
+        case .keyValue(let key, let value, _, let nope, let v, let kvLora):
+            // Only the heads the requested rows fall in are decoded: row r is head r / (nope+v), a
+            // key row when r % (nope+v) < nope, else a value row. attn_k_b rows are (head, latent)
+            // of `nope` values, so a key row needs that head's whole attn_k_b slice, transposed;
+            // a value row is one attn_v_b row as it is.
+            let perHead = nope + v
+            let keySlice = Matrix(rows: kvLora, columns: nope)
+            var decodedHead = -1
+            for r in rows {
+                let h = r / perHead, i = r % perHead
+                let destination = output + (r - rows.lowerBound) * kvLora
+                if i < nope {
+                    if decodedHead != h {
+                        try decode(key, rows: (h * kvLora)..<((h + 1) * kvLora), columns: nope, into: keySlice.pointer, label: name)
+                        decodedHead = h
+                    }
+                    for j in 0..<kvLora { destination[j] = keySlice.row(j)[i] }
+                } else {
+                    try decode(value, rows: (h * v + i - nope)..<(h * v + i - nope + 1), columns: kvLora, into: destination, label: name)
                 }
-                try decode(value, rows: (h * v)..<((h + 1) * v), columns: kvLora, into: all.row(h * (nope + v) + nope), label: name)
             }
-            output.update(from: all.row(rows.lowerBound), count: rows.count * kvLora)
         }
     }
 

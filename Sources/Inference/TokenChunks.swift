@@ -1,3 +1,6 @@
+import DeepSeekV3
+import TensorFiles
+
 /// How `llama-perplexity` cuts a text into scored chunks (`tools/perplexity/perplexity.cpp`,
 /// `perplexity()`): the text is tokenized once (with BOS when the tokenizer adds one), cut into
 /// `tokens.count / ctx` chunks of `ctx` tokens, the first token of every chunk is replaced by BOS,
@@ -30,5 +33,20 @@ public struct TokenChunks: Sendable, Equatable {
     /// The tokens the scored positions of chunk `index` must predict.
     public func targets(_ index: Int) -> [Int] {
         Array(tokens[(index * context + first + 1)..<((index + 1) * context)])
+    }
+}
+
+extension TokenChunks {
+    /// llama-perplexity's token stream for a text: its ids, with BOS first when the tokenizer adds
+    /// one (`tokenizer_config.json`'s `add_bos_token`), and BOS written over each chunk's start.
+    public init(text: [UInt8], tokenizer: BPETokenizer, context: Int) {
+        let bos = tokenizer.addBOS ? tokenizer.bosTokenId : nil
+        self.init(tokens: (bos.map { [$0] } ?? []) + tokenizer.encode(bytes: text), context: context, bos: bos)
+    }
+
+    /// XXH3-64 (hex) of token ids as u32 little-endian: the text's fingerprint in base-log-prob and
+    /// results files.
+    public static func fingerprint(_ tokens: [Int]) -> String {
+        XXH3Hasher.hex(tokens.map { UInt32(truncatingIfNeeded: $0) }.withUnsafeBytes { XXH3Hasher.hash($0) })
     }
 }

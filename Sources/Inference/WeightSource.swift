@@ -35,13 +35,8 @@ public struct WeightError: Error, CustomStringConvertible, Sendable {
 }
 
 extension WeightSource {
-    /// A whole weight as one contiguous F32 matrix.
-    public func matrix(_ name: String) throws(WeightError) -> Matrix {
-        let (rows, columns) = try shape(of: name)
-        let matrix = Matrix(rows: rows, columns: columns)
-        try read(name, rows: 0..<rows, into: matrix.pointer)
-        return matrix
-    }
+    /// Label and size: how reports and result fingerprints name the model.
+    public var identity: String { "\(label), \(byteCount) bytes" }
 
     /// A 1-D weight (norm scale, bias).
     public func vector(_ name: String) throws(WeightError) -> [Float] {

@@ -451,15 +451,6 @@ func bestIndexInt8(_ values: UnsafePointer<Int8>, _ x: Float) -> Int {
     return x - Float(values[mu - 1]) < Float(values[mu]) - x ? mu - 1 : mu
 }
 
-/// C's float-to-int conversion as x86-64 compiles it (`cvttss2si`): truncation toward zero, and
-/// 0x80000000 for NaN or out-of-range values, where Swift's `Int32(_:)` would trap. Narrower C
-/// targets (`(int8_t)`, `(uint8_t)`) then keep the low bits.
-@inline(__always)
-func truncatingToInt32(_ value: Float) -> Int32 {
-    guard value.isFinite, value > -2_147_483_904, value < 2_147_483_648 else { return Int32.min }
-    return Int32(value)
-}
-
 /// C `roundf` (half away from zero) to an integer, for |value| <= 4194303, without a libm call
 /// or a trapping conversion: baseline x86-64 has no `roundss`, so `Float.rounded(.toNearestOrAwayFromZero)`
 /// calls `roundf` for every weight. Rounds to nearest-even with `nearestInt`'s 1.5·2^23 trick,

@@ -63,8 +63,7 @@ struct BenchPerplexity: ParsableCommand {
             try Data(String(repeating: SyntheticCorpus.text + "\n", count: 60).utf8).write(to: URL(fileURLWithPath: text))
             let context = 512
             let tokenizer = try BPETokenizer(path: source)
-            let tokens = [tokenizer.bosTokenId ?? 0] + tokenizer.encode(String(decoding: try Data(contentsOf: URL(fileURLWithPath: text)), as: UTF8.self), addSpecialTokens: false)
-            let tokenChunks = TokenChunks(tokens: tokens, context: context, bos: tokenizer.bosTokenId)
+            let tokenChunks = TokenChunks(text: [UInt8](try Data(contentsOf: URL(fileURLWithPath: text))), tokenizer: tokenizer, context: context)
             guard tokenChunks.available >= chunks else { throw ValidationError("the benchmark text has only \(tokenChunks.available) chunks") }
             let chunksFile = cache + "/eval-chunks.json"
             try JSONSerialization.data(withJSONObject: (0..<chunks).map(tokenChunks.chunk)).write(to: URL(fileURLWithPath: chunksFile))

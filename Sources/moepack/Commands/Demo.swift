@@ -85,8 +85,7 @@ struct Demo: ParsableCommand {
         print("\n== 5. moepack verify --original \(source) --quantized FILE.gguf ... --text \(text) --ctx \(context)")
         let original = try CheckpointWeights(directory: source)
         let tokenizer = try BPETokenizer(path: source)
-        let tokens = [tokenizer.bosTokenId ?? 0] + tokenizer.encode(SyntheticCorpus.text, addSpecialTokens: false)
-        let chunks = TokenChunks(tokens: tokens, context: context, bos: tokenizer.bosTokenId)
+        let chunks = TokenChunks(text: Array(SyntheticCorpus.text.utf8), tokenizer: tokenizer, context: context)
         let count = min(chunks.available, 8)
         let models = try files.map { try DeepSeekV3Model(source: try GGUFWeights(path: $0.1), threads: threads) }
         let evaluator = Evaluator(chunks: chunks, range: 0..<count, batchChunks: count)

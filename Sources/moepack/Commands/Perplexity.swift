@@ -42,7 +42,7 @@ struct Perplexity: ParsableCommand {
             let start = Date()
             let scores = try evaluator.perplexity(engine)
             let seconds = Date().timeIntervalSince(start)
-            let label = "\(weights.label), \(weights.byteCount) bytes"
+            let label = weights.identity
             let results = EvaluationResults(
                 fingerprint: EvaluationResults.fingerprint(tokens: chunks.tokens, context: options.context, attention: options.attention.rawValue, base: nil, models: [label]),
                 range: range, scores: [(label, scores)])

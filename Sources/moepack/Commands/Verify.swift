@@ -2,7 +2,6 @@ import ArgumentParser
 import Conversion
 import Foundation
 import Inference
-import TensorFiles
 import DeepSeekV3
 
 struct Verify: ParsableCommand {
@@ -54,6 +53,8 @@ struct Verify: ParsableCommand {
             let baseSource: Evaluator.Base
             let baseLabel: String
             let range: Range<Int>
+            let baseConfig: DeepSeekV3Config
+            let vocabulary: Int
             var writer: BaseLogitsWriter?
             if let original {
                 let weights = try openWeights(original)
@@ -61,15 +62,16 @@ struct Verify: ParsableCommand {
                 chunks = try tokenize(options, tokenizer: tokenizer)
                 range = try options.chunkRange(available: chunks.available)
                 baseSource = .model(try DeepSeekV3Model(source: weights, threads: options.threads, attention: options.attention))
-                baseLabel = "\(weights.label), \(weights.byteCount) bytes"
+                baseLabel = weights.identity
+                baseConfig = weights.config
+                vocabulary = weights.config.vocabSize
                 if let saveBase {
-                    let hash = chunks.tokens.map { UInt32($0) }.withUnsafeBytes { XXH3Hasher.hash($0) }
                     writer = try BaseLogitsWriter(
                         path: saveBase,
                         header: BaseLogitsHeader(
                             model: baseLabel, context: options.context, vocabulary: weights.config.vocabSize, firstChunk: range.lowerBound,
                             chunkCount: range.count, positions: chunks.positions.count, bos: chunks.bos, tokenCount: chunks.tokens.count,
-                            tokensXXH3: XXH3Hasher.hex(hash)),
+                            tokensXXH3: TokenChunks.fingerprint(chunks.tokens)),
                         tokens: chunks.tokens)
                 }
             } else {
@@ -84,17 +86,12 @@ struct Verify: ParsableCommand {
                 range = requested
                 baseSource = .file(reader)
                 baseLabel = h.model
+                // validate() guarantees a --quantized model when there is no original.
+                baseConfig = models[0].config
+                vocabulary = h.vocabulary
             }
-            let baseConfig: DeepSeekV3Config
-            switch baseSource {
-            case .model(let engine): baseConfig = engine.config
-            case .file(let reader): baseConfig = models.first?.config ?? engines.first!.config
-                if let model = models.first(where: { $0.config.vocabSize != reader.header.vocabulary }) {
-                    throw ValidationError("\(model.label): vocabulary \(model.config.vocabSize), the base file's is \(reader.header.vocabulary)")
-                }
-            }
-            if let model = models.first(where: { $0.config != baseConfig && $0.config.vocabSize != baseConfig.vocabSize }) {
-                throw ValidationError("\(model.label): vocabulary \(model.config.vocabSize) differs from the original's \(baseConfig.vocabSize)")
+            if let model = models.first(where: { $0.config.vocabSize != vocabulary }) {
+                throw ValidationError("\(model.label): vocabulary \(model.config.vocabSize), the base's is \(vocabulary)")
             }
             let plan = MemoryPlan(
                 config: baseConfig, context: chunks.context,
@@ -107,7 +104,7 @@ struct Verify: ParsableCommand {
             let scores = try evaluator.compare(base: baseSource, models: engines, save: writer)
             let seconds = Date().timeIntervalSince(start)
             try writer?.commit()
-            let labels = models.map { "\($0.label), \($0.byteCount) bytes" }
+            let labels = models.map(\.identity)
             let results = EvaluationResults(
                 fingerprint: EvaluationResults.fingerprint(tokens: chunks.tokens, context: chunks.context, attention: options.attention.rawValue, base: baseLabel, models: labels),
                 range: range, scores: Array(zip(labels, scores)).map { ($0.0, $0.1) })

@@ -114,11 +114,9 @@ func tokenize(_ options: EvaluationOptions, tokenizer: BPETokenizer) throws -> T
     do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
         throw ValidationError("\(path): cannot read: \(error.localizedDescription)")
     }
-    let tokens = tokenizer.encode(bytes: [UInt8](data))
-    let withBOS = tokenizer.addBOS && tokenizer.bosTokenId != nil ? [tokenizer.bosTokenId!] + tokens : tokens
-    let chunks = TokenChunks(tokens: withBOS, context: options.context, bos: tokenizer.addBOS ? tokenizer.bosTokenId : nil)
+    let chunks = TokenChunks(text: [UInt8](data), tokenizer: tokenizer, context: options.context)
     guard chunks.available > 0 else {
-        throw ValidationError("\(path): \(withBOS.count) tokens, fewer than one chunk of --ctx \(options.context)")
+        throw ValidationError("\(path): \(chunks.tokens.count) tokens, fewer than one chunk of --ctx \(options.context)")
     }
     return chunks
 }
