@@ -2,6 +2,8 @@
 import PackageDescription
 
 // Layout (see README "Code tour"):
+//   QuantKernels the legacy block formats' SIMD loops, written once as @inlinable code and compiled twice:
+//                for baseline x86-64/arm64 here, and for AVX2 CPUs in QuantKernelsAVX2 (x86-64 hosts only).
 //   Quants       pure numeric kernels: FP8/BF16/F16 scalars, block dequantization, parallelFor. No I/O.
 //   TensorFiles  the only module that parses untrusted bytes: mmap, safetensors reader/writer, checksums.
 //   DeepSeekV3   the model's config and its checkpoint layout (tensor names, shapes, dtypes).
@@ -12,6 +14,21 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("MemberImportVisibility"),
 ]
+
+/// Swift has no per-function target attributes, so the AVX2 build of the kernels is a module of its
+/// own compiled for Haswell; Quants picks it at run time when the CPU has AVX2, FMA, F16C and BMI2.
+/// (`#if arch` here is the host's architecture: the manifest runs on the machine that builds.)
+#if arch(x86_64)
+let avx2KernelTargets: [Target] = [
+    .target(
+        name: "QuantKernelsAVX2", dependencies: ["QuantKernels"],
+        swiftSettings: swiftSettings + [.unsafeFlags(["-target-cpu", "haswell"])]),
+]
+let avx2KernelDependencies: [Target.Dependency] = ["QuantKernelsAVX2"]
+#else
+let avx2KernelTargets: [Target] = []
+let avx2KernelDependencies: [Target.Dependency] = []
+#endif
 
 let package = Package(
     name: "moepack",
@@ -29,7 +46,8 @@ let package = Package(
         .systemLibrary(
             name: "CXXHash", pkgConfig: "libxxhash",
             providers: [.apt(["libxxhash-dev"])]),
-        .target(name: "Quants", swiftSettings: swiftSettings),
+        .target(name: "QuantKernels", swiftSettings: swiftSettings),
+        .target(name: "Quants", dependencies: ["QuantKernels"] + avx2KernelDependencies, swiftSettings: swiftSettings),
         .target(
             name: "TensorFiles",
             dependencies: ["Quants", "CXXHash"],
@@ -73,5 +91,5 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "moepackTests", dependencies: ["moepack", "DeepSeekV3", "TestSupport"], swiftSettings: swiftSettings),
-    ]
+    ] + avx2KernelTargets
 )

@@ -1,3 +1,5 @@
+import QuantKernels
+
 /// IQ4_NL (32 weights, 18 bytes, 4.5 bpw) and IQ4_XS (256 weights, 136 bytes, 4.25 bpw): 4-bit
 /// indices into 16 non-linear levels `kvalues_iq4nl`, nibbles packed as Q4_0's.
 ///

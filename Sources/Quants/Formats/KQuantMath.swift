@@ -13,42 +13,6 @@ func nearestInt(_ value: Float) -> Int32 {
     return Int32(bitPattern: shifted.bitPattern & 0x007F_FFFF) - 0x0040_0000
 }
 
-/// F32 -> F16 bits, round-to-nearest-even, without F16C: the bit-exact branch-light algorithm of
-/// the FP16 library (Maratyszcza) that ggml uses when the CPU has no conversion instructions.
-/// Swift's `Float16(_:)` gives the same bits but calls a compiler-rt routine per value on baseline x86-64.
-@inline(__always)
-func fp16Bits(_ value: Float) -> UInt16 {
-    var base = (abs(value) * 0x1p112) * 0x1p-110
-    let w = value.bitPattern
-    let shl1W = w &+ w
-    let sign = w & 0x8000_0000
-    var bias = shl1W & 0xFF00_0000
-    if bias < 0x7100_0000 { bias = 0x7100_0000 }
-    base = Float(bitPattern: (bias >> 1) &+ 0x0780_0000) + base
-    let bits = base.bitPattern
-    let nonsign = ((bits >> 13) & 0x7C00) &+ (bits & 0x0FFF)
-    return UInt16(truncatingIfNeeded: (sign >> 16) | (shl1W > 0xFF00_0000 ? 0x7E00 : nonsign))
-}
-
-/// F16 bits -> F32, exact (FP16 library's `fp16_ieee_to_fp32_value`).
-@inline(__always)
-func fp16Value(_ h: UInt16) -> Float {
-    let w = UInt32(h) << 16
-    let sign = w & 0x8000_0000
-    let twoW = w &+ w
-    let normalized = Float(bitPattern: (twoW >> 4) &+ (0xE0 << 23)) * 0x1p-112
-    let denormalized = Float(bitPattern: (twoW >> 17) | (126 << 23)) - 0.5
-    let result = twoW < (1 << 27) ? denormalized.bitPattern : normalized.bitPattern
-    return Float(bitPattern: sign | result)
-}
-
-@inline(__always) func storeUInt16(_ value: UInt16, _ pointer: UnsafeMutableRawPointer, _ offset: Int) {
-    pointer.storeBytes(of: value.littleEndian, toByteOffset: offset, as: UInt16.self)
-}
-@inline(__always) func loadUInt16(_ pointer: UnsafeRawPointer, _ offset: Int) -> UInt16 {
-    UInt16(littleEndian: pointer.loadUnaligned(fromByteOffset: offset, as: UInt16.self))
-}
-
 /// The first value of largest magnitude among `x[0..<n]` and that magnitude, as every ggml search
 /// finds it (`if (ax > amax) { amax = ax; max = x[i]; }`: ties keep the earlier value).
 @inline(__always)

@@ -1,3 +1,5 @@
+import QuantKernels
+
 /// F32: weights stored as they are (little-endian IEEE singles).
 public enum F32Format: BlockFormat {
     public static let type = GGMLType.f32

@@ -1,3 +1,5 @@
+import QuantKernels
+
 /// Q2_K: super-blocks of 256 weights in 16 groups of 16, 84 bytes (2.625 bpw).
 ///
 /// | offset | size | field |

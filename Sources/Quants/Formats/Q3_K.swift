@@ -1,3 +1,5 @@
+import QuantKernels
+
 /// Q3_K: super-blocks of 256 weights in 16 groups of 16, 110 bytes (3.4375 bpw).
 ///
 /// | offset | size | field |

@@ -1,3 +1,5 @@
+import QuantKernels
+
 /// Q4_0: blocks of 32 weights, 18 bytes (4.5 bpw): F16 `d` then 16 bytes of 4-bit levels; byte j
 /// holds weight j in its low nibble and weight j+16 in its high nibble; weight = d · (q − 8).
 ///
@@ -11,20 +13,7 @@ public enum Q4_0: BlockFormat {
     ) {
         let out = y.assumingMemoryBound(to: UInt8.self)
         guard let importance else {
-            for block in 0..<(count / 32) {
-                let xb = x + block * 32, o = out + block * 18
-                let (max, _) = largestMagnitude(xb, 32)
-                let d = max / -8
-                let id: Float = d != 0 ? 1 / d : 0
-                storeUInt16(fp16Bits(d), UnsafeMutableRawPointer(o), 0)
-                for j in 0..<16 {
-                    // C: MIN(15, (int8_t)(x·id + 8.5f)); levels are never negative here.
-                    let l0 = truncatingNonNegative(xb[j] * id + 8.5), l1 = truncatingNonNegative(xb[j + 16] * id + 8.5)
-                    let q0 = UInt8(truncatingIfNeeded: l0 < 15 ? l0 : 15)
-                    let q1 = UInt8(truncatingIfNeeded: l1 < 15 ? l1 : 15)
-                    o[2 + j] = q0 | (q1 &<< 4)
-                }
-            }
+            LegacyKernels.active.quantizeQ4_0(x, count / 32, y)
             return
         }
         let sigma2 = rowMeanSquare(x, count)
@@ -42,15 +31,7 @@ public enum Q4_0: BlockFormat {
     }
 
     public static func dequantizeRow(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
-        let bytes = y.assumingMemoryBound(to: UInt8.self)
-        for block in 0..<(count / 32) {
-            let b = bytes + block * 18
-            let d = fp16Value(loadUInt16(y, block * 18))
-            for j in 0..<16 {
-                x[block * 32 + j] = Float(Int32(b[2 + j] & 0x0F) - 8) * d
-                x[block * 32 + j + 16] = Float(Int32(b[2 + j] >> 4) - 8) * d
-            }
-        }
+        LegacyKernels.active.dequantizeQ4_0(y, count / 32, x)
     }
 }
 

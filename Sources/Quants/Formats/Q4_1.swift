@@ -1,3 +1,5 @@
+import QuantKernels
+
 /// Q4_1: blocks of 32 weights, 20 bytes (5 bpw): F16 `d`, F16 `m`, 16 bytes of 4-bit levels (low
 /// nibble weight j, high nibble weight j+16); weight = d · q + m.
 ///
@@ -13,19 +15,12 @@ public enum Q4_1: BlockFormat {
     }
 
     public static func dequantizeRow(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
-        let bytes = y.assumingMemoryBound(to: UInt8.self)
-        for block in 0..<(count / 32) {
-            let b = bytes + block * 20
-            let d = fp16Value(loadUInt16(y, block * 20)), m = fp16Value(loadUInt16(y, block * 20 + 2))
-            for j in 0..<16 {
-                x[block * 32 + j] = Float(b[4 + j] & 0x0F) * d + m
-                x[block * 32 + j + 16] = Float(b[4 + j] >> 4) * d + m
-            }
-        }
+        LegacyKernels.active.dequantizeQ4_1(y, count / 32, x)
     }
 }
 
 /// Q4_1 and Q5_1 share their quantizers; they differ in level count and in Q5_1's `qh` word.
+/// Without importance weights the loops are QuantKernels' `LegacyQuantizers.asymmetric`.
 /// Inlined so that each caller gets a copy specialised for its constant `bits`.
 @inline(__always)
 func quantizeAsymmetric(
@@ -45,25 +40,12 @@ func quantizeAsymmetric(
         }
         if bits == 5 { UnsafeMutableRawPointer(o).storeBytes(of: qh.littleEndian, toByteOffset: 4, as: UInt32.self) }
     }
+    guard let importance else {
+        if bits == 4 { LegacyKernels.active.quantizeQ4_1(x, count / 32, y) } else { LegacyKernels.active.quantizeQ5_1(x, count / 32, y) }
+        return
+    }
     withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64) { scratch in
         let L = scratch.baseAddress!, Laux = scratch.baseAddress! + 32
-        guard let importance else {
-            for block in 0..<(count / 32) {
-                let xb = x + block * 32, o = out + block * blockBytes
-                let (min, max) = extremes32(xb)
-                let d = (max - min) / Float(nmax)
-                let id: Float = d != 0 ? 1 / d : 0
-                storeUInt16(fp16Bits(d), UnsafeMutableRawPointer(o), 0)
-                storeUInt16(fp16Bits(min), UnsafeMutableRawPointer(o), 2)
-                for j in 0..<32 {
-                    // C: (uint8_t)(x + 0.5f), then MIN(15, ...) for Q4_1 only.
-                    let level = UInt8(truncatingIfNeeded: truncatingNonNegative((xb[j] - min) * id + 0.5))
-                    L[j] = bits == 4 && level > 15 ? 15 : level
-                }
-                store(L, o)
-            }
-            return
-        }
         let sigma2 = rowMeanSquare(x, count)
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 32) { weight in
             for block in 0..<(count / 32) {
@@ -77,28 +59,4 @@ func quantizeAsymmetric(
             }
         }
     }
-}
-
-/// The C loop's `min` and `max` of 32 values (first occurrence on ties, which only matters for the
-/// sign of a zero), found in two interleaved lanes so the select chains are half as long.
-@inline(__always)
-func extremes32(_ x: UnsafePointer<Float>) -> (min: Float, max: Float) {
-    var min0 = Float.greatestFiniteMagnitude, min1 = Float.greatestFiniteMagnitude
-    var max0 = -Float.greatestFiniteMagnitude, max1 = -Float.greatestFiniteMagnitude
-    var minAt0 = Int.max, minAt1 = Int.max, maxAt0 = Int.max, maxAt1 = Int.max
-    for j in stride(from: 0, to: 32, by: 2) {
-        let a = x[j], b = x[j + 1]
-        let lowerA = a < min0, lowerB = b < min1, higherA = a > max0, higherB = b > max1
-        min0 = lowerA ? a : min0
-        minAt0 = lowerA ? j : minAt0
-        min1 = lowerB ? b : min1
-        minAt1 = lowerB ? j + 1 : minAt1
-        max0 = higherA ? a : max0
-        maxAt0 = higherA ? j : maxAt0
-        max1 = higherB ? b : max1
-        maxAt1 = higherB ? j + 1 : maxAt1
-    }
-    let min = min1 < min0 || (min1 == min0 && minAt1 < minAt0) ? min1 : min0
-    let max = max1 > max0 || (max1 == max0 && maxAt1 < maxAt0) ? max1 : max0
-    return (min, max)
 }

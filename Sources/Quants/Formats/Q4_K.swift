@@ -1,3 +1,5 @@
+import QuantKernels
+
 /// Q4_K: super-blocks of 256 weights in 8 groups of 32, 144 bytes (4.5 bpw).
 ///
 /// | offset | size | field |

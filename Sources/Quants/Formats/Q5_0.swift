@@ -1,3 +1,5 @@
+import QuantKernels
+
 /// Q5_0: blocks of 32 weights, 22 bytes (5.5 bpw): F16 `d`, a little-endian u32 `qh` holding bit 4
 /// of each level (bit j for weight j), 16 bytes of low nibbles (weight j low, j+16 high);
 /// weight = d · (q − 16).
@@ -22,14 +24,7 @@ public enum Q5_0: BlockFormat {
             UnsafeMutableRawPointer(o).storeBytes(of: qh.littleEndian, toByteOffset: 2, as: UInt32.self)
         }
         guard let importance else {
-            for block in 0..<(count / 32) {
-                let xb = x + block * 32, o = out + block * 22
-                let (max, _) = largestMagnitude(xb, 32)
-                let d = max / -16
-                let id: Float = d != 0 ? 1 / d : 0
-                storeUInt16(fp16Bits(d), UnsafeMutableRawPointer(o), 0)
-                store({ let l = truncatingNonNegative(xb[$0] * id + 16.5); return UInt8(truncatingIfNeeded: l < 31 ? l : 31) }, o)
-            }
+            LegacyKernels.active.quantizeQ5_0(x, count / 32, y)
             return
         }
         let sigma2 = rowMeanSquare(x, count)
@@ -47,17 +42,6 @@ public enum Q5_0: BlockFormat {
     }
 
     public static func dequantizeRow(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
-        let bytes = y.assumingMemoryBound(to: UInt8.self)
-        for block in 0..<(count / 32) {
-            let b = bytes + block * 22
-            let d = fp16Value(loadUInt16(y, block * 22))
-            let qh = UInt32(littleEndian: y.loadUnaligned(fromByteOffset: block * 22 + 2, as: UInt32.self))
-            for j in 0..<16 {
-                let h0 = UInt8(truncatingIfNeeded: ((qh >> j) << 4) & 0x10)
-                let h1 = UInt8(truncatingIfNeeded: (qh >> (j + 12)) & 0x10)
-                x[block * 32 + j] = Float(Int32((b[6 + j] & 0x0F) | h0) - 16) * d
-                x[block * 32 + j + 16] = Float(Int32((b[6 + j] >> 4) | h1) - 16) * d
-            }
-        }
+        LegacyKernels.active.dequantizeQ5_0(y, count / 32, x)
     }
 }

@@ -13,17 +13,6 @@ public enum Q5_1: BlockFormat {
     }
 
     public static func dequantizeRow(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
-        let bytes = y.assumingMemoryBound(to: UInt8.self)
-        for block in 0..<(count / 32) {
-            let b = bytes + block * 24
-            let d = fp16Value(loadUInt16(y, block * 24)), m = fp16Value(loadUInt16(y, block * 24 + 2))
-            let qh = UInt32(littleEndian: y.loadUnaligned(fromByteOffset: block * 24 + 4, as: UInt32.self))
-            for j in 0..<16 {
-                let h0 = UInt8(truncatingIfNeeded: ((qh >> j) << 4) & 0x10)
-                let h1 = UInt8(truncatingIfNeeded: (qh >> (j + 12)) & 0x10)
-                x[block * 32 + j] = Float((b[8 + j] & 0x0F) | h0) * d + m
-                x[block * 32 + j + 16] = Float((b[8 + j] >> 4) | h1) * d + m
-            }
-        }
+        LegacyKernels.active.dequantizeQ5_1(y, count / 32, x)
     }
 }

@@ -1,3 +1,5 @@
+import QuantKernels
+
 /// Q6_K: super-blocks of 256 weights in 16 groups of 16, 210 bytes (6.5625 bpw).
 ///
 /// | offset | size | field |

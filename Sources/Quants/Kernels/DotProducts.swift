@@ -1,3 +1,5 @@
+import QuantKernels
+
 /// Dot products of a quantized row with an F32 vector, without materializing the dequantized row:
 /// each block's integer levels are multiplied with the vector and its scales applied once per
 /// group. The verification engine's matrix-vector products use these.

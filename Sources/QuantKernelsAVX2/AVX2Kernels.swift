@@ -1,0 +1,39 @@
+import QuantKernels
+
+/// The QuantKernels loops compiled for Haswell and later (AVX2, FMA, F16C, BMI2): this module is
+/// built with `-target-cpu haswell` and each function below inlines the `@inlinable` body, so
+/// the same source becomes 256-bit code. Only call these after checking the CPU (Quants'
+/// `SIMDLevel`). No FMA contraction happens: Swift never fuses a separate multiply and add, so
+/// the bytes equal the baseline build's.
+public enum AVX2Kernels {
+    public static func quantizeQ8_0(_ x: UnsafePointer<Float>, blocks: Int, into y: UnsafeMutableRawPointer) {
+        LegacyQuantizers.q8_0(x, blocks: blocks, into: y)
+    }
+    public static func quantizeQ4_0(_ x: UnsafePointer<Float>, blocks: Int, into y: UnsafeMutableRawPointer) {
+        LegacyQuantizers.symmetric(x, blocks: blocks, into: y, bits: 4)
+    }
+    public static func quantizeQ5_0(_ x: UnsafePointer<Float>, blocks: Int, into y: UnsafeMutableRawPointer) {
+        LegacyQuantizers.symmetric(x, blocks: blocks, into: y, bits: 5)
+    }
+    public static func quantizeQ4_1(_ x: UnsafePointer<Float>, blocks: Int, into y: UnsafeMutableRawPointer) {
+        LegacyQuantizers.asymmetric(x, blocks: blocks, into: y, bits: 4)
+    }
+    public static func quantizeQ5_1(_ x: UnsafePointer<Float>, blocks: Int, into y: UnsafeMutableRawPointer) {
+        LegacyQuantizers.asymmetric(x, blocks: blocks, into: y, bits: 5)
+    }
+    public static func dequantizeQ8_0(_ y: UnsafeRawPointer, blocks: Int, into x: UnsafeMutablePointer<Float>) {
+        LegacyDequantizers.q8_0(y, blocks: blocks, into: x)
+    }
+    public static func dequantizeQ4_0(_ y: UnsafeRawPointer, blocks: Int, into x: UnsafeMutablePointer<Float>) {
+        LegacyDequantizers.symmetric(y, blocks: blocks, into: x, bits: 4)
+    }
+    public static func dequantizeQ5_0(_ y: UnsafeRawPointer, blocks: Int, into x: UnsafeMutablePointer<Float>) {
+        LegacyDequantizers.symmetric(y, blocks: blocks, into: x, bits: 5)
+    }
+    public static func dequantizeQ4_1(_ y: UnsafeRawPointer, blocks: Int, into x: UnsafeMutablePointer<Float>) {
+        LegacyDequantizers.asymmetric(y, blocks: blocks, into: x, bits: 4)
+    }
+    public static func dequantizeQ5_1(_ y: UnsafeRawPointer, blocks: Int, into x: UnsafeMutablePointer<Float>) {
+        LegacyDequantizers.asymmetric(y, blocks: blocks, into: x, bits: 5)
+    }
+}

@@ -1,0 +1,118 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import QuantKernels
+#if canImport(QuantKernelsAVX2)
+import QuantKernelsAVX2
+#endif
+
+/// The instruction sets QuantKernels is compiled for. The AVX2 build exists on x86-64 only and is
+/// used when the CPU reports every feature `-target-cpu haswell` may emit.
+public enum SIMDLevel: String, Sendable, CaseIterable, CustomStringConvertible {
+    case baseline
+    case avx2
+
+    public var description: String { self == .avx2 ? "AVX2 (Haswell and later)" : "baseline (SSE2 / NEON)" }
+
+    /// The levels this build has and this CPU runs.
+    public static let supported: [SIMDLevel] = {
+        #if canImport(QuantKernelsAVX2)
+        if cpuHasHaswellFeatures() { return [.baseline, .avx2] }
+        #endif
+        return [.baseline]
+    }()
+
+    /// The level every quantizer call uses: the best supported one, or `MOEPACK_SIMD=baseline`
+    /// (for comparisons; an unsupported or unknown value is ignored).
+    public static let active: SIMDLevel = {
+        if let forced = getenv("MOEPACK_SIMD").flatMap({ SIMDLevel(rawValue: String(cString: $0)) }),
+            supported.contains(forced)
+        {
+            return forced
+        }
+        return supported.last!
+    }()
+
+    /// Linux lists the CPU's features in /proc/cpuinfo (and hides AVX ones the kernel cannot save).
+    /// Elsewhere moepack stays on the baseline build.
+    private static func cpuHasHaswellFeatures() -> Bool {
+        #if os(Linux)
+        guard let file = fopen("/proc/cpuinfo", "r") else { return false }
+        defer { fclose(file) }
+        var line: UnsafeMutablePointer<CChar>? = nil
+        var capacity = 0
+        defer { free(line) }
+        while getline(&line, &capacity, file) > 0, let line {
+            let text = String(cString: line)
+            guard text.hasPrefix("flags") else { continue }
+            let flags = Set(text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).map(String.init))
+            return ["avx", "avx2", "fma", "f16c", "bmi1", "bmi2", "abm", "movbe", "popcnt"].allSatisfy(flags.contains)
+        }
+        #endif
+        return false
+    }
+}
+
+/// The legacy formats' row kernels for one `SIMDLevel`: the same QuantKernels source, compiled
+/// for that instruction set. Formats call `LegacyKernels.active`; tests compare the levels.
+public struct LegacyKernels: Sendable {
+    public typealias Quantize = @Sendable (_ x: UnsafePointer<Float>, _ blocks: Int, _ y: UnsafeMutableRawPointer) -> Void
+    public typealias Dequantize = @Sendable (_ y: UnsafeRawPointer, _ blocks: Int, _ x: UnsafeMutablePointer<Float>) -> Void
+
+    public let level: SIMDLevel
+    public let quantizeQ8_0, quantizeQ4_0, quantizeQ5_0, quantizeQ4_1, quantizeQ5_1: Quantize
+    public let dequantizeQ8_0, dequantizeQ4_0, dequantizeQ5_0, dequantizeQ4_1, dequantizeQ5_1: Dequantize
+
+    public static let baseline = LegacyKernels(
+        level: .baseline,
+        quantizeQ8_0: { LegacyQuantizers.q8_0($0, blocks: $1, into: $2) },
+        quantizeQ4_0: { LegacyQuantizers.symmetric($0, blocks: $1, into: $2, bits: 4) },
+        quantizeQ5_0: { LegacyQuantizers.symmetric($0, blocks: $1, into: $2, bits: 5) },
+        quantizeQ4_1: { LegacyQuantizers.asymmetric($0, blocks: $1, into: $2, bits: 4) },
+        quantizeQ5_1: { LegacyQuantizers.asymmetric($0, blocks: $1, into: $2, bits: 5) },
+        dequantizeQ8_0: { LegacyDequantizers.q8_0($0, blocks: $1, into: $2) },
+        dequantizeQ4_0: { LegacyDequantizers.symmetric($0, blocks: $1, into: $2, bits: 4) },
+        dequantizeQ5_0: { LegacyDequantizers.symmetric($0, blocks: $1, into: $2, bits: 5) },
+        dequantizeQ4_1: { LegacyDequantizers.asymmetric($0, blocks: $1, into: $2, bits: 4) },
+        dequantizeQ5_1: { LegacyDequantizers.asymmetric($0, blocks: $1, into: $2, bits: 5) })
+
+    #if canImport(QuantKernelsAVX2)
+    static let avx2 = LegacyKernels(
+        level: .avx2,
+        quantizeQ8_0: { AVX2Kernels.quantizeQ8_0($0, blocks: $1, into: $2) },
+        quantizeQ4_0: { AVX2Kernels.quantizeQ4_0($0, blocks: $1, into: $2) },
+        quantizeQ5_0: { AVX2Kernels.quantizeQ5_0($0, blocks: $1, into: $2) },
+        quantizeQ4_1: { AVX2Kernels.quantizeQ4_1($0, blocks: $1, into: $2) },
+        quantizeQ5_1: { AVX2Kernels.quantizeQ5_1($0, blocks: $1, into: $2) },
+        dequantizeQ8_0: { AVX2Kernels.dequantizeQ8_0($0, blocks: $1, into: $2) },
+        dequantizeQ4_0: { AVX2Kernels.dequantizeQ4_0($0, blocks: $1, into: $2) },
+        dequantizeQ5_0: { AVX2Kernels.dequantizeQ5_0($0, blocks: $1, into: $2) },
+        dequantizeQ4_1: { AVX2Kernels.dequantizeQ4_1($0, blocks: $1, into: $2) },
+        dequantizeQ5_1: { AVX2Kernels.dequantizeQ5_1($0, blocks: $1, into: $2) })
+    #endif
+
+    /// The quantizer and dequantizer of a legacy `type` (Q8_0, Q4_0, Q5_0, Q4_1, Q5_1), else nil.
+    public func kernels(for type: GGMLType) -> (quantize: Quantize, dequantize: Dequantize)? {
+        switch type {
+        case .q8_0: (quantizeQ8_0, dequantizeQ8_0)
+        case .q4_0: (quantizeQ4_0, dequantizeQ4_0)
+        case .q5_0: (quantizeQ5_0, dequantizeQ5_0)
+        case .q4_1: (quantizeQ4_1, dequantizeQ4_1)
+        case .q5_1: (quantizeQ5_1, dequantizeQ5_1)
+        default: nil
+        }
+    }
+
+    /// The kernels of `level`, which must be in `SIMDLevel.supported`.
+    public static func forLevel(_ level: SIMDLevel) -> LegacyKernels {
+        precondition(SIMDLevel.supported.contains(level), "\(level) kernels do not run on this CPU")
+        #if canImport(QuantKernelsAVX2)
+        if level == .avx2 { return avx2 }
+        #endif
+        return baseline
+    }
+
+    public static let active = forLevel(SIMDLevel.active)
+}
