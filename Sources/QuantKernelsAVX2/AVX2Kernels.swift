@@ -36,4 +36,34 @@ public enum AVX2Kernels {
     public static func dequantizeQ5_1(_ y: UnsafeRawPointer, blocks: Int, into x: UnsafeMutablePointer<Float>) {
         LegacyDequantizers.asymmetric(y, blocks: blocks, into: x, bits: 5)
     }
+    public static func dequantizeQ2_K(_ y: UnsafeRawPointer, blocks: Int, into x: UnsafeMutablePointer<Float>) {
+        SuperBlockDequantizers.q2_K(y, blocks: blocks, into: x)
+    }
+    public static func dequantizeQ3_K(_ y: UnsafeRawPointer, blocks: Int, into x: UnsafeMutablePointer<Float>) {
+        SuperBlockDequantizers.q3_K(y, blocks: blocks, into: x)
+    }
+    public static func dequantizeQ4_K(_ y: UnsafeRawPointer, blocks: Int, into x: UnsafeMutablePointer<Float>) {
+        SuperBlockDequantizers.kWithMins(y, blocks: blocks, into: x, bits: 4)
+    }
+    public static func dequantizeQ5_K(_ y: UnsafeRawPointer, blocks: Int, into x: UnsafeMutablePointer<Float>) {
+        SuperBlockDequantizers.kWithMins(y, blocks: blocks, into: x, bits: 5)
+    }
+    public static func dequantizeQ6_K(_ y: UnsafeRawPointer, blocks: Int, into x: UnsafeMutablePointer<Float>) {
+        SuperBlockDequantizers.q6_K(y, blocks: blocks, into: x)
+    }
+    public static func dequantizeIQ4_NL(_ y: UnsafeRawPointer, blocks: Int, into x: UnsafeMutablePointer<Float>) {
+        SuperBlockDequantizers.iq4_nl(y, blocks: blocks, into: x)
+    }
+    public static func dequantizeIQ4_XS(_ y: UnsafeRawPointer, blocks: Int, into x: UnsafeMutablePointer<Float>) {
+        SuperBlockDequantizers.iq4_xs(y, blocks: blocks, into: x)
+    }
+    public static func dotQ8_0(_ y: UnsafeRawPointer, _ v: UnsafePointer<Float>, blocks: Int) -> Float {
+        DotKernels.q8_0(y, v, blocks: blocks)
+    }
+    public static func dotQ4_K(_ y: UnsafeRawPointer, _ v: UnsafePointer<Float>, blocks: Int) -> Float {
+        DotKernels.q4_K(y, v, blocks: blocks)
+    }
+    public static func dotQ6_K(_ y: UnsafeRawPointer, _ v: UnsafePointer<Float>, blocks: Int) -> Float {
+        DotKernels.q6_K(y, v, blocks: blocks)
+    }
 }

@@ -4,9 +4,10 @@ import Testing
 
 @Suite struct DotProductTests {
     /// Fast dot product vs the reference "dequantize, then sum in Double", within F32 rounding.
-    @Test(arguments: [GGMLType.q8_0, .q4_K, .q6_K])
-    func agreesWithDequantizeThenDot(type: GGMLType) throws {
-        let kernel = try #require(type.dotProduct)
+    @Test(arguments: [GGMLType.q8_0, .q4_K, .q6_K], SIMDLevel.supported)
+    func agreesWithDequantizeThenDot(type: GGMLType, level: SIMDLevel) throws {
+        #expect(type.dotProduct != nil)
+        let kernel = try #require(BlockKernels.forLevel(level).dot(for: type))
         var random = SplitMix64(seed: 5)
         for trial in 0..<20 {
             let count = 256 * (1 + trial % 5)
@@ -18,8 +19,8 @@ import Testing
             bytes.withUnsafeBytes { b in w.withUnsafeMutableBufferPointer { type.format!.dequantizeRow(b.baseAddress!, count: count, into: $0.baseAddress!) } }
             let reference = zip(w, v).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
             let magnitude = zip(w, v).reduce(0.0) { $0 + abs(Double($1.0) * Double($1.1)) }
-            let fast = bytes.withUnsafeBytes { b in v.withUnsafeBufferPointer { kernel.dot(b.baseAddress!, $0.baseAddress!, count: count) } }
-            #expect(abs(Double(fast) - reference) <= 1e-5 * magnitude + 1e-30, "\(type.name) trial \(trial): \(fast) vs \(reference)")
+            let fast = bytes.withUnsafeBytes { b in v.withUnsafeBufferPointer { kernel(b.baseAddress!, $0.baseAddress!, count / type.blockGeometry.weights) } }
+            #expect(abs(Double(fast) - reference) <= 1e-5 * magnitude + 1e-30, "\(type.name) at \(level), trial \(trial): \(fast) vs \(reference)")
         }
     }
 }

@@ -10,7 +10,7 @@ import Testing
     static let legacy: [GGMLType] = [.q8_0, .q4_0, .q5_0, .q4_1, .q5_1]
 
     static func quantize(_ values: [Float], _ type: GGMLType, level: SIMDLevel) -> [UInt8] {
-        let quantize = LegacyKernels.forLevel(level).kernels(for: type)!.quantize
+        let quantize = BlockKernels.forLevel(level).kernels(for: type)!.quantize
         var out = [UInt8](repeating: 0xEE, count: type.rowBytes(values.count)!)
         values.withUnsafeBufferPointer { x in out.withUnsafeMutableBytes { quantize(x.baseAddress!, values.count / 32, $0.baseAddress!) } }
         return out
@@ -58,15 +58,18 @@ import Testing
         }
     }
 
-    @Test(arguments: legacy)
+    static let blockTypes: [GGMLType] = legacy + [.q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_nl, .iq4_xs]
+
+    @Test(arguments: blockTypes)
     func everyLevelDecodesIdentically(type: GGMLType) throws {
         var random = SplitMix64(seed: 11)
         let bytes = (0..<(type.rowBytes(512)!)).map { _ in UInt8(truncatingIfNeeded: random.next()) }
         var decoded: [[UInt32]] = []
         for level in SIMDLevel.supported {
-            let dequantize = LegacyKernels.forLevel(level).kernels(for: type)!.dequantize
+            let dequantize = try #require(BlockKernels.forLevel(level).dequantizer(for: type))
             var out = [Float](repeating: .nan, count: 512)
-            bytes.withUnsafeBytes { b in out.withUnsafeMutableBufferPointer { dequantize(b.baseAddress!, 16, $0.baseAddress!) } }
+            let blocks = 512 / type.blockGeometry.weights
+            bytes.withUnsafeBytes { b in out.withUnsafeMutableBufferPointer { dequantize(b.baseAddress!, blocks, $0.baseAddress!) } }
             decoded.append(out.map(\.bitPattern))
         }
         #expect(Set(decoded).count == 1)

@@ -21,15 +21,7 @@ public enum IQ4_NL: BlockFormat {
     }
 
     public static func dequantizeRow(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
-        let bytes = y.assumingMemoryBound(to: UInt8.self)
-        for block in 0..<(count / 32) {
-            let d = fp16Value(loadUInt16(y, 18 * block))
-            let qs = bytes + 18 * block + 2
-            for j in 0..<16 {
-                x[32 * block + j] = d * Float(iq4Levels[Int(qs[j] & 0xF)])
-                x[32 * block + j + 16] = d * Float(iq4Levels[Int(qs[j] >> 4)])
-            }
-        }
+        BlockKernels.active.dequantizeIQ4_NL(y, count / 32, x)
     }
 }
 
@@ -45,21 +37,7 @@ public enum IQ4_XS: BlockFormat {
     }
 
     public static func dequantizeRow(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
-        let bytes = y.assumingMemoryBound(to: UInt8.self)
-        for block in 0..<(count / 256) {
-            let b = bytes + 136 * block
-            let d = fp16Value(loadUInt16(y, 136 * block))
-            let scalesHigh = loadUInt16(y, 136 * block + 2)
-            for group in 0..<8 {
-                let ls = Int32((b[4 + group / 2] >> (4 * UInt8(group % 2))) & 0xF) | Int32((scalesHigh >> (2 * UInt16(group))) & 3) << 4
-                let dl = d * Float(ls - 32)
-                let qs = b + 8 + 16 * group
-                for j in 0..<16 {
-                    x[256 * block + 32 * group + j] = dl * Float(iq4Levels[Int(qs[j] & 0xF)])
-                    x[256 * block + 32 * group + j + 16] = dl * Float(iq4Levels[Int(qs[j] >> 4)])
-                }
-            }
-        }
+        BlockKernels.active.dequantizeIQ4_XS(y, count / 256, x)
     }
 }
 

@@ -377,14 +377,6 @@ func makeQPQuants(
     return suml2 > 0 ? sumlx / suml2 : 0
 }
 
-/// `get_scale_min_k4`: the 6-bit scale and min of sub-block `j` from Q4_K/Q5_K's 12 packed bytes.
-@inline(__always)
-func scaleMinK4(_ j: Int, _ q: UnsafeRawPointer) -> (scale: UInt8, min: UInt8) {
-    let b = q.assumingMemoryBound(to: UInt8.self)
-    if j < 4 { return (b[j] & 63, b[j + 4] & 63) }
-    return ((b[j + 4] & 0xF) | ((b[j - 4] >> 6) << 4), (b[j + 4] >> 4) | ((b[j] >> 6) << 4))
-}
-
 /// Packs Q4_K/Q5_K's eight 6-bit scales and mins into 12 bytes (the inverse of `scaleMinK4`).
 @inline(__always)
 func packScaleMinK4(_ j: Int, _ ls: UInt8, _ lm: UInt8, _ scales: UnsafeMutablePointer<UInt8>) {
@@ -397,9 +389,6 @@ func packScaleMinK4(_ j: Int, _ ls: UInt8, _ lm: UInt8, _ scales: UnsafeMutableP
         scales[j] |= ((lm >> 4) << 6)
     }
 }
-
-/// The 16 non-linear levels of IQ4_NL and IQ4_XS (`kvalues_iq4nl`).
-let iq4Levels: [Int8] = [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113]
 
 /// `best_index_int8`: the index of the level nearest to `x` (ties to the upper level).
 @inline(__always)

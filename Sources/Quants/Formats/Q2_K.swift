@@ -86,28 +86,7 @@ public enum Q2_K: BlockFormat {
     }
 
     public static func dequantizeRow(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
-        let bytes = y.assumingMemoryBound(to: UInt8.self)
-        var out = x
-        for block in 0..<(count / 256) {
-            let b = bytes + block * 84
-            let d = fp16Value(loadUInt16(y, block * 84 + 80)), min = fp16Value(loadUInt16(y, block * 84 + 82))
-            var q = b + 16
-            var group = 0
-            for _ in stride(from: 0, to: 256, by: 128) {
-                var shift: UInt8 = 0
-                for _ in 0..<4 {
-                    for half in 0..<2 {
-                        let sc = b[group]
-                        group += 1
-                        let dl = d * Float(sc & 0xF), ml = min * Float(sc >> 4)
-                        for l in 0..<16 { out[l] = dl * Float((q[l + 16 * half] >> shift) & 3) - ml }
-                        out += 16
-                    }
-                    shift += 2
-                }
-                q += 32
-            }
-        }
+        BlockKernels.active.dequantizeQ2_K(y, count / 256, x)
     }
 }
 

@@ -102,19 +102,6 @@ public enum Q3_K: BlockFormat {
     }
 
     public static func dequantizeRow(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
-        let bytes = y.assumingMemoryBound(to: UInt8.self)
-        for block in 0..<(count / 256) {
-            let b = bytes + block * 110
-            let dAll = fp16Value(loadUInt16(y, block * 110 + 108))
-            for group in 0..<16 {
-                // One scale per 16 weights; the hmask bit set means "no −4" (arithmetic, no branch).
-                let dl = dAll * Float(groupScale(group, b + 96))
-                for e in (16 * group)..<(16 * group + 16) {
-                    let low = (b[32 + (e / 128) * 32 + e % 32] >> (2 * ((e % 128) / 32))) & 3
-                    let bit = Int32((b[e % 32] >> (e / 32)) & 1)
-                    x[block * 256 + e] = dl * Float(Int32(low) - (4 - 4 * bit))
-                }
-            }
-        }
+        BlockKernels.active.dequantizeQ3_K(y, count / 256, x)
     }
 }

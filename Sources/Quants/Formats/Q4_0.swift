@@ -13,7 +13,7 @@ public enum Q4_0: BlockFormat {
     ) {
         let out = y.assumingMemoryBound(to: UInt8.self)
         guard let importance else {
-            LegacyKernels.active.quantizeQ4_0(x, count / 32, y)
+            BlockKernels.active.quantizeQ4_0(x, count / 32, y)
             return
         }
         let sigma2 = rowMeanSquare(x, count)
@@ -31,7 +31,7 @@ public enum Q4_0: BlockFormat {
     }
 
     public static func dequantizeRow(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
-        LegacyKernels.active.dequantizeQ4_0(y, count / 32, x)
+        BlockKernels.active.dequantizeQ4_0(y, count / 32, x)
     }
 }
 

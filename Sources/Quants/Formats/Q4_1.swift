@@ -15,7 +15,7 @@ public enum Q4_1: BlockFormat {
     }
 
     public static func dequantizeRow(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
-        LegacyKernels.active.dequantizeQ4_1(y, count / 32, x)
+        BlockKernels.active.dequantizeQ4_1(y, count / 32, x)
     }
 }
 
@@ -41,7 +41,7 @@ func quantizeAsymmetric(
         if bits == 5 { UnsafeMutableRawPointer(o).storeBytes(of: qh.littleEndian, toByteOffset: 4, as: UInt32.self) }
     }
     guard let importance else {
-        if bits == 4 { LegacyKernels.active.quantizeQ4_1(x, count / 32, y) } else { LegacyKernels.active.quantizeQ5_1(x, count / 32, y) }
+        if bits == 4 { BlockKernels.active.quantizeQ4_1(x, count / 32, y) } else { BlockKernels.active.quantizeQ5_1(x, count / 32, y) }
         return
     }
     withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64) { scratch in

@@ -21,7 +21,7 @@ public enum Q4_K: BlockFormat {
     }
 
     public static func dequantizeRow(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
-        dequantizeKWithMins(y, count: count, into: x, bits: 4)
+        BlockKernels.active.dequantizeQ4_K(y, count / 256, x)
     }
 }
 
@@ -115,32 +115,6 @@ func quantizeKWithMins(
                     m1 <<= 2
                     m2 <<= 2
                 }
-            }
-        }
-    }
-}
-
-func dequantizeKWithMins(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>, bits: Int) {
-    let blockBytes = bits == 4 ? 144 : 176
-    let bytes = y.assumingMemoryBound(to: UInt8.self)
-    for block in 0..<(count / 256) {
-        let b = bytes + block * blockBytes
-        let d = fp16Value(loadUInt16(y, block * blockBytes)), min = fp16Value(loadUInt16(y, block * blockBytes + 2))
-        let out = x + block * 256
-        let ql = bits == 4 ? b + 16 : b + 48
-        let qh = b + 16
-        for p in 0..<4 {
-            let (sc1, m1) = scaleMinK4(2 * p, UnsafeRawPointer(b + 4))
-            let (sc2, m2) = scaleMinK4(2 * p + 1, UnsafeRawPointer(b + 4))
-            let d1 = d * Float(sc1), mm1 = min * Float(m1)
-            let d2 = d * Float(sc2), mm2 = min * Float(m2)
-            let u1 = UInt8(1 << (2 * p)), u2 = UInt8(2 << (2 * p))
-            for l in 0..<32 {
-                let q = ql[32 * p + l]
-                let h1: UInt8 = bits == 5 && qh[l] & u1 != 0 ? 16 : 0
-                let h2: UInt8 = bits == 5 && qh[l] & u2 != 0 ? 16 : 0
-                out[64 * p + l] = d1 * Float((q & 0xF) + h1) - mm1
-                out[64 * p + 32 + l] = d2 * Float((q >> 4) + h2) - mm2
             }
         }
     }

@@ -24,7 +24,7 @@ public enum Q5_0: BlockFormat {
             UnsafeMutableRawPointer(o).storeBytes(of: qh.littleEndian, toByteOffset: 2, as: UInt32.self)
         }
         guard let importance else {
-            LegacyKernels.active.quantizeQ5_0(x, count / 32, y)
+            BlockKernels.active.quantizeQ5_0(x, count / 32, y)
             return
         }
         let sigma2 = rowMeanSquare(x, count)
@@ -42,6 +42,6 @@ public enum Q5_0: BlockFormat {
     }
 
     public static func dequantizeRow(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
-        LegacyKernels.active.dequantizeQ5_0(y, count / 32, x)
+        BlockKernels.active.dequantizeQ5_0(y, count / 32, x)
     }
 }

@@ -13,6 +13,6 @@ public enum Q5_1: BlockFormat {
     }
 
     public static func dequantizeRow(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
-        LegacyKernels.active.dequantizeQ5_1(y, count / 32, x)
+        BlockKernels.active.dequantizeQ5_1(y, count / 32, x)
     }
 }

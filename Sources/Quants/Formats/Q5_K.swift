@@ -20,6 +20,6 @@ public enum Q5_K: BlockFormat {
     }
 
     public static func dequantizeRow(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
-        dequantizeKWithMins(y, count: count, into: x, bits: 5)
+        BlockKernels.active.dequantizeQ5_K(y, count / 256, x)
     }
 }

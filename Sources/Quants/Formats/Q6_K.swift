@@ -68,25 +68,6 @@ public enum Q6_K: BlockFormat {
     }
 
     public static func dequantizeRow(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
-        let bytes = y.assumingMemoryBound(to: UInt8.self)
-        for block in 0..<(count / 256) {
-            let b = bytes + block * 210
-            let d = fp16Value(loadUInt16(y, block * 210 + 208))
-            let out = x + block * 256
-            for h in 0..<2 {
-                let ql = b + 64 * h, qh = b + 128 + 32 * h, sc = b + 192 + 8 * h
-                for l in 0..<32 {
-                    let group = l / 16
-                    let q1 = Int32((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32
-                    let q2 = Int32((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32
-                    let q3 = Int32((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32
-                    let q4 = Int32((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32
-                    out[128 * h + l] = d * Float(Int8(bitPattern: sc[group])) * Float(q1)
-                    out[128 * h + l + 32] = d * Float(Int8(bitPattern: sc[group + 2])) * Float(q2)
-                    out[128 * h + l + 64] = d * Float(Int8(bitPattern: sc[group + 4])) * Float(q3)
-                    out[128 * h + l + 96] = d * Float(Int8(bitPattern: sc[group + 6])) * Float(q4)
-                }
-            }
-        }
+        BlockKernels.active.dequantizeQ6_K(y, count / 256, x)
     }
 }

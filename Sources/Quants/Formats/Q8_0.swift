@@ -14,10 +14,10 @@ public enum Q8_0: BlockFormat {
     public static func quantizeRow(
         _ x: UnsafePointer<Float>, count: Int, importance: UnsafePointer<Float>?, into y: UnsafeMutableRawPointer
     ) {
-        LegacyKernels.active.quantizeQ8_0(x, count / 32, y)
+        BlockKernels.active.quantizeQ8_0(x, count / 32, y)
     }
 
     public static func dequantizeRow(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
-        LegacyKernels.active.dequantizeQ8_0(y, count / 32, x)
+        BlockKernels.active.dequantizeQ8_0(y, count / 32, x)
     }
 }

@@ -55,17 +55,22 @@ public enum SIMDLevel: String, Sendable, CaseIterable, CustomStringConvertible {
     }
 }
 
-/// The legacy formats' row kernels for one `SIMDLevel`: the same QuantKernels source, compiled
-/// for that instruction set. Formats call `LegacyKernels.active`; tests compare the levels.
-public struct LegacyKernels: Sendable {
+/// The block formats' row kernels for one `SIMDLevel` (quantizers of the legacy formats,
+/// dequantizers of all): the same QuantKernels source, compiled
+/// for that instruction set. Formats call `BlockKernels.active`; tests compare the levels.
+public struct BlockKernels: Sendable {
     public typealias Quantize = @Sendable (_ x: UnsafePointer<Float>, _ blocks: Int, _ y: UnsafeMutableRawPointer) -> Void
     public typealias Dequantize = @Sendable (_ y: UnsafeRawPointer, _ blocks: Int, _ x: UnsafeMutablePointer<Float>) -> Void
 
     public let level: SIMDLevel
     public let quantizeQ8_0, quantizeQ4_0, quantizeQ5_0, quantizeQ4_1, quantizeQ5_1: Quantize
     public let dequantizeQ8_0, dequantizeQ4_0, dequantizeQ5_0, dequantizeQ4_1, dequantizeQ5_1: Dequantize
+    public let dequantizeQ2_K, dequantizeQ3_K, dequantizeQ4_K, dequantizeQ5_K, dequantizeQ6_K: Dequantize
+    public let dequantizeIQ4_NL, dequantizeIQ4_XS: Dequantize
+    public typealias Dot = @Sendable (_ y: UnsafeRawPointer, _ v: UnsafePointer<Float>, _ blocks: Int) -> Float
+    public let dotQ8_0, dotQ4_K, dotQ6_K: Dot
 
-    public static let baseline = LegacyKernels(
+    public static let baseline = BlockKernels(
         level: .baseline,
         quantizeQ8_0: { LegacyQuantizers.q8_0($0, blocks: $1, into: $2) },
         quantizeQ4_0: { LegacyQuantizers.symmetric($0, blocks: $1, into: $2, bits: 4) },
@@ -76,10 +81,20 @@ public struct LegacyKernels: Sendable {
         dequantizeQ4_0: { LegacyDequantizers.symmetric($0, blocks: $1, into: $2, bits: 4) },
         dequantizeQ5_0: { LegacyDequantizers.symmetric($0, blocks: $1, into: $2, bits: 5) },
         dequantizeQ4_1: { LegacyDequantizers.asymmetric($0, blocks: $1, into: $2, bits: 4) },
-        dequantizeQ5_1: { LegacyDequantizers.asymmetric($0, blocks: $1, into: $2, bits: 5) })
+        dequantizeQ5_1: { LegacyDequantizers.asymmetric($0, blocks: $1, into: $2, bits: 5) },
+        dequantizeQ2_K: { SuperBlockDequantizers.q2_K($0, blocks: $1, into: $2) },
+        dequantizeQ3_K: { SuperBlockDequantizers.q3_K($0, blocks: $1, into: $2) },
+        dequantizeQ4_K: { SuperBlockDequantizers.kWithMins($0, blocks: $1, into: $2, bits: 4) },
+        dequantizeQ5_K: { SuperBlockDequantizers.kWithMins($0, blocks: $1, into: $2, bits: 5) },
+        dequantizeQ6_K: { SuperBlockDequantizers.q6_K($0, blocks: $1, into: $2) },
+        dequantizeIQ4_NL: { SuperBlockDequantizers.iq4_nl($0, blocks: $1, into: $2) },
+        dequantizeIQ4_XS: { SuperBlockDequantizers.iq4_xs($0, blocks: $1, into: $2) },
+        dotQ8_0: { DotKernels.q8_0($0, $1, blocks: $2) },
+        dotQ4_K: { DotKernels.q4_K($0, $1, blocks: $2) },
+        dotQ6_K: { DotKernels.q6_K($0, $1, blocks: $2) })
 
     #if canImport(QuantKernelsAVX2)
-    static let avx2 = LegacyKernels(
+    static let avx2 = BlockKernels(
         level: .avx2,
         quantizeQ8_0: { AVX2Kernels.quantizeQ8_0($0, blocks: $1, into: $2) },
         quantizeQ4_0: { AVX2Kernels.quantizeQ4_0($0, blocks: $1, into: $2) },
@@ -90,8 +105,42 @@ public struct LegacyKernels: Sendable {
         dequantizeQ4_0: { AVX2Kernels.dequantizeQ4_0($0, blocks: $1, into: $2) },
         dequantizeQ5_0: { AVX2Kernels.dequantizeQ5_0($0, blocks: $1, into: $2) },
         dequantizeQ4_1: { AVX2Kernels.dequantizeQ4_1($0, blocks: $1, into: $2) },
-        dequantizeQ5_1: { AVX2Kernels.dequantizeQ5_1($0, blocks: $1, into: $2) })
+        dequantizeQ5_1: { AVX2Kernels.dequantizeQ5_1($0, blocks: $1, into: $2) },
+        dequantizeQ2_K: { AVX2Kernels.dequantizeQ2_K($0, blocks: $1, into: $2) },
+        dequantizeQ3_K: { AVX2Kernels.dequantizeQ3_K($0, blocks: $1, into: $2) },
+        dequantizeQ4_K: { AVX2Kernels.dequantizeQ4_K($0, blocks: $1, into: $2) },
+        dequantizeQ5_K: { AVX2Kernels.dequantizeQ5_K($0, blocks: $1, into: $2) },
+        dequantizeQ6_K: { AVX2Kernels.dequantizeQ6_K($0, blocks: $1, into: $2) },
+        dequantizeIQ4_NL: { AVX2Kernels.dequantizeIQ4_NL($0, blocks: $1, into: $2) },
+        dequantizeIQ4_XS: { AVX2Kernels.dequantizeIQ4_XS($0, blocks: $1, into: $2) },
+        dotQ8_0: { AVX2Kernels.dotQ8_0($0, $1, blocks: $2) },
+        dotQ4_K: { AVX2Kernels.dotQ4_K($0, $1, blocks: $2) },
+        dotQ6_K: { AVX2Kernels.dotQ6_K($0, $1, blocks: $2) })
     #endif
+
+    /// The dequantizer of `type` when it is a block format with a kernel here, else nil.
+    public func dequantizer(for type: GGMLType) -> Dequantize? {
+        switch type {
+        case .q2_K: dequantizeQ2_K
+        case .q3_K: dequantizeQ3_K
+        case .q4_K: dequantizeQ4_K
+        case .q5_K: dequantizeQ5_K
+        case .q6_K: dequantizeQ6_K
+        case .iq4_nl: dequantizeIQ4_NL
+        case .iq4_xs: dequantizeIQ4_XS
+        default: kernels(for: type)?.dequantize
+        }
+    }
+
+    /// The fused dot product of `type` (Q8_0, Q4_K, Q6_K), else nil.
+    public func dot(for type: GGMLType) -> Dot? {
+        switch type {
+        case .q8_0: dotQ8_0
+        case .q4_K: dotQ4_K
+        case .q6_K: dotQ6_K
+        default: nil
+        }
+    }
 
     /// The quantizer and dequantizer of a legacy `type` (Q8_0, Q4_0, Q5_0, Q4_1, Q5_1), else nil.
     public func kernels(for type: GGMLType) -> (quantize: Quantize, dequantize: Dequantize)? {
@@ -106,7 +155,7 @@ public struct LegacyKernels: Sendable {
     }
 
     /// The kernels of `level`, which must be in `SIMDLevel.supported`.
-    public static func forLevel(_ level: SIMDLevel) -> LegacyKernels {
+    public static func forLevel(_ level: SIMDLevel) -> BlockKernels {
         precondition(SIMDLevel.supported.contains(level), "\(level) kernels do not run on this CPU")
         #if canImport(QuantKernelsAVX2)
         if level == .avx2 { return avx2 }
