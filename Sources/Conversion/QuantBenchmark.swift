@@ -14,6 +14,15 @@ public struct QuantBenchmark {
         public var dotSeconds: (fused: Double, dequantizeThenDot: Double)?
     }
 
+    /// One run: every type's row, and the memory-read reference on the same matrix.
+    public struct Report: Sendable {
+        public var rows: [Row]
+        /// Reading the F32 matrix once (a sum over its bits), 1 thread and all: the ceiling a
+        /// quantizer bound by memory bandwidth, not arithmetic, would approach.
+        public var readSeconds: (one: Double, all: Double)
+        public var simdLevel: SIMDLevel
+    }
+
     public let rows: Int
     public let columns: Int
     public let threads: Int
@@ -54,7 +63,26 @@ public struct QuantBenchmark {
         return best
     }
 
-    public func run(peerPython: String?, peerScript: String?, log: (String) -> Void) throws -> [Row] {
+    /// Streams the matrix through the cores once, summing it as integers (no arithmetic to speak of).
+    func readTime(_ input: [Float]) -> (one: Double, all: Double) {
+        input.withUnsafeBytes { raw in
+            let base = SendableRawPointer(raw.baseAddress!)
+            let chunks = raw.count / 32
+            let sums = SendableMutableRawPointer(UnsafeMutableRawPointer.allocate(byteCount: 64 * 8, alignment: 64))
+            defer { sums.pointer.deallocate() }
+            @Sendable func read(_ range: Range<Int>) {
+                var sum = SIMD8<UInt32>()
+                for i in range { sum &+= base.pointer.loadUnaligned(fromByteOffset: 32 * i, as: SIMD8<UInt32>.self) }
+                // Each worker stores its sum in its own cache line (slot 0..<8 by position), so the reads are not dead code.
+                sums.pointer.storeBytes(of: sum.wrappedSum(), toByteOffset: 64 * (range.lowerBound * 7 / Swift.max(chunks, 1)), as: UInt32.self)
+            }
+            let one = time(repeats: 5) { read(0..<chunks) }
+            let all = time(repeats: 5) { parallelFor(chunks, threads: threads) { read($0) } }
+            return (one, all)
+        }
+    }
+
+    public func run(peerPython: String?, peerScript: String?, log: (String) -> Void) throws -> Report {
         let input = matrix()
         var peer: [String: [Double]] = [:]
         let path = NSTemporaryDirectory() + "moepack-bench-matrix-\(getpid()).f32"
@@ -143,10 +171,12 @@ public struct QuantBenchmark {
         for i in results.indices {
             results[i].peerSeconds = peer["\(results[i].type.rawValue)"].map { ($0[0], $0[1]) }
         }
-        return results
+        log("memory read reference")
+        return Report(rows: results, readSeconds: readTime(input), simdLevel: .active)
     }
 
-    public func markdown(_ results: [Row]) -> String {
+    public func markdown(_ report: Report) -> String {
+        let results = report.rows
         let weights = Double(rows * columns)
         let megabytes = weights * 4 / 1e6
         var lines = [
@@ -161,6 +191,10 @@ public struct QuantBenchmark {
                     + peer + " | "
                     + String(format: "%.0f | %.0f |", megabytes / row.dequantizeSeconds.one, megabytes / row.dequantizeSeconds.all))
         }
+        lines.append(
+            "| memory read (reference) | – | "
+                + String(format: "%.0f | %.0f", megabytes / report.readSeconds.one, megabytes / report.readSeconds.all)
+                + " | – | – | – | – |")
         lines.append("")
         lines.append("| type | mat-vec, fused dot product (1 thread) | mat-vec, dequantize then dot (1 thread) | speed-up |")
         lines.append("|---|---|---|---|")
@@ -171,7 +205,7 @@ public struct QuantBenchmark {
                     + String(format: "%.2f G weights/s | %.2f G weights/s | %.2fx |", weights / dot.fused / 1e9, weights / dot.dequantizeThenDot / 1e9, dot.dequantizeThenDot / dot.fused))
         }
         lines.append("")
-        lines.append("Matrix: \(rows) × \(columns) F32 weight-like values (\(String(format: "%.1f", megabytes)) MB); MB/s of F32 input (quantize) or output (dequantize); best of 5 (moepack quantize) or 3; llama.cpp timed before and after moepack, best kept; no importance weights.")
+        lines.append("Matrix: \(rows) × \(columns) F32 weight-like values (\(String(format: "%.1f", megabytes)) MB); MB/s of F32 input (quantize) or output (dequantize); best of 5 (moepack quantize) or 3; llama.cpp timed before and after moepack, best kept; no importance weights. Kernels: \(report.simdLevel) (MOEPACK_SIMD=baseline selects the fallback). Memory read: one pass summing the matrix, the ceiling for a quantizer bound by memory bandwidth; a matrix larger than the last-level cache (--rows 65536) measures it from DRAM.")
         return lines.joined(separator: "\n")
     }
 }

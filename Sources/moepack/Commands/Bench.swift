@@ -76,10 +76,10 @@ struct BenchQuants: ParsableCommand {
             let bench = QuantBenchmark(rows: rows, columns: columns, threads: threads, types: chosen)
             let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
                 .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Tests/Oracles/bench_ggml_quantize.py").path
-            let results = try bench.run(peerPython: peerPython, peerScript: script) {
+            let report = try bench.run(peerPython: peerPython, peerScript: script) {
                 FileHandle.standardError.write(Data("bench: \($0)\n".utf8))
             }
-            print(bench.markdown(results))
+            print(bench.markdown(report))
         }
     }
 }
