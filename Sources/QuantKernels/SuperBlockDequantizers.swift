@@ -160,8 +160,8 @@ public enum SuperBlockDequantizers {
 /// The 16 non-linear levels of IQ4_NL and IQ4_XS (`kvalues_iq4nl`).
 public let iq4Levels: [Int8] = [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113]
 
-/// `kvalues_iq4nl` as float lanes, for the decoders.
-@usableFromInline let iq4LevelLanes = SIMD16<Float>(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113)
+/// `kvalues_iq4nl` as float lanes.
+public let iq4LevelLanes = SIMD16<Float>(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113)
 
 /// `get_scale_min_k4`: scale and min j (0..<8) of Q4_K/Q5_K's 12 packed bytes at `q`.
 @inlinable @inline(__always)
