@@ -15,7 +15,7 @@ public enum DotKernels {
 
     /// Q8_0 · v: Σ_blocks d · Σ_j q_j v_j.
     @inlinable @inline(__always)
-    public static func q8_0(_ y: UnsafeRawPointer, _ v: UnsafePointer<Float>, blocks: Int) -> Float {
+    public static func q8_0<Half: HalfFloatConversion>(_ y: UnsafeRawPointer, _ v: UnsafePointer<Float>, blocks: Int, half: Half.Type) -> Float {
         var even = FloatLanes(), odd = FloatLanes()  // two accumulators: blocks alternate, halving the add chain
         for block in 0..<blocks {
             let b = y + 34 * block, vb = v + 32 * block
@@ -23,7 +23,7 @@ public enum DotKernels {
                 FloatLanes(IntLanes(truncatingIfNeeded: b.loadUnaligned(fromByteOffset: 2 + 8 * k, as: SIMD8<Int8>.self)))
             }
             let sum = (levels(0) * lanes(vb) + levels(1) * lanes(vb + 8)) + (levels(2) * lanes(vb + 16) + levels(3) * lanes(vb + 24))
-            let scaled = fp16Value(loadUInt16(b, 0)) * sum
+            let scaled = Half.value(loadUInt16(b, 0)) * sum
             if block & 1 == 0 { even += scaled } else { odd += scaled }
         }
         return (even + odd).sum()
@@ -31,11 +31,11 @@ public enum DotKernels {
 
     /// Q4_K · v: per 32-weight group, d·sc·Σ q v − dmin·m·Σ v.
     @inlinable @inline(__always)
-    public static func q4_K(_ y: UnsafeRawPointer, _ v: UnsafePointer<Float>, blocks: Int) -> Float {
+    public static func q4_K<Half: HalfFloatConversion>(_ y: UnsafeRawPointer, _ v: UnsafePointer<Float>, blocks: Int, half: Half.Type) -> Float {
         var total = FloatLanes()
         for block in 0..<blocks {
             let b = y + 144 * block, vb = v + 256 * block
-            let d = fp16Value(loadUInt16(b, 0)), dmin = fp16Value(loadUInt16(b, 2))
+            let d = Half.value(loadUInt16(b, 0)), dmin = Half.value(loadUInt16(b, 2))
             for p in 0..<4 {
                 let (sc1, m1) = scaleMinK4(2 * p, b + 4)
                 let (sc2, m2) = scaleMinK4(2 * p + 1, b + 4)
@@ -59,12 +59,12 @@ public enum DotKernels {
     /// (Multiplying the levels in registers, as for Q8_0 and Q4_K, made LLVM assemble Q6_K's
     /// split nibbles byte by byte: 3x slower than this.)
     @inlinable @inline(__always)
-    public static func q6_K(_ y: UnsafeRawPointer, _ v: UnsafePointer<Float>, blocks: Int) -> Float {
+    public static func q6_K<Half: HalfFloatConversion>(_ y: UnsafeRawPointer, _ v: UnsafePointer<Float>, blocks: Int, half: Half.Type) -> Float {
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 256) { scratch in
             let w = scratch.baseAddress!
             var even = FloatLanes(), odd = FloatLanes()
             for block in 0..<blocks {
-                SuperBlockDequantizers.q6_K(y + 210 * block, blocks: 1, into: w)
+                SuperBlockDequantizers.q6_K(y + 210 * block, blocks: 1, into: w, half: half)
                 let vb = v + 256 * block
                 for k in stride(from: 0, to: 256, by: 16) {
                     even += lanes(w + k) * lanes(vb + k)

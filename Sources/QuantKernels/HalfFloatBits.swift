@@ -38,3 +38,17 @@ public func storeUInt16(_ value: UInt16, _ pointer: UnsafeMutableRawPointer, _ o
 public func loadUInt16(_ pointer: UnsafeRawPointer, _ offset: Int) -> UInt16 {
     UInt16(littleEndian: pointer.loadUnaligned(fromByteOffset: offset, as: UInt16.self))
 }
+
+/// How a kernel converts its F16 scales. Kernels are generic over it so that each build uses its
+/// best instruction: the bit algorithms above on baseline CPUs, F16C (`vcvtps2ph`/`vcvtph2ps`)
+/// in the AVX2 build. Both round to nearest-even, so the bits agree.
+public protocol HalfFloatConversion {
+    static func bits(_ value: Float) -> UInt16
+    static func value(_ bits: UInt16) -> Float
+}
+
+/// `fp16Bits` / `fp16Value`: exact on every CPU, no conversion instructions needed.
+public enum SoftwareHalf: HalfFloatConversion {
+    @inlinable @inline(__always) public static func bits(_ value: Float) -> UInt16 { fp16Bits(value) }
+    @inlinable @inline(__always) public static func value(_ bits: UInt16) -> Float { fp16Value(bits) }
+}

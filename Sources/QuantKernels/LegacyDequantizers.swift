@@ -3,10 +3,10 @@
 /// `q · d`, `(q − 8) · d`, `q · d + m`.
 public enum LegacyDequantizers {
     @inlinable @inline(__always)
-    public static func q8_0(_ y: UnsafeRawPointer, blocks: Int, into x: UnsafeMutablePointer<Float>) {
+    public static func q8_0<Half: HalfFloatConversion>(_ y: UnsafeRawPointer, blocks: Int, into x: UnsafeMutablePointer<Float>, half: Half.Type) {
         for block in 0..<blocks {
             let b = y + 34 * block, xb = UnsafeMutableRawPointer(x + 32 * block)
-            let d = fp16Value(loadUInt16(b, 0))
+            let d = Half.value(loadUInt16(b, 0))
             for k in 0..<4 {
                 let q = IntLanes(truncatingIfNeeded: b.loadUnaligned(fromByteOffset: 2 + 8 * k, as: SIMD8<Int8>.self))
                 xb.storeBytes(of: FloatLanes(q) * d, toByteOffset: 32 * k, as: FloatLanes.self)
@@ -16,12 +16,12 @@ public enum LegacyDequantizers {
 
     /// Q4_0 (`bits` 4) and Q5_0 (`bits` 5): weight = (level − 2^(bits−1)) · d.
     @inlinable @inline(__always)
-    public static func symmetric(_ y: UnsafeRawPointer, blocks: Int, into x: UnsafeMutablePointer<Float>, bits: Int) {
+    public static func symmetric<Half: HalfFloatConversion>(_ y: UnsafeRawPointer, blocks: Int, into x: UnsafeMutablePointer<Float>, bits: Int, half: Half.Type) {
         let blockBytes = bits == 4 ? 18 : 22
         let half: Int32 = bits == 4 ? 8 : 16
         for block in 0..<blocks {
             let b = y + blockBytes * block, xb = UnsafeMutableRawPointer(x + 32 * block)
-            let d = fp16Value(loadUInt16(b, 0))
+            let d = Half.value(loadUInt16(b, 0))
             let levels = unpackLevels(b, nibbles: bits == 4 ? 2 : 6, highBits: bits == 5 ? 2 : nil)
             xb.storeBytes(of: FloatLanes(levels.0 &- half) * d, toByteOffset: 0, as: FloatLanes.self)
             xb.storeBytes(of: FloatLanes(levels.1 &- half) * d, toByteOffset: 32, as: FloatLanes.self)
@@ -32,11 +32,11 @@ public enum LegacyDequantizers {
 
     /// Q4_1 (`bits` 4) and Q5_1 (`bits` 5): weight = level · d + m.
     @inlinable @inline(__always)
-    public static func asymmetric(_ y: UnsafeRawPointer, blocks: Int, into x: UnsafeMutablePointer<Float>, bits: Int) {
+    public static func asymmetric<Half: HalfFloatConversion>(_ y: UnsafeRawPointer, blocks: Int, into x: UnsafeMutablePointer<Float>, bits: Int, half: Half.Type) {
         let blockBytes = bits == 4 ? 20 : 24
         for block in 0..<blocks {
             let b = y + blockBytes * block, xb = UnsafeMutableRawPointer(x + 32 * block)
-            let d = fp16Value(loadUInt16(b, 0)), m = FloatLanes(repeating: fp16Value(loadUInt16(b, 2)))
+            let d = Half.value(loadUInt16(b, 0)), m = FloatLanes(repeating: Half.value(loadUInt16(b, 2)))
             let levels = unpackLevels(b, nibbles: bits == 4 ? 4 : 8, highBits: bits == 5 ? 4 : nil)
             xb.storeBytes(of: FloatLanes(levels.0) * d + m, toByteOffset: 0, as: FloatLanes.self)
             xb.storeBytes(of: FloatLanes(levels.1) * d + m, toByteOffset: 32, as: FloatLanes.self)

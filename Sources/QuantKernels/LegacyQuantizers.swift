@@ -8,12 +8,12 @@
 public enum LegacyQuantizers {
     /// Q8_0: d = absmax / 127, level = roundf(x · (1/d)). 34-byte blocks: F16 d, 32 int8.
     @inlinable @inline(__always)
-    public static func q8_0(_ x: UnsafePointer<Float>, blocks: Int, into y: UnsafeMutableRawPointer) {
+    public static func q8_0<Half: HalfFloatConversion>(_ x: UnsafePointer<Float>, blocks: Int, into y: UnsafeMutableRawPointer, half: Half.Type) {
         for block in 0..<blocks {
             let xb = x + 32 * block, out = y + 34 * block
             let d = Float(bitPattern: UInt32(largestMagnitudeBits32(xb))) / 127
             let id: Float = d != 0 ? 1 / d : 0
-            storeUInt16(fp16Bits(d), out, 0)
+            storeUInt16(Half.bits(d), out, 0)
             for k in 0..<4 {
                 let levels = roundedAwayFromZero(loadLanes(xb + 8 * k) * id)
                 out.storeBytes(of: SIMD8<Int8>(truncatingIfNeeded: levels), toByteOffset: 2 + 8 * k, as: SIMD8<Int8>.self)
@@ -24,7 +24,7 @@ public enum LegacyQuantizers {
     /// Q4_0 (`bits` 4) and Q5_0 (`bits` 5): d = (signed absmax) / −2^(bits−1),
     /// level = MIN(2^bits − 1, (int)(x · (1/d) + 2^(bits−1) + 0.5)). Blocks: F16 d, [u32 qh], 16 nibble bytes.
     @inlinable @inline(__always)
-    public static func symmetric(_ x: UnsafePointer<Float>, blocks: Int, into y: UnsafeMutableRawPointer, bits: Int) {
+    public static func symmetric<Half: HalfFloatConversion>(_ x: UnsafePointer<Float>, blocks: Int, into y: UnsafeMutableRawPointer, bits: Int, half: Half.Type) {
         let half: Float = bits == 4 ? 8 : 16
         let top: Int32 = bits == 4 ? 15 : 31
         let blockBytes = bits == 4 ? 18 : 22
@@ -33,7 +33,7 @@ public enum LegacyQuantizers {
             let xb = x + 32 * block, out = y + blockBytes * block
             let d = firstLargestMagnitude32(xb) / -half
             let id: Float = d != 0 ? 1 / d : 0
-            storeUInt16(fp16Bits(d), out, 0)
+            storeUInt16(Half.bits(d), out, 0)
             let offset = FloatLanes(repeating: half + 0.5)
             var levels = (IntLanes(), IntLanes(), IntLanes(), IntLanes())
             levels.0 = lanesMinimum(truncatedNonNegative(loadLanes(xb) * id + offset), top)
@@ -48,7 +48,7 @@ public enum LegacyQuantizers {
     /// level = (int)((x − min) · (1/d) + 0.5) (capped at 15 for Q4_1, as the C code). Blocks: F16 d,
     /// F16 m, [u32 qh], 16 nibble bytes.
     @inlinable @inline(__always)
-    public static func asymmetric(_ x: UnsafePointer<Float>, blocks: Int, into y: UnsafeMutableRawPointer, bits: Int) {
+    public static func asymmetric<Half: HalfFloatConversion>(_ x: UnsafePointer<Float>, blocks: Int, into y: UnsafeMutableRawPointer, bits: Int, half: Half.Type) {
         let levelsMinusOne: Float = bits == 4 ? 15 : 31
         let blockBytes = bits == 4 ? 20 : 24
         let nibbles = bits == 4 ? 4 : 8
@@ -59,8 +59,8 @@ public enum LegacyQuantizers {
             if min == 0 || max == 0 { (min, max) = extremes32(xb) }
             let d = (max - min) / levelsMinusOne
             let id: Float = d != 0 ? 1 / d : 0
-            storeUInt16(fp16Bits(d), out, 0)
-            storeUInt16(fp16Bits(min), out, 2)
+            storeUInt16(Half.bits(d), out, 0)
+            storeUInt16(Half.bits(min), out, 2)
             let low = FloatLanes(repeating: min), offset = FloatLanes(repeating: 0.5)
             @inline(__always) func level(_ k: Int) -> IntLanes {
                 let l = truncatedNonNegative((loadLanes(xb + 8 * k) - low) * id + offset)

@@ -17,10 +17,10 @@ public enum SuperBlockDequantizers {
 
     /// Q2_K, 84 bytes: 16 scale bytes (low nibble scale, high nibble min), 64 bytes of 2-bit levels, F16 d, F16 dmin.
     @inlinable @inline(__always)
-    public static func q2_K(_ y: UnsafeRawPointer, blocks: Int, into x: UnsafeMutablePointer<Float>) {
+    public static func q2_K<Half: HalfFloatConversion>(_ y: UnsafeRawPointer, blocks: Int, into x: UnsafeMutablePointer<Float>, half: Half.Type) {
         for block in 0..<blocks {
             let b = y + 84 * block, out = x + 256 * block
-            let d = fp16Value(loadUInt16(b, 80)), dmin = fp16Value(loadUInt16(b, 82))
+            let d = Half.value(loadUInt16(b, 80)), dmin = Half.value(loadUInt16(b, 82))
             for n in 0..<2 {  // two 128-weight halves, 32 level bytes each
                 for j in 0..<4 {  // shift 2j
                     for half in 0..<2 {
@@ -39,10 +39,10 @@ public enum SuperBlockDequantizers {
 
     /// Q3_K, 110 bytes: 32 bytes hmask, 64 bytes of 2-bit levels, 12 bytes of 6-bit scales, F16 d.
     @inlinable @inline(__always)
-    public static func q3_K(_ y: UnsafeRawPointer, blocks: Int, into x: UnsafeMutablePointer<Float>) {
+    public static func q3_K<Half: HalfFloatConversion>(_ y: UnsafeRawPointer, blocks: Int, into x: UnsafeMutablePointer<Float>, half: Half.Type) {
         for block in 0..<blocks {
             let b = y + 110 * block, out = x + 256 * block
-            let dAll = fp16Value(loadUInt16(b, 108))
+            let dAll = Half.value(loadUInt16(b, 108))
             let scales = b.assumingMemoryBound(to: UInt8.self) + 96
             for group in 0..<16 {
                 let low = group < 8 ? scales[group] & 0xF : scales[group - 8] >> 4
@@ -62,11 +62,11 @@ public enum SuperBlockDequantizers {
     /// Q4_K (`bits` 4, 144 bytes) and Q5_K (`bits` 5, 176 bytes): F16 d, F16 dmin, 12 bytes of 6-bit
     /// scales and mins, [32 bytes qh], 128 bytes of low nibbles.
     @inlinable @inline(__always)
-    public static func kWithMins(_ y: UnsafeRawPointer, blocks: Int, into x: UnsafeMutablePointer<Float>, bits: Int) {
+    public static func kWithMins<Half: HalfFloatConversion>(_ y: UnsafeRawPointer, blocks: Int, into x: UnsafeMutablePointer<Float>, bits: Int, half: Half.Type) {
         let blockBytes = bits == 4 ? 144 : 176
         for block in 0..<blocks {
             let b = y + blockBytes * block, out = x + 256 * block
-            let d = fp16Value(loadUInt16(b, 0)), dmin = fp16Value(loadUInt16(b, 2))
+            let d = Half.value(loadUInt16(b, 0)), dmin = Half.value(loadUInt16(b, 2))
             let nibbles = bits == 4 ? 16 : 48
             for p in 0..<4 {
                 let (sc1, m1) = scaleMinK4(2 * p, b + 4)
@@ -90,10 +90,10 @@ public enum SuperBlockDequantizers {
 
     /// Q6_K, 210 bytes: 128 bytes of low nibbles, 64 bytes of high 2-bit pairs, 16 int8 scales, F16 d.
     @inlinable @inline(__always)
-    public static func q6_K(_ y: UnsafeRawPointer, blocks: Int, into x: UnsafeMutablePointer<Float>) {
+    public static func q6_K<Half: HalfFloatConversion>(_ y: UnsafeRawPointer, blocks: Int, into x: UnsafeMutablePointer<Float>, half: Half.Type) {
         for block in 0..<blocks {
             let b = y + 210 * block, out = x + 256 * block
-            let d = fp16Value(loadUInt16(b, 208))
+            let d = Half.value(loadUInt16(b, 208))
             for h in 0..<2 {
                 let ql = 64 * h, qh = 128 + 32 * h, sc = 192 + 8 * h
                 for c in 0..<4 {
@@ -118,20 +118,20 @@ public enum SuperBlockDequantizers {
 
     /// IQ4_NL, 18 bytes per 32 weights: F16 d, 16 bytes of 4-bit indices into `iq4Levels`.
     @inlinable @inline(__always)
-    public static func iq4_nl(_ y: UnsafeRawPointer, blocks: Int, into x: UnsafeMutablePointer<Float>) {
+    public static func iq4_nl<Half: HalfFloatConversion>(_ y: UnsafeRawPointer, blocks: Int, into x: UnsafeMutablePointer<Float>, half: Half.Type) {
         for block in 0..<blocks {
             let b = y + 18 * block
-            iq4Group(b + 2, scale: fp16Value(loadUInt16(b, 0)), into: x + 32 * block)
+            iq4Group(b + 2, scale: Half.value(loadUInt16(b, 0)), into: x + 32 * block)
         }
     }
 
     /// IQ4_XS, 136 bytes per 256 weights: F16 d, u16 high scale bits, 4 bytes of low scale nibbles,
     /// 128 bytes of 4-bit indices.
     @inlinable @inline(__always)
-    public static func iq4_xs(_ y: UnsafeRawPointer, blocks: Int, into x: UnsafeMutablePointer<Float>) {
+    public static func iq4_xs<Half: HalfFloatConversion>(_ y: UnsafeRawPointer, blocks: Int, into x: UnsafeMutablePointer<Float>, half: Half.Type) {
         for block in 0..<blocks {
             let b = y + 136 * block
-            let d = fp16Value(loadUInt16(b, 0))
+            let d = Half.value(loadUInt16(b, 0))
             let scalesHigh = loadUInt16(b, 2)
             for group in 0..<8 {
                 let low = (b.load(fromByteOffset: 4 + group / 2, as: UInt8.self) >> (4 * UInt8(group % 2))) & 0xF

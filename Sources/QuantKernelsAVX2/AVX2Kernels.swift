@@ -6,64 +6,75 @@ import QuantKernels
 /// `SIMDLevel`). No FMA contraction happens: Swift never fuses a separate multiply and add, so
 /// the bytes equal the baseline build's.
 public enum AVX2Kernels {
+    /// F16 scales through F16C, which every AVX2 CPU has (`vcvtps2ph` rounds to nearest-even, as `fp16Bits`).
+    /// Swift has no `Float16` on x86-64 macOS; there the bit algorithms stay.
+    #if os(macOS)
+    typealias F16CHalf = SoftwareHalf
+    #else
+    enum F16CHalf: HalfFloatConversion {
+        @inline(__always) static func bits(_ value: Float) -> UInt16 { Float16(value).bitPattern }
+        @inline(__always) static func value(_ bits: UInt16) -> Float { Float(Float16(bitPattern: bits)) }
+    }
+    #endif
+
     public static func quantizeQ8_0(_ x: UnsafePointer<Float>, blocks: Int, into y: UnsafeMutableRawPointer) {
-        LegacyQuantizers.q8_0(x, blocks: blocks, into: y)
+        LegacyQuantizers.q8_0(x, blocks: blocks, into: y, half: F16CHalf.self)
     }
     public static func quantizeQ4_0(_ x: UnsafePointer<Float>, blocks: Int, into y: UnsafeMutableRawPointer) {
-        LegacyQuantizers.symmetric(x, blocks: blocks, into: y, bits: 4)
+        LegacyQuantizers.symmetric(x, blocks: blocks, into: y, bits: 4, half: F16CHalf.self)
     }
     public static func quantizeQ5_0(_ x: UnsafePointer<Float>, blocks: Int, into y: UnsafeMutableRawPointer) {
-        LegacyQuantizers.symmetric(x, blocks: blocks, into: y, bits: 5)
+        LegacyQuantizers.symmetric(x, blocks: blocks, into: y, bits: 5, half: F16CHalf.self)
     }
     public static func quantizeQ4_1(_ x: UnsafePointer<Float>, blocks: Int, into y: UnsafeMutableRawPointer) {
-        LegacyQuantizers.asymmetric(x, blocks: blocks, into: y, bits: 4)
+        LegacyQuantizers.asymmetric(x, blocks: blocks, into: y, bits: 4, half: F16CHalf.self)
     }
     public static func quantizeQ5_1(_ x: UnsafePointer<Float>, blocks: Int, into y: UnsafeMutableRawPointer) {
-        LegacyQuantizers.asymmetric(x, blocks: blocks, into: y, bits: 5)
+        LegacyQuantizers.asymmetric(x, blocks: blocks, into: y, bits: 5, half: F16CHalf.self)
     }
     public static func dequantizeQ8_0(_ y: UnsafeRawPointer, blocks: Int, into x: UnsafeMutablePointer<Float>) {
-        LegacyDequantizers.q8_0(y, blocks: blocks, into: x)
+        LegacyDequantizers.q8_0(y, blocks: blocks, into: x, half: F16CHalf.self)
     }
     public static func dequantizeQ4_0(_ y: UnsafeRawPointer, blocks: Int, into x: UnsafeMutablePointer<Float>) {
-        LegacyDequantizers.symmetric(y, blocks: blocks, into: x, bits: 4)
+        LegacyDequantizers.symmetric(y, blocks: blocks, into: x, bits: 4, half: F16CHalf.self)
     }
     public static func dequantizeQ5_0(_ y: UnsafeRawPointer, blocks: Int, into x: UnsafeMutablePointer<Float>) {
-        LegacyDequantizers.symmetric(y, blocks: blocks, into: x, bits: 5)
+        LegacyDequantizers.symmetric(y, blocks: blocks, into: x, bits: 5, half: F16CHalf.self)
     }
     public static func dequantizeQ4_1(_ y: UnsafeRawPointer, blocks: Int, into x: UnsafeMutablePointer<Float>) {
-        LegacyDequantizers.asymmetric(y, blocks: blocks, into: x, bits: 4)
+        LegacyDequantizers.asymmetric(y, blocks: blocks, into: x, bits: 4, half: F16CHalf.self)
     }
     public static func dequantizeQ5_1(_ y: UnsafeRawPointer, blocks: Int, into x: UnsafeMutablePointer<Float>) {
-        LegacyDequantizers.asymmetric(y, blocks: blocks, into: x, bits: 5)
+        LegacyDequantizers.asymmetric(y, blocks: blocks, into: x, bits: 5, half: F16CHalf.self)
     }
     public static func dequantizeQ2_K(_ y: UnsafeRawPointer, blocks: Int, into x: UnsafeMutablePointer<Float>) {
-        SuperBlockDequantizers.q2_K(y, blocks: blocks, into: x)
+        SuperBlockDequantizers.q2_K(y, blocks: blocks, into: x, half: F16CHalf.self)
     }
     public static func dequantizeQ3_K(_ y: UnsafeRawPointer, blocks: Int, into x: UnsafeMutablePointer<Float>) {
-        SuperBlockDequantizers.q3_K(y, blocks: blocks, into: x)
+        SuperBlockDequantizers.q3_K(y, blocks: blocks, into: x, half: F16CHalf.self)
     }
     public static func dequantizeQ4_K(_ y: UnsafeRawPointer, blocks: Int, into x: UnsafeMutablePointer<Float>) {
-        SuperBlockDequantizers.kWithMins(y, blocks: blocks, into: x, bits: 4)
+        SuperBlockDequantizers.kWithMins(y, blocks: blocks, into: x, bits: 4, half: F16CHalf.self)
     }
     public static func dequantizeQ5_K(_ y: UnsafeRawPointer, blocks: Int, into x: UnsafeMutablePointer<Float>) {
-        SuperBlockDequantizers.kWithMins(y, blocks: blocks, into: x, bits: 5)
+        SuperBlockDequantizers.kWithMins(y, blocks: blocks, into: x, bits: 5, half: F16CHalf.self)
     }
     public static func dequantizeQ6_K(_ y: UnsafeRawPointer, blocks: Int, into x: UnsafeMutablePointer<Float>) {
-        SuperBlockDequantizers.q6_K(y, blocks: blocks, into: x)
+        SuperBlockDequantizers.q6_K(y, blocks: blocks, into: x, half: F16CHalf.self)
     }
     public static func dequantizeIQ4_NL(_ y: UnsafeRawPointer, blocks: Int, into x: UnsafeMutablePointer<Float>) {
-        SuperBlockDequantizers.iq4_nl(y, blocks: blocks, into: x)
+        SuperBlockDequantizers.iq4_nl(y, blocks: blocks, into: x, half: F16CHalf.self)
     }
     public static func dequantizeIQ4_XS(_ y: UnsafeRawPointer, blocks: Int, into x: UnsafeMutablePointer<Float>) {
-        SuperBlockDequantizers.iq4_xs(y, blocks: blocks, into: x)
+        SuperBlockDequantizers.iq4_xs(y, blocks: blocks, into: x, half: F16CHalf.self)
     }
     public static func dotQ8_0(_ y: UnsafeRawPointer, _ v: UnsafePointer<Float>, blocks: Int) -> Float {
-        DotKernels.q8_0(y, v, blocks: blocks)
+        DotKernels.q8_0(y, v, blocks: blocks, half: F16CHalf.self)
     }
     public static func dotQ4_K(_ y: UnsafeRawPointer, _ v: UnsafePointer<Float>, blocks: Int) -> Float {
-        DotKernels.q4_K(y, v, blocks: blocks)
+        DotKernels.q4_K(y, v, blocks: blocks, half: F16CHalf.self)
     }
     public static func dotQ6_K(_ y: UnsafeRawPointer, _ v: UnsafePointer<Float>, blocks: Int) -> Float {
-        DotKernels.q6_K(y, v, blocks: blocks)
+        DotKernels.q6_K(y, v, blocks: blocks, half: F16CHalf.self)
     }
 }
