@@ -22,7 +22,7 @@ let swiftSettings: [SwiftSetting] = [
 let avx2KernelTargets: [Target] = [
     .target(
         name: "QuantKernelsAVX2", dependencies: ["QuantKernels"],
-        swiftSettings: swiftSettings + [.unsafeFlags(["-target-cpu", "haswell"])]),
+        swiftSettings: swiftSettings + [.unsafeFlags(["-target-cpu", "haswell", "-disable-cmo"])]),
 ]
 let avx2KernelDependencies: [Target.Dependency] = ["QuantKernelsAVX2"]
 #else

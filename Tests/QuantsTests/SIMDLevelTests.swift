@@ -60,6 +60,32 @@ import Testing
 
     static let blockTypes: [GGMLType] = legacy + [.q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_nl, .iq4_xs]
 
+    @Test func everyLevelConvertsF16Identically() {
+        var random = SplitMix64(seed: 12)
+        // Every F16 bit pattern (NaNs compared as NaN), and F32 values across the F16 range and beyond.
+        let halves = (0...UInt16.max).map { $0 }
+        let floats = (0..<65536).map { i -> Float in
+            i % 5 == 0 ? Float(bitPattern: UInt32(truncatingIfNeeded: random.next()) & 0x8FFF_FFFF | 0x3000_0000)
+                : random.heavyTailedSample() * [1e-7, 1e-3, 1, 1e3, 7e4][i % 5]
+        }
+        var decoded: [[Float]] = [], encoded: [[UInt16]] = []
+        for level in SIMDLevel.supported {
+            let kernels = BlockKernels.forLevel(level)
+            var out = [Float](repeating: 0, count: halves.count)
+            halves.withUnsafeBytes { h in out.withUnsafeMutableBufferPointer { kernels.dequantizeF16(h.baseAddress!, halves.count, $0.baseAddress!) } }
+            decoded.append(out)
+            var bits = [UInt16](repeating: 0, count: floats.count)
+            floats.withUnsafeBufferPointer { f in bits.withUnsafeMutableBytes { kernels.quantizeF16(f.baseAddress!, floats.count, $0.baseAddress!) } }
+            encoded.append(bits)
+        }
+        for other in decoded.dropFirst() {
+            #expect(zip(decoded[0], other).allSatisfy { $0.bitPattern == $1.bitPattern || ($0.isNaN && $1.isNaN) })
+        }
+        #expect(Set(encoded).count == 1)
+        // And F16 rows equal Swift's own Float16 conversion (IEEE round-to-nearest-even).
+        #expect(encoded[0] == floats.map { Float16($0).bitPattern })
+    }
+
     @Test(arguments: blockTypes)
     func everyLevelDecodesIdentically(type: GGMLType) throws {
         var random = SplitMix64(seed: 11)

@@ -19,10 +19,10 @@ public enum F16Format: BlockFormat {
     public static func quantizeRow(
         _ x: UnsafePointer<Float>, count: Int, importance: UnsafePointer<Float>?, into y: UnsafeMutableRawPointer
     ) {
-        for i in 0..<count { storeUInt16(fp16Bits(x[i]), y, 2 * i) }
+        BlockKernels.active.quantizeF16(x, count, y)
     }
     public static func dequantizeRow(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
-        for i in 0..<count { x[i] = fp16Value(loadUInt16(y, 2 * i)) }
+        BlockKernels.active.dequantizeF16(y, count, x)
     }
 }
 

@@ -69,6 +69,9 @@ public struct BlockKernels: Sendable {
     public let dequantizeIQ4_NL, dequantizeIQ4_XS: Dequantize
     public typealias Dot = @Sendable (_ y: UnsafeRawPointer, _ v: UnsafePointer<Float>, _ blocks: Int) -> Float
     public let dotQ8_0, dotQ4_K, dotQ6_K: Dot
+    /// F16 rows (`count` weights, not blocks).
+    public let quantizeF16: Quantize
+    public let dequantizeF16: Dequantize
 
     public static let baseline = BlockKernels(
         level: .baseline,
@@ -91,7 +94,9 @@ public struct BlockKernels: Sendable {
         dequantizeIQ4_XS: { SuperBlockDequantizers.iq4_xs($0, blocks: $1, into: $2, half: SoftwareHalf.self) },
         dotQ8_0: { DotKernels.q8_0($0, $1, blocks: $2, half: SoftwareHalf.self) },
         dotQ4_K: { DotKernels.q4_K($0, $1, blocks: $2, half: SoftwareHalf.self) },
-        dotQ6_K: { DotKernels.q6_K($0, $1, blocks: $2, half: SoftwareHalf.self) })
+        dotQ6_K: { DotKernels.q6_K($0, $1, blocks: $2, half: SoftwareHalf.self) },
+        quantizeF16: { HalfRows.encode($0, count: $1, into: $2, half: SoftwareHalf.self) },
+        dequantizeF16: { HalfRows.decode($0, count: $1, into: $2, half: SoftwareHalf.self) })
 
     #if canImport(QuantKernelsAVX2)
     static let avx2 = BlockKernels(
@@ -115,7 +120,9 @@ public struct BlockKernels: Sendable {
         dequantizeIQ4_XS: { AVX2Kernels.dequantizeIQ4_XS($0, blocks: $1, into: $2) },
         dotQ8_0: { AVX2Kernels.dotQ8_0($0, $1, blocks: $2) },
         dotQ4_K: { AVX2Kernels.dotQ4_K($0, $1, blocks: $2) },
-        dotQ6_K: { AVX2Kernels.dotQ6_K($0, $1, blocks: $2) })
+        dotQ6_K: { AVX2Kernels.dotQ6_K($0, $1, blocks: $2) },
+        quantizeF16: { AVX2Kernels.encodeF16($0, count: $1, into: $2) },
+        dequantizeF16: { AVX2Kernels.decodeF16($0, count: $1, into: $2) })
     #endif
 
     /// The dequantizer of `type` when it is a block format with a kernel here, else nil.
