@@ -85,4 +85,9 @@ public enum AVX2Kernels {
     @inline(never) public static func decodeF16(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
         HalfRows.decode(y, count: count, into: x, half: F16CHalf.self)
     }
+    @inline(never) public static func quantizeQ6_K(
+        _ x: UnsafePointer<Float>, count: Int, importance: UnsafePointer<Float>?, into y: UnsafeMutableRawPointer
+    ) {
+        KQuantizers.q6_K(x, count: count, importance: importance, into: y, half: F16CHalf.self)
+    }
 }

@@ -23,6 +23,28 @@ import Testing
         #expect(Self.quantize(inputs, type, level: level) == Array(expected), "\(type.name) at \(level)")
     }
 
+    /// Q6_K's quantizer is built per level too (its searches gain from AVX2), with and without
+    /// importance weights.
+    @Test(arguments: SIMDLevel.supported, [false, true])
+    func everyLevelWritesLlamaCppQ6_KBytes(level: SIMDLevel, weighted: Bool) throws {
+        let inputs = try BlockFormatGoldenTests.floats("inputs.f32")
+        let importance = try BlockFormatGoldenTests.floats("importance.f32")
+        let expected = try Data(contentsOf: BlockFormatGoldenTests.fixtures.appendingPathComponent("Q6_K\(weighted ? ".imatrix" : "").bin"))
+        let columns = BlockFormatGoldenTests.columns, rowBytes = GGMLType.q6_K.rowBytes(columns)!
+        var out = [UInt8](repeating: 0xEE, count: expected.count)
+        let quantize = BlockKernels.forLevel(level).quantizeQ6_K
+        inputs.withUnsafeBufferPointer { x in
+            importance.withUnsafeBufferPointer { w in
+                out.withUnsafeMutableBytes { o in
+                    for row in 0..<(inputs.count / columns) {
+                        quantize(x.baseAddress! + row * columns, columns, weighted ? w.baseAddress! : nil, o.baseAddress! + row * rowBytes)
+                    }
+                }
+            }
+        }
+        #expect(out == Array(expected), "Q6_K\(weighted ? " (imatrix)" : "") at \(level)")
+    }
+
     /// 32-weight blocks aimed at the vector code's special paths.
     static let edgeBlocks: [(String, [Float])] = {
         var blocks: [(String, [Float])] = []

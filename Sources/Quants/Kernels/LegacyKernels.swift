@@ -69,6 +69,11 @@ public struct BlockKernels: Sendable {
     public let dequantizeIQ4_NL, dequantizeIQ4_XS: Dequantize
     public typealias Dot = @Sendable (_ y: UnsafeRawPointer, _ v: UnsafePointer<Float>, _ blocks: Int) -> Float
     public let dotQ8_0, dotQ4_K, dotQ6_K: Dot
+    /// Rows of `count` weights with optional importance weights (the k-quants built per level).
+    public typealias QuantizeWeighted = @Sendable (
+        _ x: UnsafePointer<Float>, _ count: Int, _ importance: UnsafePointer<Float>?, _ y: UnsafeMutableRawPointer
+    ) -> Void
+    public let quantizeQ6_K: QuantizeWeighted
     /// F16 rows (`count` weights, not blocks).
     public let quantizeF16: Quantize
     public let dequantizeF16: Dequantize
@@ -95,6 +100,7 @@ public struct BlockKernels: Sendable {
         dotQ8_0: { DotKernels.q8_0($0, $1, blocks: $2, half: SoftwareHalf.self) },
         dotQ4_K: { DotKernels.q4_K($0, $1, blocks: $2, half: SoftwareHalf.self) },
         dotQ6_K: { DotKernels.q6_K($0, $1, blocks: $2, half: SoftwareHalf.self) },
+        quantizeQ6_K: { KQuantizers.q6_K($0, count: $1, importance: $2, into: $3, half: SoftwareHalf.self) },
         quantizeF16: { HalfRows.encode($0, count: $1, into: $2, half: SoftwareHalf.self) },
         dequantizeF16: { HalfRows.decode($0, count: $1, into: $2, half: SoftwareHalf.self) })
 
@@ -121,6 +127,7 @@ public struct BlockKernels: Sendable {
         dotQ8_0: { AVX2Kernels.dotQ8_0($0, $1, blocks: $2) },
         dotQ4_K: { AVX2Kernels.dotQ4_K($0, $1, blocks: $2) },
         dotQ6_K: { AVX2Kernels.dotQ6_K($0, $1, blocks: $2) },
+        quantizeQ6_K: { AVX2Kernels.quantizeQ6_K($0, count: $1, importance: $2, into: $3) },
         quantizeF16: { AVX2Kernels.encodeF16($0, count: $1, into: $2) },
         dequantizeF16: { AVX2Kernels.decodeF16($0, count: $1, into: $2) })
     #endif
