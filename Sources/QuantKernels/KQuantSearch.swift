@@ -84,23 +84,17 @@ public func makeQXQuants(
         rmseType = -rmseType
         returnEarly = true
     }
-    // The per-element weights, computed once (the C code recomputes them identically per pass).
-    return withUnsafeTemporaryAllocation(of: Float.self, capacity: n) { buffer -> Float in
-    let w: UnsafePointer<Float>
-    if let weights {
-        w = weights
-    } else {
-        for i in 0..<n {
-            switch rmseType {
-            case 1: buffer[i] = x[i] * x[i]
-            case 2: buffer[i] = 1
-            case 3: buffer[i] = abs(x[i])
-            default: buffer[i] = abs(x[i]).squareRoot()
-            }
+    // The C code's per-element weight (no buffers or closures here: a closure's body would be
+    // compiled once, in this module, instead of in each SIMD build that inlines this function).
+    @inline(__always) func weight(_ i: Int) -> Float {
+        if let weights { return weights[i] }
+        switch rmseType {
+        case 1: return x[i] * x[i]
+        case 2: return 1
+        case 3: return abs(x[i])
+        default: return abs(x[i]).squareRoot()
         }
-        w = UnsafePointer(buffer.baseAddress!)
     }
-    @inline(__always) func weight(_ i: Int) -> Float { w[i] }
     var sumlx: Float = 0, suml2: Float = 0
     for i in 0..<n {
         var l = nearestInt(iscale * x[i])
@@ -113,24 +107,34 @@ public func makeQXQuants(
     var scale: Float = suml2 != 0 ? sumlx / suml2 : 0
     if returnEarly { return suml2 > 0 ? 0.5 * (scale + 1 / iscale) : 1 / iscale }
     var best = scale * sumlx
-    // Products in a vectorizable pass, then the sums in C order (same bits; see makeQKXQuants).
-    return withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * n) { products -> Float in
-    let wxl = products.baseAddress!, wll = wxl + n
-    for step in -9...9 where step != 0 {
-        iscale = -(Float(nmax) + 0.1 * Float(step)) / max
-        for i in 0..<n {
-            var l = nearestInt(iscale * x[i])
-            l = Swift.max(-nmax, Swift.min(nmax - 1, l))
-            let w = weight(i)
-            wxl[i] = w * x[i] * Float(l)
-            wll[i] = w * Float(l) * Float(l)
-        }
-        sumlx = 0
-        suml2 = 0
-        for i in 0..<n {
-            sumlx += wxl[i]
-            suml2 += wll[i]
-        }
+    // The 18 trial scales, eight per lane vector: for each element, every trial's level and its two
+    // products are computed in lanes, and lane t's sums add the products in C order (i = 0, 1, ...),
+    // so they have the C loop's bits; only the comparisons with `best`, in C order, are scalar.
+    // (One trial at a time spent most of its instructions on 16-element loops and on two
+    // dependent chains of scalar adds.)
+    let steps = (FloatLanes(-9, -8, -7, -6, -5, -4, -3, -2), FloatLanes(-1, 1, 2, 3, 4, 5, 6, 7), FloatLanes(8, 9, 0, 0, 0, 0, 0, 0))
+    let top = FloatLanes(repeating: Float(nmax)), maxLanes = FloatLanes(repeating: max)
+    // C: iscale = -(nmax + 0.1f*is)/max, per lane.
+    let iscales = (-(top + 0.1 * steps.0) / maxLanes, -(top + 0.1 * steps.1) / maxLanes, -(top + 0.1 * steps.2) / maxLanes)
+    var trialSumlx = (FloatLanes(), FloatLanes(), FloatLanes()), trialSuml2 = (FloatLanes(), FloatLanes(), FloatLanes())
+    let low = IntLanes(repeating: -nmax), high = IntLanes(repeating: nmax - 1)
+    @inline(__always) func products(_ iscale: FloatLanes, _ xi: Float, _ wi: Float, _ lx: inout FloatLanes, _ l2: inout FloatLanes) {
+        let shifted = iscale * xi + FloatLanes(repeating: roundingMagic)
+        let l = FloatLanes(lanesMaximum(lanesMinimum(mantissaInteger(shifted), high), low))
+        lx += (wi * xi) * l  // C: w*x[i]*l, left to right
+        l2 += (wi * l) * l
+    }
+    for i in 0..<n {
+        let xi = x[i], wi = weight(i)
+        products(iscales.0, xi, wi, &trialSumlx.0, &trialSuml2.0)
+        products(iscales.1, xi, wi, &trialSumlx.1, &trialSuml2.1)
+        products(iscales.2, xi, wi, &trialSumlx.2, &trialSuml2.2)
+    }
+    @inline(__always) func lane(_ v: (FloatLanes, FloatLanes, FloatLanes), _ k: Int) -> Float {
+        k < 8 ? v.0[k] : (k < 16 ? v.1[k - 8] : v.2[k - 16])
+    }
+    for k in 0..<18 {
+        let iscale = lane(iscales, k), sumlx = lane(trialSumlx, k), suml2 = lane(trialSuml2, k)
         if suml2 > 0 && sumlx * sumlx > best * suml2 {
             for i in 0..<n {
                 let l = nearestInt(iscale * x[i])
@@ -141,7 +145,5 @@ public func makeQXQuants(
         }
     }
     return scale
-    }
-    }
 }
 

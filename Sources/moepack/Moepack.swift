@@ -9,7 +9,7 @@ struct Moepack: ParsableCommand {
         commandName: "moepack",
         abstract: "Convert, quantize and verify DeepSeek-V3/R1 FP8 checkpoints.",
         discussion: """
-            Start with `moepack demo`: it builds a small synthetic DeepSeek-V3-architecture FP8
+            Start with `moepack demo`: it builds a small synthetic DeepSeek-V3-architecture FP8 \
             checkpoint, inspects it and dequantizes it, so you see every step on your machine.
 
             Checkpoints are Hugging Face directories (config.json, model.safetensors.index.json,

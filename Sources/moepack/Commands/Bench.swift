@@ -16,10 +16,10 @@ struct BenchDequant: ParsableCommand {
         commandName: "dequant",
         abstract: "FP8 -> BF16 dequantization throughput and peak RSS on synthetic checkpoints.",
         discussion: """
-            For each preset (default: small and medium) runs `moepack dequant` in a child process
-            and reports weights/s, input GB/s and the child's peak RSS, beside two ceilings
-            measured in the same run on the same bytes: memcpy, and a plain copy into a file.
-            Peak RSS must stay flat from small to medium: memory is bounded by design.
+            For each preset (default: small and medium) runs `moepack dequant` in a child process \
+            and reports weights/s, input GB/s and the child's peak RSS, beside two ceilings \
+            measured in the same run on the same bytes: memcpy, and a plain copy into a file. \
+            Peak RSS must stay flat from small to medium: memory is bounded by design. \
             Synthetic checkpoints are generated once into --cache.
             """)
 
@@ -42,9 +42,9 @@ struct BenchQuants: ParsableCommand {
         commandName: "quants",
         abstract: "Quantize/dequantize throughput of every block format, beside llama.cpp's quantizer.",
         discussion: """
-            Times each GGML block format moepack implements on one weight-like F32 matrix, on one
-            thread and on all, and prints bits per weight. With --peer-python (a Python that has
-            llama-cpp-python installed) llama.cpp's ggml_quantize_chunk is timed on the same matrix
+            Times each GGML block format moepack implements on one weight-like F32 matrix, on one \
+            thread and on all, and prints bits per weight. With --peer-python (a Python that has \
+            llama-cpp-python installed) llama.cpp's ggml_quantize_chunk is timed on the same matrix \
             in the same run and the ratio is printed.
 
             Example: moepack bench quants --peer-python /tmp/llama/bin/python
@@ -89,9 +89,9 @@ struct BenchTokenizer: ParsableCommand {
         commandName: "tokenizer",
         abstract: "Encode throughput on mixed text, beside Hugging Face tokenizers in the same run.",
         discussion: """
-            Builds a few MB of mixed text (prose, code, digits, CJK, emoji, whitespace runs) and
-            encodes it line by line on one thread. With --peer-python (a Python that has the
-            `tokenizers` package; Tests/run.sh's .venv-oracle has it) the same lines are encoded by
+            Builds a few MB of mixed text (prose, code, digits, CJK, emoji, whitespace runs) and \
+            encodes it line by line on one thread. With --peer-python (a Python that has the \
+            `tokenizers` package; Tests/run.sh's .venv-oracle has it) the same lines are encoded by \
             Hugging Face tokenizers (RAYON_NUM_THREADS=1) and the ratio is printed.
             """)
 
@@ -163,11 +163,11 @@ struct BenchQuantize: ParsableCommand {
         commandName: "quantize",
         abstract: "End-to-end FP8 -> GGUF throughput and peak memory on synthetic checkpoints.",
         discussion: """
-            Runs `moepack quantize` in a child process per preset and recipe (default small and medium,
-            Q8_0 and Q4_K_M) and reports weights/s, output size and the child's peak RSS, which must
-            stay flat from small to medium. With --peer-python (a Python with llama-cpp-python), the
-            two-pass llama.cpp route is timed on the same checkpoint in the same run: a BF16 GGUF
-            (written by moepack, standing in for convert_hf_to_gguf.py, which needs PyTorch), then
+            Runs `moepack quantize` in a child process per preset and recipe (default small and medium, \
+            Q8_0 and Q4_K_M) and reports weights/s, output size and the child's peak RSS, which must \
+            stay flat from small to medium. With --peer-python (a Python with llama-cpp-python), the \
+            two-pass llama.cpp route is timed on the same checkpoint in the same run: a BF16 GGUF \
+            (written by moepack, standing in for convert_hf_to_gguf.py, which needs PyTorch), then \
             llama_model_quantize (what llama-quantize runs) with the same thread count.
             """)
 

@@ -6,8 +6,8 @@ struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Validate a GGUF file and re-verify every tensor's stored checksum.",
         discussion: """
-            Parses the header with llama.cpp's rules (offsets, sizes, types, alignment) and, for files
-            written by `moepack quantize`, re-hashes each tensor with XXH3 and compares it with the
+            Parses the header with llama.cpp's rules (offsets, sizes, types, alignment) and, for files \
+            written by `moepack quantize`, re-hashes each tensor with XXH3 and compares it with the \
             checksum in the header. Exit 0 when everything matches, 1 with the first bad tensor named.
 
             Example: moepack check r1-q4_k_m.gguf

@@ -9,15 +9,15 @@ struct Dequant: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Dequantize an FP8 checkpoint to a standard BF16/F16/F32 Hugging Face checkpoint.",
         discussion: """
-            Does what DeepSeek's fp8_cast_bf16.py does, on a CPU and in bounded memory: every FP8
-            weight is multiplied by its 128x128 block scale (one F32 multiply, then one
-            round-to-nearest-even into the output type), the *_scale_inv tensors are dropped,
-            other tensors are copied unchanged. Shards keep their names; a new
-            model.safetensors.index.json, a config.json without quantization_config and all other
+            Does what DeepSeek's fp8_cast_bf16.py does, on a CPU and in bounded memory: every FP8 \
+            weight is multiplied by its 128x128 block scale (one F32 multiply, then one \
+            round-to-nearest-even into the output type), the *_scale_inv tensors are dropped, \
+            other tensors are copied unchanged. Shards keep their names; a new \
+            model.safetensors.index.json, a config.json without quantization_config and all other \
             files (tokenizer, ...) are written alongside.
 
-            Each shard appears only when complete (temporary file, fsync, rename). Run the same
-            command again after an interruption: finished shards are verified by their stored
+            Each shard appears only when complete (temporary file, fsync, rename). Run the same \
+            command again after an interruption: finished shards are verified by their stored \
             XXH3 checksum and skipped.
 
             Example: moepack dequant /models/DeepSeek-R1 /models/DeepSeek-R1-bf16 --dtype bf16

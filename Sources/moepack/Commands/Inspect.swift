@@ -6,8 +6,8 @@ struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Summarize a checkpoint: architecture, parameters, dtypes, shards, layout check.",
         discussion: """
-            Reads only headers (no tensor data), so it takes a second even for the 163-shard R1.
-            The layout check compares every tensor's name, shape and dtype with what config.json
+            Reads only headers (no tensor data), so it takes a second even for the 163-shard R1. \
+            The layout check compares every tensor's name, shape and dtype with what config.json \
             implies and lists what is missing, misshapen or unexpected.
 
             Example: moepack inspect /models/DeepSeek-R1 --tensors

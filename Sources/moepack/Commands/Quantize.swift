@@ -9,18 +9,18 @@ struct Quantize: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Quantize a DeepSeek-V3/R1 checkpoint into one llama.cpp GGUF file, in one pass.",
         discussion: """
-            Reads the FP8 shards directly (no BF16 copy), dequantizes row chunks to F32, quantizes
-            them in parallel and writes llama.cpp's `deepseek2` layout: MLA split into attn_k_b /
-            attn_v_b, experts stacked into ffn_*_exps, router and norms F32, the tokenizer embedded,
-            an XXH3 checksum per tensor. The MTP layer is not exported unless --keep-mtp (llama.cpp's
-            converter drops it too; llama.cpp can load it as a nextn block). The file appears only when complete. If the run is interrupted (killed, disk
-            full), run the same command again: finished tensors are verified and kept, and the
+            Reads the FP8 shards directly (no BF16 copy), dequantizes row chunks to F32, quantizes \
+            them in parallel and writes llama.cpp's `deepseek2` layout: MLA split into attn_k_b / \
+            attn_v_b, experts stacked into ffn_*_exps, router and norms F32, the tokenizer embedded, \
+            an XXH3 checksum per tensor. The MTP layer is not exported unless --keep-mtp (llama.cpp's \
+            converter drops it too; llama.cpp can load it as a nextn block). The file appears only when complete. If the run is interrupted (killed, disk \
+            full), run the same command again: finished tensors are verified and kept, and the \
             result is byte-identical to an uninterrupted run.
 
-            Mixes: \(QuantRecipe.Mix.allCases.map(\.rawValue).joined(separator: ", ")) (llama.cpp's
+            Mixes: \(QuantRecipe.Mix.allCases.map(\.rawValue).joined(separator: ", ")) (llama.cpp's \
             rules for deepseek2; MOE_Q4 keeps everything but the routed experts at Q8_0).
-            --type REGEX=TYPE rules come first (first match wins), e.g. --type 'exps=IQ4_XS'.
-            Rows that are not whole blocks of the chosen type fall back as llama-quantize does
+            --type REGEX=TYPE rules come first (first match wins), e.g. --type 'exps=IQ4_XS'. \
+            Rows that are not whole blocks of the chosen type fall back as llama-quantize does \
             (attn_k_b, 128 wide: Q4_K -> Q5_0), and the plan says so.
 
             Examples:

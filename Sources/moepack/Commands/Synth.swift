@@ -9,9 +9,9 @@ struct Synth: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write a deterministic synthetic DeepSeek-V3-architecture FP8 checkpoint.",
         discussion: """
-            Real R1 weights are 640 GB; synthetic checkpoints have the same file layout (names,
-            dtypes, FP8 128x128 block scales, MTP layer, shards, index, tokenizer) at sizes that fit
-            a test run. Presets: tiny (~9 MB, unit tests), small (~120 MB, demos), medium (~1.3 GB,
+            Real R1 weights are 640 GB; synthetic checkpoints have the same file layout (names, \
+            dtypes, FP8 128x128 block scales, MTP layer, shards, index, tokenizer) at sizes that fit \
+            a test run. Presets: tiny (~9 MB, unit tests), small (~120 MB, demos), medium (~1.3 GB, \
             benchmarks). The same preset and seed always give byte-identical files.
 
             Example: moepack synth --preset small --out /tmp/r1-small

@@ -6,10 +6,10 @@ struct Tokenize: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Tokenize standard input with a checkpoint's tokenizer.json.",
         discussion: """
-            Reads text (any bytes) from standard input and prints one token per line: id, then the
-            piece it stands for. BOS/EOS are added as the tokenizer_config.json beside the
-            tokenizer says (DeepSeek-R1: BOS only); --no-special leaves them out. Special tokens
-            written in the text (<｜User｜>, <think>, ...) are recognized as single tokens.
+            Reads text (any bytes) from standard input and prints one token per line: id, then the \
+            piece it stands for. BOS/EOS are added as the tokenizer_config.json beside the \
+            tokenizer says (DeepSeek-R1: BOS only); --no-special leaves them out. Special tokens \
+            written in the text (<｜User｜>, <think>, ...) are recognized as single tokens. \
             Ids equal Hugging Face `tokenizers` on DeepSeek-V3's tokenizer.
 
             Examples:
