@@ -10,8 +10,9 @@ public struct QuantBenchmark {
         public var quantizeSeconds: (one: Double, all: Double)
         public var dequantizeSeconds: (one: Double, all: Double)
         public var peerSeconds: (one: Double, all: Double)?
-        /// Matrix-vector product over all rows, 1 thread: fused dot product, and dequantize-then-dot.
-        public var dotSeconds: (fused: Double, dequantizeThenDot: Double)?
+        /// Matrix-vector product over all rows, 1 thread: fused dot product (F32 and BF16 vector),
+        /// and dequantize-then-dot (F32 vector).
+        public var dotSeconds: (fused: Double, fusedBF16: Double, dequantizeThenDot: Double)?
     }
 
     /// One run: every type's row, and the memory-read reference on the same matrix.
@@ -139,15 +140,19 @@ public struct QuantBenchmark {
                     }
                 }
             }
-            var dotTimes: (Double, Double)?
+            var dotTimes: (Double, Double, Double)?
             if let kernel = type.dotProduct {
                 let vector = (0..<columns).map { Float($0 % 7) - 3 }
+                let vectorBF16 = vector.map(BFloat16.fromFloat)
                 var sink: Float = 0
                 var scratch = [Float](repeating: 0, count: columns)
                 bytes.withUnsafeBytes { raw in
                     vector.withUnsafeBufferPointer { v in
                         scratch.withUnsafeMutableBufferPointer { s in
                             let fused = time { for row in 0..<rows { sink += kernel.dot(raw.baseAddress! + row * rowBytes, v.baseAddress!, count: columns) } }
+                            let fusedBF16 = vectorBF16.withUnsafeBufferPointer { h in
+                                time { for row in 0..<rows { sink += kernel.dot(raw.baseAddress! + row * rowBytes, bf16: h.baseAddress!, count: columns) } }
+                            }
                             let plain = time {
                                 for row in 0..<rows {
                                     format.dequantizeRow(raw.baseAddress! + row * rowBytes, count: columns, into: s.baseAddress!)
@@ -159,7 +164,7 @@ public struct QuantBenchmark {
                                     sink += acc.sum()
                                 }
                             }
-                            dotTimes = (fused, plain)
+                            dotTimes = (fused, fusedBF16, plain)
                         }
                     }
                 }
@@ -196,13 +201,15 @@ public struct QuantBenchmark {
                 + String(format: "%.0f | %.0f", megabytes / report.readSeconds.one, megabytes / report.readSeconds.all)
                 + " | – | – | – | – |")
         lines.append("")
-        lines.append("| type | mat-vec, fused dot product (1 thread) | mat-vec, dequantize then dot (1 thread) | speed-up |")
-        lines.append("|---|---|---|---|")
+        lines.append("| type | mat-vec, fused dot product (1 thread) | fused, BF16 vector | mat-vec, dequantize then dot (1 thread) | speed-up (fused F32) |")
+        lines.append("|---|---|---|---|---|")
         for row in results {
             guard let dot = row.dotSeconds else { continue }
             lines.append(
                 "| \(row.type.name) | "
-                    + String(format: "%.2f G weights/s | %.2f G weights/s | %.2fx |", weights / dot.fused / 1e9, weights / dot.dequantizeThenDot / 1e9, dot.dequantizeThenDot / dot.fused))
+                    + String(
+                        format: "%.2f G weights/s | %.2f G weights/s | %.2f G weights/s | %.2fx |", weights / dot.fused / 1e9,
+                        weights / dot.fusedBF16 / 1e9, weights / dot.dequantizeThenDot / 1e9, dot.dequantizeThenDot / dot.fused))
         }
         lines.append("")
         lines.append("Matrix: \(rows) × \(columns) F32 weight-like values (\(String(format: "%.1f", megabytes)) MB); MB/s of F32 input (quantize) or output (dequantize); best of 5 (moepack quantize) or 3; llama.cpp timed before and after moepack, best kept; no importance weights. Kernels: \(report.simdLevel) (MOEPACK_SIMD=baseline selects the fallback). Memory read: one pass summing the matrix, the ceiling for a quantizer bound by memory bandwidth; a matrix larger than the last-level cache (--rows 65536) measures it from DRAM.")

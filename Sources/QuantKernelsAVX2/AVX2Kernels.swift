@@ -71,13 +71,13 @@ public enum AVX2Kernels {
         SuperBlockDequantizers.iq4_xs(y, blocks: blocks, into: x, half: F16CHalf.self)
     }
     @inline(never) public static func dotQ8_0(_ y: UnsafeRawPointer, _ v: UnsafePointer<Float>, blocks: Int) -> Float {
-        DotKernels.q8_0(y, v, blocks: blocks, half: F16CHalf.self)
+        DotKernels.q8_0(y, v, blocks: blocks, half: F16CHalf.self, vector: F32Vector.self)
     }
     @inline(never) public static func dotQ4_K(_ y: UnsafeRawPointer, _ v: UnsafePointer<Float>, blocks: Int) -> Float {
-        DotKernels.q4_K(y, v, blocks: blocks, half: F16CHalf.self)
+        DotKernels.q4_K(y, v, blocks: blocks, half: F16CHalf.self, vector: F32Vector.self)
     }
     @inline(never) public static func dotQ6_K(_ y: UnsafeRawPointer, _ v: UnsafePointer<Float>, blocks: Int) -> Float {
-        DotKernels.q6_K(y, v, blocks: blocks, half: F16CHalf.self)
+        DotKernels.q6_K(y, v, blocks: blocks, half: F16CHalf.self, vector: F32Vector.self)
     }
     @inline(never) public static func encodeF16(_ x: UnsafePointer<Float>, count: Int, into y: UnsafeMutableRawPointer) {
         HalfRows.encode(x, count: count, into: y, half: F16CHalf.self)
@@ -89,5 +89,14 @@ public enum AVX2Kernels {
         _ x: UnsafePointer<Float>, count: Int, importance: UnsafePointer<Float>?, into y: UnsafeMutableRawPointer
     ) {
         KQuantizers.q6_K(x, count: count, importance: importance, into: y, half: F16CHalf.self)
+    }
+    @inline(never) public static func dotQ8_0(_ y: UnsafeRawPointer, bf16 v: UnsafePointer<UInt16>, blocks: Int) -> Float {
+        DotKernels.q8_0(y, v, blocks: blocks, half: F16CHalf.self, vector: BF16Vector.self)
+    }
+    @inline(never) public static func dotQ4_K(_ y: UnsafeRawPointer, bf16 v: UnsafePointer<UInt16>, blocks: Int) -> Float {
+        DotKernels.q4_K(y, v, blocks: blocks, half: F16CHalf.self, vector: BF16Vector.self)
+    }
+    @inline(never) public static func dotQ6_K(_ y: UnsafeRawPointer, bf16 v: UnsafePointer<UInt16>, blocks: Int) -> Float {
+        DotKernels.q6_K(y, v, blocks: blocks, half: F16CHalf.self, vector: BF16Vector.self)
     }
 }

@@ -69,6 +69,9 @@ public struct BlockKernels: Sendable {
     public let dequantizeIQ4_NL, dequantizeIQ4_XS: Dequantize
     public typealias Dot = @Sendable (_ y: UnsafeRawPointer, _ v: UnsafePointer<Float>, _ blocks: Int) -> Float
     public let dotQ8_0, dotQ4_K, dotQ6_K: Dot
+    /// The same with a BF16 vector (`UInt16` bits).
+    public typealias DotBF16 = @Sendable (_ y: UnsafeRawPointer, _ v: UnsafePointer<UInt16>, _ blocks: Int) -> Float
+    public let dotQ8_0BF16, dotQ4_KBF16, dotQ6_KBF16: DotBF16
     /// Rows of `count` weights with optional importance weights (the k-quants built per level).
     public typealias QuantizeWeighted = @Sendable (
         _ x: UnsafePointer<Float>, _ count: Int, _ importance: UnsafePointer<Float>?, _ y: UnsafeMutableRawPointer
@@ -97,9 +100,12 @@ public struct BlockKernels: Sendable {
         dequantizeQ6_K: { SuperBlockDequantizers.q6_K($0, blocks: $1, into: $2, half: SoftwareHalf.self) },
         dequantizeIQ4_NL: { SuperBlockDequantizers.iq4_nl($0, blocks: $1, into: $2, half: SoftwareHalf.self) },
         dequantizeIQ4_XS: { SuperBlockDequantizers.iq4_xs($0, blocks: $1, into: $2, half: SoftwareHalf.self) },
-        dotQ8_0: { DotKernels.q8_0($0, $1, blocks: $2, half: SoftwareHalf.self) },
-        dotQ4_K: { DotKernels.q4_K($0, $1, blocks: $2, half: SoftwareHalf.self) },
-        dotQ6_K: { DotKernels.q6_K($0, $1, blocks: $2, half: SoftwareHalf.self) },
+        dotQ8_0: { DotKernels.q8_0($0, $1, blocks: $2, half: SoftwareHalf.self, vector: F32Vector.self) },
+        dotQ4_K: { DotKernels.q4_K($0, $1, blocks: $2, half: SoftwareHalf.self, vector: F32Vector.self) },
+        dotQ6_K: { DotKernels.q6_K($0, $1, blocks: $2, half: SoftwareHalf.self, vector: F32Vector.self) },
+        dotQ8_0BF16: { DotKernels.q8_0($0, $1, blocks: $2, half: SoftwareHalf.self, vector: BF16Vector.self) },
+        dotQ4_KBF16: { DotKernels.q4_K($0, $1, blocks: $2, half: SoftwareHalf.self, vector: BF16Vector.self) },
+        dotQ6_KBF16: { DotKernels.q6_K($0, $1, blocks: $2, half: SoftwareHalf.self, vector: BF16Vector.self) },
         quantizeQ6_K: { KQuantizers.q6_K($0, count: $1, importance: $2, into: $3, half: SoftwareHalf.self) },
         quantizeF16: { HalfRows.encode($0, count: $1, into: $2, half: SoftwareHalf.self) },
         dequantizeF16: { HalfRows.decode($0, count: $1, into: $2, half: SoftwareHalf.self) })
@@ -127,6 +133,9 @@ public struct BlockKernels: Sendable {
         dotQ8_0: { AVX2Kernels.dotQ8_0($0, $1, blocks: $2) },
         dotQ4_K: { AVX2Kernels.dotQ4_K($0, $1, blocks: $2) },
         dotQ6_K: { AVX2Kernels.dotQ6_K($0, $1, blocks: $2) },
+        dotQ8_0BF16: { AVX2Kernels.dotQ8_0($0, bf16: $1, blocks: $2) },
+        dotQ4_KBF16: { AVX2Kernels.dotQ4_K($0, bf16: $1, blocks: $2) },
+        dotQ6_KBF16: { AVX2Kernels.dotQ6_K($0, bf16: $1, blocks: $2) },
         quantizeQ6_K: { AVX2Kernels.quantizeQ6_K($0, count: $1, importance: $2, into: $3) },
         quantizeF16: { AVX2Kernels.encodeF16($0, count: $1, into: $2) },
         dequantizeF16: { AVX2Kernels.decodeF16($0, count: $1, into: $2) })
@@ -152,6 +161,16 @@ public struct BlockKernels: Sendable {
         case .q8_0: dotQ8_0
         case .q4_K: dotQ4_K
         case .q6_K: dotQ6_K
+        default: nil
+        }
+    }
+
+    /// The fused dot product of `type` with a BF16 vector, else nil.
+    public func dotBF16(for type: GGMLType) -> DotBF16? {
+        switch type {
+        case .q8_0: dotQ8_0BF16
+        case .q4_K: dotQ4_KBF16
+        case .q6_K: dotQ6_KBF16
         default: nil
         }
     }
