@@ -124,12 +124,6 @@ func horizontalMinimum(_ v: IntLanes) -> Int32 {
     return b < a ? b : a
 }
 
-@inlinable @inline(__always)
-func horizontalOr(_ v: IntLanes) -> Int32 {
-    let h = v.lowHalf | v.highHalf
-    return (h[0] | h[1]) | (h[2] | h[3])
-}
-
 /// One byte of a Q5 `qh` word: bit i set where bit 4 of `levels[i]` is. The eight bits are
 /// gathered by one multiplication (byte i holding 0 or 1 moves to bit 56 + i); OR-ing shifted lanes
 /// instead makes LLVM extract every lane into a general-purpose register.
