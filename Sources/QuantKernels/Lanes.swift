@@ -25,7 +25,7 @@ func magnitude(_ v: FloatLanes) -> FloatLanes {
 
 /// All ones where `mask` is true, zero elsewhere (a SIMDMask's storage).
 @inlinable @inline(__always)
-func allOnes(_ mask: SIMDMask<IntLanes>) -> IntLanes { unsafeBitCast(mask, to: IntLanes.self) }
+public func allOnes(_ mask: SIMDMask<IntLanes>) -> IntLanes { unsafeBitCast(mask, to: IntLanes.self) }
 
 /// Round-half-even integer of `shifted − 1.5·2^23` read from its mantissa, as ggml's `nearest_int`.
 /// Masking (not just subtracting the magic's bits) keeps what x86 C gets for an infinite or NaN
@@ -60,10 +60,10 @@ func truncatedNonNegative(_ v: FloatLanes) -> IntLanes {
 func lanesMinimum(_ a: IntLanes, _ limit: Int32) -> IntLanes { lanesMinimum(a, IntLanes(repeating: limit)) }
 
 @inlinable @inline(__always)
-func lanesMinimum(_ a: IntLanes, _ b: IntLanes) -> IntLanes { a &+ ((b &- a) & allOnes(a .> b)) }
+public func lanesMinimum(_ a: IntLanes, _ b: IntLanes) -> IntLanes { a &+ ((b &- a) & allOnes(a .> b)) }
 
 @inlinable @inline(__always)
-func lanesMaximum(_ a: IntLanes, _ b: IntLanes) -> IntLanes { a &+ ((b &- a) & allOnes(b .> a)) }
+public func lanesMaximum(_ a: IntLanes, _ b: IntLanes) -> IntLanes { a &+ ((b &- a) & allOnes(b .> a)) }
 
 @inlinable @inline(__always)
 func lanesMinimum(_ a: SIMD4<Int32>, _ b: SIMD4<Int32>) -> SIMD4<Int32> {

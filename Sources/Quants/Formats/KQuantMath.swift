@@ -115,57 +115,69 @@ func makeQKXQuants(
         theMin = -min
         return scale
     }
-    // Each search step first computes every element's products in a loop with no running sum (the
-    // compiler vectorizes it), then adds them in the C loop's order: the same operations on the same
-    // values in the same order as `make_qkx2/3_quants`, so the same bits, with a third of the work
-    // left in the latency-bound sums.
-    return withUnsafeTemporaryAllocation(of: Float.self, capacity: 3 * n) { products -> Float in
-    let wl = products.baseAddress!, wll = wl + n, wlx = wl + 2 * n
-    for step in 0...nstep {
-        iscale = (rmin + rdelta * Float(step) + Float(nmax)) / (max - min)
+    // Search steps run eight at a time, one per lane, speculating that `min` stays as it is: each
+    // lane computes its step's levels, sums, least-squares scale and min, and error exactly as the
+    // C loop would with the current `min` (every lane adds in C order, so the bits are the C
+    // loop's). The lanes are then taken in step order; when one improves, `min` changes and the
+    // steps after it are computed again. (On weight-like data 2.7 of Q4_K's 21 steps improve; one
+    // step at a time, each step waited on two chains of 32 dependent adds.)
+    let stepCount = nstep + 1
+    return withUnsafeTemporaryAllocation(of: FloatLanes.self, capacity: n) { levelBuffer -> Float in
+    let levels = levelBuffer.baseAddress!
+    let top = FloatLanes(repeating: Float(nmax)), topInt = IntLanes(repeating: nmax), zero = IntLanes()
+    let magic = FloatLanes(repeating: 12_582_912)
+    @inline(__always) func bits(_ v: FloatLanes) -> IntLanes { unsafeBitCast(v, to: IntLanes.self) }
+    @inline(__always) func floats(_ v: IntLanes) -> FloatLanes { unsafeBitCast(v, to: FloatLanes.self) }
+    /// `a` where `mask` is all ones, else `b`.
+    @inline(__always) func select(_ mask: IntLanes, _ a: FloatLanes, _ b: FloatLanes) -> FloatLanes {
+        floats((bits(a) & mask) | (bits(b) & (mask ^ IntLanes(repeating: -1))))
+    }
+    @inline(__always) func nearest(_ v: FloatLanes) -> IntLanes { (bits(v + magic) & 0x007F_FFFF) &- 0x0040_0000 }
+    var first = 0
+    while first < stepCount {
+        let steps = FloatLanes(0, 1, 2, 3, 4, 5, 6, 7) + Float(first)
+        // C: iscale = (rmin + rdelta*is + nmax)/(max - min)
+        let iscales = (FloatLanes(repeating: rmin) + FloatLanes(repeating: rdelta) * steps + top) / FloatLanes(repeating: max - min)
+        var sumL = FloatLanes(), sumL2 = FloatLanes(), sumXL = FloatLanes()
         for i in 0..<n {
-            let l: Int32
+            let xi = x[i], wi = weight(i)
+            let v = iscales * (xi - min)
+            let l: IntLanes
             if variant3 {
-                // `min` is the best fit so far and can sit near `max`, so v can be inf, NaN or huge.
-                let v = iscale * (x[i] - min)
-                l = v > 0 ? nearestInt(Swift.min(v, Float(nmax))) : 0
+                // C: l = v > 0 ? nearest_int(MIN(v, nmax)) : 0 (`min` sits near `max`: v can be inf or NaN).
+                let capped = select(allOnes(top .< v), top, v)
+                l = nearest(capped) & allOnes(v .> 0)
             } else {
-                l = Swift.max(0, Swift.min(nmax, nearestInt(iscale * (x[i] - min))))
+                l = lanesMaximum(lanesMinimum(nearest(v), topInt), zero)
             }
-            Laux[i] = UInt8(truncatingIfNeeded: l)
-            let p = weight(i) * Float(l)  // C: w*l, w*l*l, w*l*x[i], evaluated left to right
-            wl[i] = p
-            wll[i] = p * Float(l)
-            wlx[i] = p * x[i]
-        }
-        var sumL: Float = 0, sumL2: Float = 0, sumXL: Float = 0
-        for i in 0..<n {
-            sumL += wl[i]
-            sumL2 += wll[i]
-            sumXL += wlx[i]
+            let lf = FloatLanes(l)
+            levels[i] = lf
+            let p = wi * lf  // C: w*l, w*l*l, w*l*x[i], left to right
+            sumL += p
+            sumL2 += p * lf
+            sumXL += p * xi
         }
         let D = sumW * sumL2 - sumL * sumL
-        if D > 0 {
-            var thisScale = (sumW * sumXL - sumX * sumL) / D
-            var thisMin = (sumL2 * sumX - sumL * sumXL) / D
-            if thisMin > 0 {
-                thisMin = 0
-                thisScale = sumXL / sumL2
-            }
-            for i in 0..<n {
-                var diff = thisScale * Float(Laux[i]) + thisMin - x[i]
-                diff = useMAD ? abs(diff) : diff * diff
-                wl[i] = weight(i) * diff
-            }
-            var error: Float = 0
-            for i in 0..<n { error += wl[i] }
-            if error < bestError {
-                for i in 0..<n { L[i] = Laux[i] }
-                bestError = error
-                scale = thisScale
-                min = thisMin
-            }
+        var thisScale = (sumW * sumXL - sumX * sumL) / D
+        var thisMin = (sumL2 * sumX - sumL * sumXL) / D
+        let positive = allOnes(thisMin .> 0)
+        thisScale = select(positive, sumXL / sumL2, thisScale)
+        thisMin = select(positive, FloatLanes(), thisMin)
+        var error = FloatLanes()
+        for i in 0..<n {
+            let diff = thisScale * levels[i] + thisMin - x[i]
+            error += weight(i) * (useMAD ? floats(bits(diff) & 0x7FFF_FFFF) : diff * diff)
         }
+        var next = first + 8
+        for t in 0..<Swift.min(8, stepCount - first) where D[t] > 0 && error[t] < bestError {
+            for i in 0..<n { L[i] = UInt8(levels[i][t]) }
+            bestError = error[t]
+            scale = thisScale[t]
+            min = thisMin[t]
+            next = first + t + 1  // the later lanes assumed the old min
+            break
+        }
+        first = next
     }
     theMin = -min
     return scale
