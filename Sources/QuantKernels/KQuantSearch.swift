@@ -2,7 +2,7 @@
 /// (ported from `ggml/src/ggml-quants.c` as vendored by llama-cpp-python 0.3.36, llama.cpp
 /// commit 0c1e570). Ports keep the C evaluation order operation for operation (left-to-right
 /// float products, no fused multiply-add): the chosen levels, and so the bytes, depend on the
-/// last bit. The other searches are in Quants' KQuantMath.swift.
+/// last bit. The searches only the formats in Quants use are in its KQuantMath.swift.
 
 /// `GROUP_MAX_EPS`: below this a group counts as all zeros.
 public let groupMaxEps: Float = 1e-15
@@ -147,3 +147,197 @@ public func makeQXQuants(
     return scale
 }
 
+/// `make_qkx2_quants` (`weights` required) and `make_qkx3_quants` (`weights` optional, x² by
+/// default): asymmetric levels in [0, nmax] with a minimum, searching `nstep + 1` scales.
+/// The two differ in the degenerate test (`max == min` vs `max <= min`) and in how a search step
+/// clamps (`qkx3` guards against inf/NaN); `variant3` selects the latter.
+/// Generic over `Half` only so that each SIMD build specialises (compiles) its own copy: this
+/// function is too large for `@inline(__always)` to be honoured across modules.
+@inlinable @inline(__always)
+public func makeQKXQuants<Half: HalfFloatConversion>(
+    _ n: Int, _ nmax: Int32, _ x: UnsafePointer<Float>, _ weights: UnsafePointer<Float>?,
+    _ L: UnsafeMutablePointer<UInt8>, _ theMin: inout Float, _ Laux: UnsafeMutablePointer<UInt8>,
+    _ rmin: Float, _ rdelta: Float, _ nstep: Int, _ useMAD: Bool, variant3: Bool,
+    levelScratch levels: UnsafeMutablePointer<FloatLanes>, half: Half.Type
+) -> Float {
+    // No closures in here (see makeQXQuants); `levels` holds n lane vectors.
+    @inline(__always) func weight(_ i: Int) -> Float {
+        if let weights { return weights[i] }
+        return x[i] * x[i]
+    }
+    var min = x[0], max = x[0]
+    var sumW = weight(0)
+    var sumX = sumW * x[0]
+    for i in 1..<n {
+        if x[i] < min { min = x[i] }
+        if x[i] > max { max = x[i] }
+        let w = weight(i)
+        sumW += w
+        sumX += w * x[i]
+    }
+    if min > 0 { min = 0 }
+    if variant3 ? max <= min : max == min {
+        for i in 0..<n { L[i] = 0 }
+        theMin = -min
+        return 0
+    }
+    var iscale = Float(nmax) / (max - min)
+    var scale = 1 / iscale
+    var bestError: Float = 0
+    for i in 0..<n {
+        let l = nearestInt(iscale * (x[i] - min))
+        L[i] = UInt8(truncatingIfNeeded: Swift.max(0, Swift.min(nmax, l)))
+        var diff = scale * Float(L[i]) + min - x[i]
+        diff = useMAD ? abs(diff) : diff * diff
+        bestError += weight(i) * diff
+    }
+    if nstep < 1 {
+        theMin = -min
+        return scale
+    }
+    // Search steps run eight at a time, one per lane, speculating that `min` stays as it is: each
+    // lane computes its step's levels, sums, least-squares scale and min, and error exactly as the
+    // C loop would with the current `min` (every lane adds in C order, so the bits are the C
+    // loop's). The lanes are then taken in step order; when one improves, `min` changes and the
+    // steps after it are computed again. (On weight-like data 2.7 of Q4_K's 21 steps improve; one
+    // step at a time, each step waited on two chains of 32 dependent adds.)
+    let stepCount = nstep + 1
+    let top = FloatLanes(repeating: Float(nmax)), topInt = IntLanes(repeating: nmax), zero = IntLanes()
+    let magic = FloatLanes(repeating: 12_582_912)
+    @inline(__always) func bits(_ v: FloatLanes) -> IntLanes { unsafeBitCast(v, to: IntLanes.self) }
+    @inline(__always) func floats(_ v: IntLanes) -> FloatLanes { unsafeBitCast(v, to: FloatLanes.self) }
+    /// `a` where `mask` is all ones, else `b`.
+    @inline(__always) func select(_ mask: IntLanes, _ a: FloatLanes, _ b: FloatLanes) -> FloatLanes {
+        floats((bits(a) & mask) | (bits(b) & (mask ^ IntLanes(repeating: -1))))
+    }
+    @inline(__always) func nearest(_ v: FloatLanes) -> IntLanes { (bits(v + magic) & 0x007F_FFFF) &- 0x0040_0000 }
+    var first = 0
+    while first < stepCount {
+        let steps = FloatLanes(0, 1, 2, 3, 4, 5, 6, 7) + Float(first)
+        // C: iscale = (rmin + rdelta*is + nmax)/(max - min)
+        let iscales = (FloatLanes(repeating: rmin) + FloatLanes(repeating: rdelta) * steps + top) / FloatLanes(repeating: max - min)
+        var sumL = FloatLanes(), sumL2 = FloatLanes(), sumXL = FloatLanes()
+        for i in 0..<n {
+            let xi = x[i], wi = weight(i)
+            let v = iscales * (xi - min)
+            let l: IntLanes
+            if variant3 {
+                // C: l = v > 0 ? nearest_int(MIN(v, nmax)) : 0 (`min` sits near `max`: v can be inf or NaN).
+                let capped = select(allOnes(top .< v), top, v)
+                l = nearest(capped) & allOnes(v .> 0)
+            } else {
+                l = lanesMaximum(lanesMinimum(nearest(v), topInt), zero)
+            }
+            let lf = FloatLanes(l)
+            levels[i] = lf
+            let p = wi * lf  // C: w*l, w*l*l, w*l*x[i], left to right
+            sumL += p
+            sumL2 += p * lf
+            sumXL += p * xi
+        }
+        let D = sumW * sumL2 - sumL * sumL
+        var thisScale = (sumW * sumXL - sumX * sumL) / D
+        var thisMin = (sumL2 * sumX - sumL * sumXL) / D
+        let positive = allOnes(thisMin .> 0)
+        thisScale = select(positive, sumXL / sumL2, thisScale)
+        thisMin = select(positive, FloatLanes(), thisMin)
+        var error = FloatLanes()
+        for i in 0..<n {
+            let diff = thisScale * levels[i] + thisMin - x[i]
+            error += weight(i) * (useMAD ? floats(bits(diff) & 0x7FFF_FFFF) : diff * diff)
+        }
+        var next = first + 8
+        for t in 0..<Swift.min(8, stepCount - first) where D[t] > 0 && error[t] < bestError {
+            for i in 0..<n { L[i] = UInt8(levels[i][t]) }
+            bestError = error[t]
+            scale = thisScale[t]
+            min = thisMin[t]
+            next = first + t + 1  // the later lanes assumed the old min
+            break
+        }
+        first = next
+    }
+    theMin = -min
+    return scale
+}
+
+/// `make_qp_quants`: non-negative levels in [0, nmax] for the sub-block scales of the weighted
+/// k-quant paths.
+@inlinable @inline(__always)
+public func makeQPQuants<Half: HalfFloatConversion>(
+    _ n: Int, _ nmax: Int32, _ x: UnsafePointer<Float>, _ L: UnsafeMutablePointer<UInt8>, _ weights: UnsafePointer<Float>,
+    half: Half.Type
+) -> Float {
+    var max: Float = 0
+    for i in 0..<n { max = Swift.max(max, x[i]) }
+    if max < groupMaxEps {
+        for i in 0..<n { L[i] = 0 }
+        return 0
+    }
+    var iscale = Float(nmax) / max
+    for i in 0..<n { L[i] = UInt8(truncatingIfNeeded: nearestInt(iscale * x[i])) }
+    let scale = 1 / iscale
+    var bestMSE: Float = 0
+    for i in 0..<n {
+        let diff = x[i] - scale * Float(L[i])
+        bestMSE += weights[i] * diff * diff
+    }
+    for step in -4...4 where step != 0 {
+        let iscaleStep = (0.1 * Float(step) + Float(nmax)) / max
+        let scaleStep = 1 / iscaleStep
+        var mse: Float = 0
+        for i in 0..<n {
+            let l = Swift.min(nmax, nearestInt(iscaleStep * x[i]))
+            let diff = x[i] - scaleStep * Float(l)
+            mse += weights[i] * diff * diff
+        }
+        if mse < bestMSE {
+            bestMSE = mse
+            iscale = iscaleStep
+        }
+    }
+    var sumlx: Float = 0, suml2: Float = 0
+    for i in 0..<n {
+        let l = Swift.min(nmax, nearestInt(iscale * x[i]))
+        L[i] = UInt8(truncatingIfNeeded: l)
+        let w = weights[i]
+        sumlx += w * x[i] * Float(l)
+        suml2 += w * Float(l) * Float(l)
+    }
+    for _ in 0..<5 {
+        var changed = 0
+        for i in 0..<n {
+            let w = weights[i]
+            var slx = sumlx - w * x[i] * Float(L[i])
+            var sl2 = suml2 - w * Float(L[i]) * Float(L[i])
+            if slx > 0 && sl2 > 0 {
+                let newL = Swift.min(nmax, nearestInt(x[i] * sl2 / slx))
+                if newL != Int32(L[i]) {
+                    slx += w * x[i] * Float(newL)
+                    sl2 += w * Float(newL) * Float(newL)
+                    if slx * slx * suml2 > sumlx * sumlx * sl2 {
+                        L[i] = UInt8(truncatingIfNeeded: newL)
+                        sumlx = slx
+                        suml2 = sl2
+                        changed += 1
+                    }
+                }
+            }
+        }
+        if changed == 0 { break }
+    }
+    return suml2 > 0 ? sumlx / suml2 : 0
+}
+
+/// Packs Q4_K/Q5_K's eight 6-bit scales and mins into 12 bytes (the inverse of `scaleMinK4`).
+@inlinable @inline(__always)
+public func packScaleMinK4(_ j: Int, _ ls: UInt8, _ lm: UInt8, _ scales: UnsafeMutablePointer<UInt8>) {
+    if j < 4 {
+        scales[j] = ls
+        scales[j + 4] = lm
+    } else {
+        scales[j + 4] = (ls & 0xF) | ((lm & 0xF) << 4)
+        scales[j - 4] |= ((ls >> 4) << 6)
+        scales[j] |= ((lm >> 4) << 6)
+    }
+}

@@ -99,4 +99,14 @@ public enum AVX2Kernels {
     @inline(never) public static func dotQ6_K(_ y: UnsafeRawPointer, bf16 v: UnsafePointer<UInt16>, blocks: Int) -> Float {
         DotKernels.q6_K(y, v, blocks: blocks, half: F16CHalf.self, vector: BF16Vector.self)
     }
+    @inline(never) public static func quantizeQ4_K(
+        _ x: UnsafePointer<Float>, count: Int, importance: UnsafePointer<Float>?, into y: UnsafeMutableRawPointer
+    ) {
+        KQuantizers.kWithMins(x, count: count, importance: importance, into: y, bits: 4, half: F16CHalf.self)
+    }
+    @inline(never) public static func quantizeQ5_K(
+        _ x: UnsafePointer<Float>, count: Int, importance: UnsafePointer<Float>?, into y: UnsafeMutableRawPointer
+    ) {
+        KQuantizers.kWithMins(x, count: count, importance: importance, into: y, bits: 5, half: F16CHalf.self)
+    }
 }

@@ -23,16 +23,20 @@ import Testing
         #expect(Self.quantize(inputs, type, level: level) == Array(expected), "\(type.name) at \(level)")
     }
 
-    /// Q6_K's quantizer is built per level too (its searches gain from AVX2), with and without
-    /// importance weights.
-    @Test(arguments: SIMDLevel.supported, [false, true])
-    func everyLevelWritesLlamaCppQ6_KBytes(level: SIMDLevel, weighted: Bool) throws {
+    /// The Q4_K, Q5_K and Q6_K quantizers are built per level too (their searches gain from AVX2),
+    /// with and without importance weights.
+    @Test(arguments: SIMDLevel.supported, [GGMLType.q4_K, .q5_K, .q6_K])
+    func everyLevelWritesLlamaCppKQuantBytes(level: SIMDLevel, type: GGMLType) throws {
+        for weighted in [false, true] { try checkKQuant(level: level, type: type, weighted: weighted) }
+    }
+
+    func checkKQuant(level: SIMDLevel, type: GGMLType, weighted: Bool) throws {
         let inputs = try BlockFormatGoldenTests.floats("inputs.f32")
         let importance = try BlockFormatGoldenTests.floats("importance.f32")
-        let expected = try Data(contentsOf: BlockFormatGoldenTests.fixtures.appendingPathComponent("Q6_K\(weighted ? ".imatrix" : "").bin"))
-        let columns = BlockFormatGoldenTests.columns, rowBytes = GGMLType.q6_K.rowBytes(columns)!
+        let expected = try Data(contentsOf: BlockFormatGoldenTests.fixtures.appendingPathComponent("\(type.name)\(weighted ? ".imatrix" : "").bin"))
+        let columns = BlockFormatGoldenTests.columns, rowBytes = type.rowBytes(columns)!
         var out = [UInt8](repeating: 0xEE, count: expected.count)
-        let quantize = BlockKernels.forLevel(level).quantizeQ6_K
+        let quantize = try #require(BlockKernels.forLevel(level).weightedQuantizer(for: type))
         inputs.withUnsafeBufferPointer { x in
             importance.withUnsafeBufferPointer { w in
                 out.withUnsafeMutableBytes { o in
@@ -42,7 +46,7 @@ import Testing
                 }
             }
         }
-        #expect(out == Array(expected), "Q6_K\(weighted ? " (imatrix)" : "") at \(level)")
+        #expect(out == Array(expected), "\(type.name)\(weighted ? " (imatrix)" : "") at \(level)")
     }
 
     /// 32-weight blocks aimed at the vector code's special paths.

@@ -49,7 +49,7 @@ func quantizeIQ4(superBlock: Int, _ x: UnsafePointer<Float>, _ importance: Unsaf
     let out = y.assumingMemoryBound(to: UInt8.self)
     iq4Levels.withUnsafeBufferPointer { levelBuffer in
         let values = levelBuffer.baseAddress!
-        withScratch { L, _, floats in
+        withScratch { L, _, floats, _ in
             let weight = floats, scales = floats + 32
             var sigma2: Float = 0
             for j in 0..<superBlock { sigma2 += x[j] * x[j] }

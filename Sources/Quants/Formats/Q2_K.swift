@@ -18,7 +18,7 @@ public enum Q2_K: BlockFormat {
         _ x: UnsafePointer<Float>, count: Int, importance: UnsafePointer<Float>?, into y: UnsafeMutableRawPointer
     ) {
         let out = y.assumingMemoryBound(to: UInt8.self)
-        withScratch { L, Laux, floats in
+        withScratch { L, Laux, floats, lanes in
             let weights = floats, mins = floats + 16, scales = floats + 32, sw = floats + 48
             for block in 0..<(count / 256) {
                 let xb = x + block * 256, o = out + block * 84
@@ -32,11 +32,11 @@ public enum Q2_K: BlockFormat {
                     for j in 0..<16 {
                         for l in 0..<16 { weights[l] = qwBlock[16 * j + l] * (sigma2 + xb[16 * j + l] * xb[16 * j + l]).squareRoot() }
                         for l in 0..<16 { sw[j] += weights[l] }
-                        scales[j] = makeQKXQuants(16, 3, xb + 16 * j, weights, L + 16 * j, &mins[j], Laux, -0.9, 0.05, 36, false, variant3: true)
+                        scales[j] = makeQKXQuants(16, 3, xb + 16 * j, weights, L + 16 * j, &mins[j], Laux, -0.9, 0.05, 36, false, variant3: true, levelScratch: lanes, half: SoftwareHalf.self)
                     }
                     let Ls = Laux, Lm = Laux + 16
-                    var dm = makeQPQuants(16, 15, scales, Ls, sw)
-                    var mm = makeQPQuants(16, 15, mins, Lm, sw)
+                    var dm = makeQPQuants(16, 15, scales, Ls, sw, half: SoftwareHalf.self)
+                    var mm = makeQPQuants(16, 15, mins, Lm, sw, half: SoftwareHalf.self)
                     storeUInt16(fp16Bits(dm), raw, 80)
                     storeUInt16(fp16Bits(mm), raw, 82)
                     dm = fp16Value(loadUInt16(raw, 80))
@@ -47,7 +47,7 @@ public enum Q2_K: BlockFormat {
                     var maxScale: Float = 0, maxMin: Float = 0
                     for j in 0..<16 {
                         for l in 0..<16 { weights[l] = abs(xb[16 * j + l]) }
-                        scales[j] = makeQKXQuants(16, 3, xb + 16 * j, weights, L + 16 * j, &mins[j], Laux, -0.5, 0.1, 15, true, variant3: false)
+                        scales[j] = makeQKXQuants(16, 3, xb + 16 * j, weights, L + 16 * j, &mins[j], Laux, -0.5, 0.1, 15, true, variant3: false, levelScratch: lanes, half: SoftwareHalf.self)
                         if scales[j] > maxScale { maxScale = scales[j] }
                         if mins[j] > maxMin { maxMin = mins[j] }
                     }
@@ -99,14 +99,18 @@ func packTwoBit(_ L: UnsafePointer<UInt8>, into qs: UnsafeMutablePointer<UInt8>)
     }
 }
 
-/// Scratch for one super-block: 256 levels, 256 auxiliary levels, 64 floats.
+/// Scratch for one super-block: 256 levels, 256 auxiliary levels, 64 floats, 32 lane vectors.
 @inline(__always)
-func withScratch(_ body: (UnsafeMutablePointer<UInt8>, UnsafeMutablePointer<UInt8>, UnsafeMutablePointer<Float>) -> Void) {
+func withScratch(
+    _ body: (UnsafeMutablePointer<UInt8>, UnsafeMutablePointer<UInt8>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<FloatLanes>) -> Void
+) {
     withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 512) { levels in
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 64) { floats in
-            levels.initialize(repeating: 0)
-            floats.initialize(repeating: 0)
-            body(levels.baseAddress!, levels.baseAddress! + 256, floats.baseAddress!)
+            withUnsafeTemporaryAllocation(of: FloatLanes.self, capacity: 32) { lanes in
+                levels.initialize(repeating: 0)
+                floats.initialize(repeating: 0)
+                body(levels.baseAddress!, levels.baseAddress! + 256, floats.baseAddress!, lanes.baseAddress!)
+            }
         }
     }
 }

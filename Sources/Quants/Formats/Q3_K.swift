@@ -18,7 +18,7 @@ public enum Q3_K: BlockFormat {
         _ x: UnsafePointer<Float>, count: Int, importance: UnsafePointer<Float>?, into y: UnsafeMutableRawPointer
     ) {
         let out = y.assumingMemoryBound(to: UInt8.self)
-        withScratch { levels, aux, floats in
+        withScratch { levels, aux, floats, _ in
             let L = UnsafeMutableRawPointer(levels).assumingMemoryBound(to: Int8.self)
             let Ls = UnsafeMutableRawPointer(aux).assumingMemoryBound(to: Int8.self)
             let scales = floats, weight = floats + 16, sw = floats + 32

@@ -16,7 +16,7 @@ public enum Q5_K: BlockFormat {
     public static func quantizeRow(
         _ x: UnsafePointer<Float>, count: Int, importance: UnsafePointer<Float>?, into y: UnsafeMutableRawPointer
     ) {
-        quantizeKWithMins(x, count: count, importance: importance, into: y, bits: 5)
+        BlockKernels.active.quantizeQ5_K(x, count, importance, y)
     }
 
     public static func dequantizeRow(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {

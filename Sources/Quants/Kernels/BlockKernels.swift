@@ -25,7 +25,7 @@ public struct BlockKernels: Sendable {
     public typealias QuantizeWeighted = @Sendable (
         _ x: UnsafePointer<Float>, _ count: Int, _ importance: UnsafePointer<Float>?, _ y: UnsafeMutableRawPointer
     ) -> Void
-    public let quantizeQ6_K: QuantizeWeighted
+    public let quantizeQ4_K, quantizeQ5_K, quantizeQ6_K: QuantizeWeighted
     /// F16 rows (`count` weights, not blocks).
     public let quantizeF16: Quantize
     public let dequantizeF16: Dequantize
@@ -55,6 +55,8 @@ public struct BlockKernels: Sendable {
         dotQ8_0BF16: { DotKernels.q8_0($0, $1, blocks: $2, half: SoftwareHalf.self, vector: BF16Vector.self) },
         dotQ4_KBF16: { DotKernels.q4_K($0, $1, blocks: $2, half: SoftwareHalf.self, vector: BF16Vector.self) },
         dotQ6_KBF16: { DotKernels.q6_K($0, $1, blocks: $2, half: SoftwareHalf.self, vector: BF16Vector.self) },
+        quantizeQ4_K: { KQuantizers.kWithMins($0, count: $1, importance: $2, into: $3, bits: 4, half: SoftwareHalf.self) },
+        quantizeQ5_K: { KQuantizers.kWithMins($0, count: $1, importance: $2, into: $3, bits: 5, half: SoftwareHalf.self) },
         quantizeQ6_K: { KQuantizers.q6_K($0, count: $1, importance: $2, into: $3, half: SoftwareHalf.self) },
         quantizeF16: { HalfRows.encode($0, count: $1, into: $2, half: SoftwareHalf.self) },
         dequantizeF16: { HalfRows.decode($0, count: $1, into: $2, half: SoftwareHalf.self) })
@@ -85,6 +87,8 @@ public struct BlockKernels: Sendable {
         dotQ8_0BF16: { AVX2Kernels.dotQ8_0($0, bf16: $1, blocks: $2) },
         dotQ4_KBF16: { AVX2Kernels.dotQ4_K($0, bf16: $1, blocks: $2) },
         dotQ6_KBF16: { AVX2Kernels.dotQ6_K($0, bf16: $1, blocks: $2) },
+        quantizeQ4_K: { AVX2Kernels.quantizeQ4_K($0, count: $1, importance: $2, into: $3) },
+        quantizeQ5_K: { AVX2Kernels.quantizeQ5_K($0, count: $1, importance: $2, into: $3) },
         quantizeQ6_K: { AVX2Kernels.quantizeQ6_K($0, count: $1, importance: $2, into: $3) },
         quantizeF16: { AVX2Kernels.encodeF16($0, count: $1, into: $2) },
         dequantizeF16: { AVX2Kernels.decodeF16($0, count: $1, into: $2) })
@@ -101,6 +105,16 @@ public struct BlockKernels: Sendable {
         case .iq4_nl: dequantizeIQ4_NL
         case .iq4_xs: dequantizeIQ4_XS
         default: kernels(for: type)?.dequantize
+        }
+    }
+
+    /// The quantizer of a k-quant built per level (Q4_K, Q5_K, Q6_K), else nil.
+    public func weightedQuantizer(for type: GGMLType) -> QuantizeWeighted? {
+        switch type {
+        case .q4_K: quantizeQ4_K
+        case .q5_K: quantizeQ5_K
+        case .q6_K: quantizeQ6_K
+        default: nil
         }
     }
 
