@@ -16,3 +16,32 @@ public enum HalfRows {
         for i in 0..<count { x[i] = Half.value(bits[i]) }
     }
 }
+
+/// Rows of BF16 (the GGUF `BF16` type): round-to-nearest-even from F32, NaN kept quiet with its
+/// sign, as PyTorch's cast and gguf-py's `BF16` quantizer do (`BFloat16.fromFloat` in Quants is
+/// the same formula for one value). Eight lanes at a time; the select is arithmetic.
+public enum BFloat16Rows {
+    @inlinable @inline(__always)
+    public static func encode(_ x: UnsafePointer<Float>, count: Int, into y: UnsafeMutableRawPointer) {
+        var i = 0
+        while i + 8 <= count {
+            let bits = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<UInt32>.self)
+            let rounded = (bits &+ 0x7FFF &+ ((bits &>> 16) & 1)) &>> 16
+            let quietNaN = (bits &>> 16) | 0x0040
+            // Compared as signed lanes (the magnitude bits are non-negative): unsigned lane
+            // compares have no x86 instruction and Swift lowers them one lane at a time.
+            let magnitude = unsafeBitCast(bits & 0x7FFF_FFFF, to: IntLanes.self)
+            let isNaN = unsafeBitCast(magnitude .> IntLanes(repeating: 0x7F80_0000), to: SIMD8<UInt32>.self)
+            let result = rounded ^ ((rounded ^ quietNaN) & isNaN)
+            y.storeBytes(of: SIMD8<UInt16>(truncatingIfNeeded: result), toByteOffset: 2 * i, as: SIMD8<UInt16>.self)
+            i += 8
+        }
+        while i < count {
+            let bits = x[i].bitPattern
+            let rounded = (bits &+ 0x7FFF &+ ((bits >> 16) & 1)) >> 16
+            let isNaN = bits & 0x7FFF_FFFF > 0x7F80_0000
+            y.storeBytes(of: UInt16(truncatingIfNeeded: isNaN ? (bits >> 16) | 0x0040 : rounded), toByteOffset: 2 * i, as: UInt16.self)
+            i += 1
+        }
+    }
+}

@@ -109,4 +109,7 @@ public enum AVX2Kernels {
     ) {
         KQuantizers.kWithMins(x, count: count, importance: importance, into: y, bits: 5, half: F16CHalf.self)
     }
+    @inline(never) public static func encodeBF16(_ x: UnsafePointer<Float>, count: Int, into y: UnsafeMutableRawPointer) {
+        BFloat16Rows.encode(x, count: count, into: y)
+    }
 }

@@ -110,6 +110,14 @@ import Testing
         #expect(Set(encoded).count == 1)
         // And F16 rows equal Swift's own Float16 conversion (IEEE round-to-nearest-even).
         #expect(encoded[0] == floats.map { Float16($0).bitPattern })
+        // BF16 rows at every level equal the scalar definition, NaNs and infinities included.
+        var specials = floats + [.nan, -.nan, .infinity, -.infinity, Float(bitPattern: 0x7F80_0001), Float(bitPattern: 0xFFC0_1234)]
+        specials += [0x3F80_8000, 0x3F81_8000, 0x3F80_7FFF, 0x7F7F_FFFF].map { Float(bitPattern: $0) }  // ties, overflow to inf
+        for level in SIMDLevel.supported {
+            var bits = [UInt16](repeating: 0, count: specials.count)
+            specials.withUnsafeBufferPointer { f in bits.withUnsafeMutableBytes { BlockKernels.forLevel(level).quantizeBF16(f.baseAddress!, specials.count, $0.baseAddress!) } }
+            #expect(bits == specials.map(BFloat16.fromFloat), "BF16 at \(level)")
+        }
     }
 
     @Test(arguments: blockTypes)

@@ -32,8 +32,7 @@ public enum BF16Format: BlockFormat {
     public static func quantizeRow(
         _ x: UnsafePointer<Float>, count: Int, importance: UnsafePointer<Float>?, into y: UnsafeMutableRawPointer
     ) {
-        let out = y.assumingMemoryBound(to: UInt16.self)  // little-endian host (x86-64, arm64)
-        for i in 0..<count { out[i] = BFloat16.fromFloat(x[i]) }
+        BlockKernels.active.quantizeBF16(x, count, y)
     }
     public static func dequantizeRow(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
         for i in 0..<count { x[i] = BFloat16.toFloat(loadUInt16(y, 2 * i)) }

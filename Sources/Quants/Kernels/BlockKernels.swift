@@ -26,8 +26,8 @@ public struct BlockKernels: Sendable {
         _ x: UnsafePointer<Float>, _ count: Int, _ importance: UnsafePointer<Float>?, _ y: UnsafeMutableRawPointer
     ) -> Void
     public let quantizeQ4_K, quantizeQ5_K, quantizeQ6_K: QuantizeWeighted
-    /// F16 rows (`count` weights, not blocks).
-    public let quantizeF16: Quantize
+    /// F16 and BF16 rows (`count` weights, not blocks).
+    public let quantizeF16, quantizeBF16: Quantize
     public let dequantizeF16: Dequantize
 
     public static let baseline = BlockKernels(
@@ -59,6 +59,7 @@ public struct BlockKernels: Sendable {
         quantizeQ5_K: { KQuantizers.kWithMins($0, count: $1, importance: $2, into: $3, bits: 5, half: SoftwareHalf.self) },
         quantizeQ6_K: { KQuantizers.q6_K($0, count: $1, importance: $2, into: $3, half: SoftwareHalf.self) },
         quantizeF16: { HalfRows.encode($0, count: $1, into: $2, half: SoftwareHalf.self) },
+        quantizeBF16: { BFloat16Rows.encode($0, count: $1, into: $2) },
         dequantizeF16: { HalfRows.decode($0, count: $1, into: $2, half: SoftwareHalf.self) })
 
     #if canImport(QuantKernelsAVX2)
@@ -91,6 +92,7 @@ public struct BlockKernels: Sendable {
         quantizeQ5_K: { AVX2Kernels.quantizeQ5_K($0, count: $1, importance: $2, into: $3) },
         quantizeQ6_K: { AVX2Kernels.quantizeQ6_K($0, count: $1, importance: $2, into: $3) },
         quantizeF16: { AVX2Kernels.encodeF16($0, count: $1, into: $2) },
+        quantizeBF16: { AVX2Kernels.encodeBF16($0, count: $1, into: $2) },
         dequantizeF16: { AVX2Kernels.decodeF16($0, count: $1, into: $2) })
     #endif
 
