@@ -4,8 +4,10 @@
 /// QuantKernelsAVX2, into one 256-bit instruction each: elementwise arithmetic, bitwise masks,
 /// bit casts, and per-lane loops whose body is a plain compare-and-select (that becomes
 /// `maxps`/`minps`). Avoided on purpose: `pointwiseMax`/`min` (NaN-aware, scalarised),
-/// `SIMD8<Int32>(_:rounding:)` (generic, not specialised) and `replacing(with:where:)`
-/// (sign-extends the mask first); each costs several times the instructions here.
+/// `SIMD8<Int32>(_:rounding:)` (generic, not specialised), `replacing(with:where:)` (sign-extends
+/// the mask first), unsigned lane compares (one lane at a time), and `~` of a compare mask in
+/// blends (LLVM moved such lanes through general-purpose registers); each costs several times the
+/// instructions here. Measure with `moepack bench quants` and `perf annotate` after any change.
 
 public typealias FloatLanes = SIMD8<Float>
 public typealias IntLanes = SIMD8<Int32>
