@@ -45,9 +45,14 @@ struct BenchQuants: ParsableCommand {
             Times each GGML block format moepack implements on one weight-like F32 matrix, on one \
             thread and on all, and prints bits per weight. With --peer-python (a Python that has \
             llama-cpp-python installed) llama.cpp's ggml_quantize_chunk is timed on the same matrix \
-            in the same run and the ratio is printed.
+            in the same run and the ratio is printed. A last row times one plain read of the matrix: \
+            the ceiling for a quantizer bound by memory bandwidth (use --rows 65536 for a matrix \
+            larger than the cache). The kernels are the AVX2 build on CPUs that have it; \
+            MOEPACK_SIMD=baseline selects the portable build, for comparison.
 
-            Example: moepack bench quants --peer-python /tmp/llama/bin/python
+            Examples:
+              moepack bench quants --peer-python /tmp/llama/bin/python
+              MOEPACK_SIMD=baseline moepack bench quants --types Q8_0 Q4_K
             """)
 
     @Option(help: "Rows of the benchmark matrix.")
