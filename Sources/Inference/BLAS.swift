@@ -1,4 +1,5 @@
 import Foundation
+import Quants
 
 /// OpenBLAS, loaded at run time so that moepack can choose its CPU kernels before the library
 /// initialises.
@@ -73,12 +74,8 @@ public enum BLAS {
     /// The best OpenBLAS 0.3.21 kernel family for this CPU from /proc/cpuinfo's flags, or nil to
     /// leave the choice to OpenBLAS.
     static func preferredCoreType() -> String? {
-        guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-            let line = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") })
-        else { return nil }
-        let flags = Set(line.split(separator: " ").map(String.init))
-        if ["avx512f", "avx512bw", "avx512dq", "avx512vl", "avx512cd"].allSatisfy(flags.contains) { return "SkylakeX" }
-        if ["avx2", "fma"].allSatisfy(flags.contains) { return "Haswell" }
+        if CPUFeatures.has("avx512f", "avx512bw", "avx512dq", "avx512vl", "avx512cd") { return "SkylakeX" }
+        if CPUFeatures.has("avx2", "fma") { return "Haswell" }
         return nil
     }
 

@@ -5,7 +5,8 @@ import Darwin
 #endif
 
 /// The instruction sets QuantKernels is compiled for. The AVX2 build exists on x86-64 only and is
-/// used when the CPU reports every feature `-target-cpu haswell` may emit.
+/// used when /proc/cpuinfo lists every feature `-target-cpu haswell` may emit (elsewhere moepack
+/// stays on the baseline build).
 public enum SIMDLevel: String, Sendable, CaseIterable, CustomStringConvertible {
     case baseline
     case avx2
@@ -15,7 +16,10 @@ public enum SIMDLevel: String, Sendable, CaseIterable, CustomStringConvertible {
     /// The levels this build has and this CPU runs.
     public static let supported: [SIMDLevel] = {
         #if canImport(QuantKernelsAVX2)
-        if cpuHasHaswellFeatures() { return [.baseline, .avx2] }
+        // Every feature `-target-cpu haswell` may emit ("abm" is LZCNT).
+        if CPUFeatures.has("avx", "avx2", "fma", "f16c", "bmi1", "bmi2", "abm", "movbe", "popcnt") {
+            return [.baseline, .avx2]
+        }
         #endif
         return [.baseline]
     }()
@@ -30,23 +34,4 @@ public enum SIMDLevel: String, Sendable, CaseIterable, CustomStringConvertible {
         }
         return supported.last!
     }()
-
-    /// Linux lists the CPU's features in /proc/cpuinfo (and hides AVX ones the kernel cannot save).
-    /// Elsewhere moepack stays on the baseline build.
-    private static func cpuHasHaswellFeatures() -> Bool {
-        #if os(Linux)
-        guard let file = fopen("/proc/cpuinfo", "r") else { return false }
-        defer { fclose(file) }
-        var line: UnsafeMutablePointer<CChar>? = nil
-        var capacity = 0
-        defer { free(line) }
-        while getline(&line, &capacity, file) > 0, let line {
-            let text = String(cString: line)
-            guard text.hasPrefix("flags") else { continue }
-            let flags = Set(text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).map(String.init))
-            return ["avx", "avx2", "fma", "f16c", "bmi1", "bmi2", "abm", "movbe", "popcnt"].allSatisfy(flags.contains)
-        }
-        #endif
-        return false
-    }
 }
