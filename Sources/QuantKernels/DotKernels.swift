@@ -27,11 +27,6 @@ public enum BF16Vector: DotVector {
 /// The sums run in a different order than "dequantize, then dot", so results agree with it to
 /// F32 rounding, not bit for bit.
 public enum DotKernels {
-    @inlinable @inline(__always)
-    static func bytes8(_ p: UnsafeRawPointer, _ offset: Int) -> IntLanes {
-        IntLanes(truncatingIfNeeded: p.loadUnaligned(fromByteOffset: offset, as: SIMD8<UInt8>.self))
-    }
-
     /// Q8_0 · v: Σ_blocks d · Σ_j q_j v_j.
     @inlinable @inline(__always)
     public static func q8_0<Half: HalfFloatConversion, Vector: DotVector>(
@@ -64,7 +59,7 @@ public enum DotKernels {
                 let (sc2, m2) = scaleMinK4(2 * p + 1, b + 4)
                 var low = FloatLanes(), high = FloatLanes(), sumLow = FloatLanes(), sumHigh = FloatLanes()
                 for c in 0..<4 {
-                    let q = bytes8(b, 16 + 32 * p + 8 * c)
+                    let q = byteLanes(b, 16 + 32 * p + 8 * c)
                     let vLow = Vector.lanes(vb + 64 * p + 8 * c), vHigh = Vector.lanes(vb + 64 * p + 32 + 8 * c)
                     low += FloatLanes(q & 0xF) * vLow
                     high += FloatLanes(q &>> 4) * vHigh

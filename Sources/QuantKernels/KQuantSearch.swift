@@ -119,8 +119,7 @@ public func makeQXQuants(
     var trialSumlx = (FloatLanes(), FloatLanes(), FloatLanes()), trialSuml2 = (FloatLanes(), FloatLanes(), FloatLanes())
     let low = IntLanes(repeating: -nmax), high = IntLanes(repeating: nmax - 1)
     @inline(__always) func products(_ iscale: FloatLanes, _ xi: Float, _ wi: Float, _ lx: inout FloatLanes, _ l2: inout FloatLanes) {
-        let shifted = iscale * xi + FloatLanes(repeating: roundingMagic)
-        let l = FloatLanes(lanesMaximum(lanesMinimum(mantissaInteger(shifted), high), low))
+        let l = FloatLanes(lanesMaximum(lanesMinimum(nearestIntegers(iscale * xi), high), low))
         lx += (wi * xi) * l  // C: w*x[i]*l, left to right
         l2 += (wi * l) * l
     }
@@ -203,14 +202,6 @@ public func makeQKXQuants<Half: HalfFloatConversion>(
     // step at a time, each step waited on two chains of 32 dependent adds.)
     let stepCount = nstep + 1
     let top = FloatLanes(repeating: Float(nmax)), topInt = IntLanes(repeating: nmax), zero = IntLanes()
-    let magic = FloatLanes(repeating: 12_582_912)
-    @inline(__always) func bits(_ v: FloatLanes) -> IntLanes { unsafeBitCast(v, to: IntLanes.self) }
-    @inline(__always) func floats(_ v: IntLanes) -> FloatLanes { unsafeBitCast(v, to: FloatLanes.self) }
-    /// `a` where `mask` is all ones, else `b`.
-    @inline(__always) func select(_ mask: IntLanes, _ a: FloatLanes, _ b: FloatLanes) -> FloatLanes {
-        floats((bits(a) & mask) | (bits(b) & (mask ^ IntLanes(repeating: -1))))
-    }
-    @inline(__always) func nearest(_ v: FloatLanes) -> IntLanes { (bits(v + magic) & 0x007F_FFFF) &- 0x0040_0000 }
     var first = 0
     while first < stepCount {
         let steps = FloatLanes(0, 1, 2, 3, 4, 5, 6, 7) + Float(first)
@@ -224,9 +215,9 @@ public func makeQKXQuants<Half: HalfFloatConversion>(
             if variant3 {
                 // C: l = v > 0 ? nearest_int(MIN(v, nmax)) : 0 (`min` sits near `max`: v can be inf or NaN).
                 let capped = select(allOnes(top .< v), top, v)
-                l = nearest(capped) & allOnes(v .> 0)
+                l = nearestIntegers(capped) & allOnes(v .> 0)
             } else {
-                l = lanesMaximum(lanesMinimum(nearest(v), topInt), zero)
+                l = lanesMaximum(lanesMinimum(nearestIntegers(v), topInt), zero)
             }
             let lf = FloatLanes(l)
             levels[i] = lf
@@ -244,7 +235,7 @@ public func makeQKXQuants<Half: HalfFloatConversion>(
         var error = FloatLanes()
         for i in 0..<n {
             let diff = thisScale * levels[i] + thisMin - x[i]
-            error += weight(i) * (useMAD ? floats(bits(diff) & 0x7FFF_FFFF) : diff * diff)
+            error += weight(i) * (useMAD ? magnitude(diff) : diff * diff)
         }
         var next = first + 8
         for t in 0..<Swift.min(8, stepCount - first) where D[t] > 0 && error[t] < bestError {

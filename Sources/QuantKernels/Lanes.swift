@@ -20,6 +20,12 @@ func loadLanes(_ p: UnsafePointer<Float>) -> FloatLanes {
     UnsafeRawPointer(p).loadUnaligned(as: FloatLanes.self)
 }
 
+/// Eight bytes at `p + offset`, zero-extended to integer lanes.
+@inlinable @inline(__always)
+func byteLanes(_ p: UnsafeRawPointer, _ offset: Int) -> IntLanes {
+    IntLanes(truncatingIfNeeded: p.loadUnaligned(fromByteOffset: offset, as: SIMD8<UInt8>.self))
+}
+
 @inlinable @inline(__always)
 func magnitude(_ v: FloatLanes) -> FloatLanes {
     unsafeBitCast(unsafeBitCast(v, to: SIMD8<UInt32>.self) & 0x7FFF_FFFF, to: FloatLanes.self)
@@ -35,6 +41,17 @@ public func allOnes(_ mask: SIMDMask<IntLanes>) -> IntLanes { unsafeBitCast(mask
 @inlinable @inline(__always)
 func mantissaInteger(_ shifted: FloatLanes) -> IntLanes {
     (unsafeBitCast(shifted, to: IntLanes.self) & 0x007F_FFFF) &- 0x0040_0000
+}
+
+/// ggml's `nearest_int` of every lane (round half to even), |v| <= 2^22.
+@inlinable @inline(__always)
+func nearestIntegers(_ v: FloatLanes) -> IntLanes { mantissaInteger(v + FloatLanes(repeating: roundingMagic)) }
+
+/// `a` in the lanes where `mask` is all ones, else `b` (an arithmetic blend: no `~` of a mask).
+@inlinable @inline(__always)
+func select(_ mask: IntLanes, _ a: FloatLanes, _ b: FloatLanes) -> FloatLanes {
+    let bitsA = unsafeBitCast(a, to: IntLanes.self), bitsB = unsafeBitCast(b, to: IntLanes.self)
+    return unsafeBitCast(bitsB ^ ((bitsA ^ bitsB) & mask), to: FloatLanes.self)
 }
 
 /// C `roundf` (half away from zero) of every lane, |v| <= 2^22: rounds |v| half-to-even with the

@@ -50,8 +50,7 @@ public enum LegacyDequantizers {
 /// `nibbles` then high nibbles, plus (with `highBits`) bit j of the u32 there as bit 4 of level j.
 @inlinable @inline(__always)
 func unpackLevels(_ b: UnsafeRawPointer, nibbles: Int, highBits: Int?) -> (IntLanes, IntLanes, IntLanes, IntLanes) {
-    let first = IntLanes(truncatingIfNeeded: b.loadUnaligned(fromByteOffset: nibbles, as: SIMD8<UInt8>.self))
-    let second = IntLanes(truncatingIfNeeded: b.loadUnaligned(fromByteOffset: nibbles + 8, as: SIMD8<UInt8>.self))
+    let first = byteLanes(b, nibbles), second = byteLanes(b, nibbles + 8)
     var levels = (first & 0x0F, second & 0x0F, first &>> 4, second &>> 4)
     if let highBits {
         let qh = IntLanes(repeating: Int32(bitPattern: UInt32(littleEndian: b.loadUnaligned(fromByteOffset: highBits, as: UInt32.self))))

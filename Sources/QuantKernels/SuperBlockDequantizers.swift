@@ -4,12 +4,6 @@
 /// times the level, minus `dmin·m`), so the floats equal the `gguf` package's bit for bit.
 /// Layouts: formats/blocks.md.
 public enum SuperBlockDequantizers {
-    /// 8 bytes from `p` as integer lanes.
-    @inlinable @inline(__always)
-    static func bytes8(_ p: UnsafeRawPointer, _ offset: Int) -> IntLanes {
-        IntLanes(truncatingIfNeeded: p.loadUnaligned(fromByteOffset: offset, as: SIMD8<UInt8>.self))
-    }
-
     @inlinable @inline(__always)
     static func store(_ v: FloatLanes, _ x: UnsafeMutablePointer<Float>) {
         UnsafeMutableRawPointer(x).storeBytes(of: v, as: FloatLanes.self)
@@ -28,7 +22,7 @@ public enum SuperBlockDequantizers {
                         let sc = b.load(fromByteOffset: group, as: UInt8.self)
                         let dl = d * Float(sc & 0xF), ml = dmin * Float(sc >> 4)
                         for c in 0..<2 {
-                            let q = (bytes8(b, 16 + 32 * n + 16 * half + 8 * c) &>> Int32(2 * j)) & 3
+                            let q = (byteLanes(b, 16 + 32 * n + 16 * half + 8 * c) &>> Int32(2 * j)) & 3
                             store(dl * FloatLanes(q) - ml, out + 128 * n + 32 * j + 16 * half + 8 * c)
                         }
                     }
@@ -50,8 +44,8 @@ public enum SuperBlockDequantizers {
                 let dl = dAll * Float(scale)
                 for c in 0..<2 {
                     let e = 16 * group + 8 * c  // first weight of these eight lanes
-                    let q = (bytes8(b, 32 + (e / 128) * 32 + e % 32) &>> Int32(2 * ((e % 128) / 32))) & 3
-                    let high = (bytes8(b, e % 32) &>> Int32(e / 32)) & 1
+                    let q = (byteLanes(b, 32 + (e / 128) * 32 + e % 32) &>> Int32(2 * ((e % 128) / 32))) & 3
+                    let high = (byteLanes(b, e % 32) &>> Int32(e / 32)) & 1
                     // A set hmask bit means "no −4".
                     store(dl * FloatLanes(q &- 4 &+ (high &<< 2)), out + e)
                 }
@@ -74,10 +68,10 @@ public enum SuperBlockDequantizers {
                 let d1 = d * Float(sc1), mm1 = dmin * Float(m1)
                 let d2 = d * Float(sc2), mm2 = dmin * Float(m2)
                 for c in 0..<4 {
-                    let q = bytes8(b, nibbles + 32 * p + 8 * c)
+                    let q = byteLanes(b, nibbles + 32 * p + 8 * c)
                     var low = q & 0xF, high = q &>> 4
                     if bits == 5 {
-                        let qh = bytes8(b, 16 + 8 * c)
+                        let qh = byteLanes(b, 16 + 8 * c)
                         low |= ((qh &>> Int32(2 * p)) & 1) &<< 4
                         high |= ((qh &>> Int32(2 * p + 1)) & 1) &<< 4
                     }
@@ -98,7 +92,7 @@ public enum SuperBlockDequantizers {
                 let ql = 64 * h, qh = 128 + 32 * h, sc = 192 + 8 * h
                 for c in 0..<4 {
                     let group = c / 2
-                    let low0 = bytes8(b, ql + 8 * c), low1 = bytes8(b, ql + 32 + 8 * c), high = bytes8(b, qh + 8 * c)
+                    let low0 = byteLanes(b, ql + 8 * c), low1 = byteLanes(b, ql + 32 + 8 * c), high = byteLanes(b, qh + 8 * c)
                     @inline(__always) func scale(_ k: Int) -> Float {
                         d * Float(b.load(fromByteOffset: sc + group + 2 * k, as: Int8.self))
                     }
