@@ -11,7 +11,7 @@ public enum LegacyQuantizers {
     public static func q8_0<Half: HalfFloatConversion>(_ x: UnsafePointer<Float>, blocks: Int, into y: UnsafeMutableRawPointer, half: Half.Type) {
         for block in 0..<blocks {
             let xb = x + 32 * block, out = y + 34 * block
-            let d = Float(bitPattern: UInt32(largestMagnitudeBits32(xb))) / 127
+            let d = Float(bitPattern: UInt32(bitPattern: largestMagnitudeBits32(xb))) / 127
             let id: Float = d != 0 ? 1 / d : 0
             storeUInt16(Half.bits(d), out, 0)
             for k in 0..<4 {
@@ -25,16 +25,16 @@ public enum LegacyQuantizers {
     /// level = MIN(2^bits − 1, (int)(x · (1/d) + 2^(bits−1) + 0.5)). Blocks: F16 d, [u32 qh], 16 nibble bytes.
     @inlinable @inline(__always)
     public static func symmetric<Half: HalfFloatConversion>(_ x: UnsafePointer<Float>, blocks: Int, into y: UnsafeMutableRawPointer, bits: Int, half: Half.Type) {
-        let half: Float = bits == 4 ? 8 : 16
+        let middle: Float = bits == 4 ? 8 : 16  // 2^(bits−1)
         let top: Int32 = bits == 4 ? 15 : 31
         let blockBytes = bits == 4 ? 18 : 22
         let nibbles = bits == 4 ? 2 : 6
         for block in 0..<blocks {
             let xb = x + 32 * block, out = y + blockBytes * block
-            let d = firstLargestMagnitude32(xb) / -half
+            let d = firstLargestMagnitude32(xb) / -middle
             let id: Float = d != 0 ? 1 / d : 0
             storeUInt16(Half.bits(d), out, 0)
-            let offset = FloatLanes(repeating: half + 0.5)
+            let offset = FloatLanes(repeating: middle + 0.5)
             var levels = (IntLanes(), IntLanes(), IntLanes(), IntLanes())
             levels.0 = lanesMinimum(truncatedNonNegative(loadLanes(xb) * id + offset), top)
             levels.1 = lanesMinimum(truncatedNonNegative(loadLanes(xb + 8) * id + offset), top)
@@ -55,7 +55,8 @@ public enum LegacyQuantizers {
         for block in 0..<blocks {
             let xb = x + 32 * block, out = y + blockBytes * block
             var (min, max) = extremes32Lanes(xb)
-            // Which zero (+0 or −0) the C loop keeps changes the stored m (and d's sign when both are zero).
+            // Only a zero extreme depends on which of two equal values the C loop keeps (+0 or −0,
+            // stored as m): such blocks are searched again in C order.
             if min == 0 || max == 0 { (min, max) = extremes32(xb) }
             let d = (max - min) / levelsMinusOne
             let id: Float = d != 0 ? 1 / d : 0
@@ -107,7 +108,7 @@ func firstLargestMagnitude32(_ x: UnsafePointer<Float>) -> Float {
 /// The C loop's `min` and `max` of 32 values (first occurrence on ties, which only matters for the
 /// sign of a zero), found in two interleaved lanes so the select chains are half as long.
 @inlinable @inline(__always)
-public func extremes32(_ x: UnsafePointer<Float>) -> (min: Float, max: Float) {
+func extremes32(_ x: UnsafePointer<Float>) -> (min: Float, max: Float) {
     var min0 = Float.greatestFiniteMagnitude, min1 = Float.greatestFiniteMagnitude
     var max0 = -Float.greatestFiniteMagnitude, max1 = -Float.greatestFiniteMagnitude
     var minAt0 = Int.max, minAt1 = Int.max, maxAt0 = Int.max, maxAt1 = Int.max
