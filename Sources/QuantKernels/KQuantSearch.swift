@@ -7,6 +7,15 @@
 /// `GROUP_MAX_EPS`: below this a group counts as all zeros.
 public let groupMaxEps: Float = 1e-15
 
+/// The error weights of ggml's importance-matrix quantizers (`quantize_row_*_impl`):
+/// w_i = qw_i · √(σ² + x_i²), σ² a mean square of the row or super-block.
+@inlinable @inline(__always)
+public func importanceWeights(
+    _ importance: UnsafePointer<Float>, _ x: UnsafePointer<Float>, count: Int, sigma2: Float, into w: UnsafeMutablePointer<Float>
+) {
+    for i in 0..<count { w[i] = importance[i] * (sigma2 + x[i] * x[i]).squareRoot() }
+}
+
 /// `nearest_int`: round half to even through the 1.5·2^23 trick (valid for |x| <= 4194303).
 @inlinable @inline(__always)
 public func nearestInt(_ value: Float) -> Int32 {

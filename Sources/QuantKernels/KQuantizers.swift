@@ -90,7 +90,7 @@ public enum KQuantizers {
                     let sigma2 = 2 * sumx2 / 256
                     for j in 0..<8 {
                         let qw = importance + block * 256 + 32 * j
-                        for l in 0..<32 { weights[l] = qw[l] * (sigma2 + xb[32 * j + l] * xb[32 * j + l]).squareRoot() }
+                        importanceWeights(qw, xb + 32 * j, count: 32, sigma2: sigma2, into: weights)
                         var sumw: Float = 0
                         for l in 0..<32 { sumw += weights[l] }
                         sw[j] = sumw

@@ -62,7 +62,7 @@ func quantizeIQ4(superBlock: Int, _ x: UnsafePointer<Float>, _ importance: Unsaf
                 let xb = x + 32 * ib, Lb = L + 32 * ib
                 if let importance {
                     let qw = importance + 32 * ib
-                    for j in 0..<32 { weight[j] = qw[j] * (sigma2 + xb[j] * xb[j]).squareRoot() }
+                    importanceWeights(qw, xb, count: 32, sigma2: sigma2, into: weight)
                 } else {
                     for j in 0..<32 { weight[j] = xb[j] * xb[j] }
                 }

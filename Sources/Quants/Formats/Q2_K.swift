@@ -30,7 +30,7 @@ public enum Q2_K: BlockFormat {
                     for j in 0..<256 { sumx2 += xb[j] * xb[j] }
                     let sigma2 = sumx2 / 256
                     for j in 0..<16 {
-                        for l in 0..<16 { weights[l] = qwBlock[16 * j + l] * (sigma2 + xb[16 * j + l] * xb[16 * j + l]).squareRoot() }
+                        importanceWeights(qwBlock + 16 * j, xb + 16 * j, count: 16, sigma2: sigma2, into: weights)
                         for l in 0..<16 { sw[j] += weights[l] }
                         scales[j] = makeQKXQuants(16, 3, xb + 16 * j, weights, L + 16 * j, &mins[j], Laux, -0.9, 0.05, 36, false, variant3: true, levelScratch: lanes, half: SoftwareHalf.self)
                     }

@@ -32,7 +32,7 @@ public enum Q3_K: BlockFormat {
                     let sigma2 = 2 * sumx2 / 256
                     for j in 0..<16 {
                         let qw = importance + block * 256 + 16 * j
-                        for l in 0..<16 { weight[l] = qw[l] * (sigma2 + xb[16 * j + l] * xb[16 * j + l]).squareRoot() }
+                        importanceWeights(qw, xb + 16 * j, count: 16, sigma2: sigma2, into: weight)
                         var sumw: Float = 0
                         for l in 0..<16 { sumw += weight[l] }
                         sw[j] = sumw

@@ -21,7 +21,7 @@ public enum Q4_0: BlockFormat {
             withUnsafeTemporaryAllocation(of: Int8.self, capacity: 32) { L in
                 for block in 0..<(count / 32) {
                     let xb = x + block * 32, qw = importance + block * 32, o = out + block * 18
-                    for j in 0..<32 { weight[j] = qw[j] * (sigma2 + xb[j] * xb[j]).squareRoot() }
+                    importanceWeights(qw, xb, count: 32, sigma2: sigma2, into: weight.baseAddress!)
                     let d = makeQXQuants(32, 8, xb, L.baseAddress!, 1, weight.baseAddress!)
                     storeUInt16(fp16Bits(d), UnsafeMutableRawPointer(o), 0)
                     for j in 0..<16 { o[2 + j] = UInt8(bitPattern: L[j]) | (UInt8(bitPattern: L[j + 16]) << 4) }

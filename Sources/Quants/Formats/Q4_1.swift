@@ -51,7 +51,7 @@ func quantizeAsymmetric(
         withUnsafeTemporaryAllocation(of: FloatLanes.self, capacity: 32) { lanes in
             for block in 0..<(count / 32) {
                 let xb = x + block * 32, qw = importance + block * 32, o = out + block * blockBytes
-                for j in 0..<32 { weight[j] = qw[j] * (sigma2 + xb[j] * xb[j]).squareRoot() }
+                importanceWeights(qw, xb, count: 32, sigma2: sigma2, into: weight.baseAddress!)
                 var min: Float = 0
                 let d = makeQKXQuants(32, nmax, xb, weight.baseAddress!, L, &min, Laux, -0.9, 0.05, 36, false, variant3: true, levelScratch: lanes.baseAddress!, half: SoftwareHalf.self)
                 storeUInt16(fp16Bits(d), UnsafeMutableRawPointer(o), 0)

@@ -32,7 +32,7 @@ public enum Q5_0: BlockFormat {
             withUnsafeTemporaryAllocation(of: Int8.self, capacity: 32) { L in
                 for block in 0..<(count / 32) {
                     let xb = x + block * 32, qw = importance + block * 32, o = out + block * 22
-                    for j in 0..<32 { weight[j] = qw[j] * (sigma2 + xb[j] * xb[j]).squareRoot() }
+                    importanceWeights(qw, xb, count: 32, sigma2: sigma2, into: weight.baseAddress!)
                     let d = makeQXQuants(32, 16, xb, L.baseAddress!, 1, weight.baseAddress!)
                     storeUInt16(fp16Bits(d), UnsafeMutableRawPointer(o), 0)
                     store({ UInt8(bitPattern: L[$0]) }, o)
