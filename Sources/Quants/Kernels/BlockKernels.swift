@@ -4,14 +4,13 @@ import QuantKernelsAVX2
 #endif
 
 /// The block formats' row kernels for one `SIMDLevel`: the same QuantKernels source compiled for
-/// that instruction set. Quantizers of the legacy formats, Q6_K and F16; dequantizers of every
-/// block format and F16; fused dot products. Formats call `BlockKernels.active`; tests compare the
-/// levels.
+/// that instruction set. Quantizers of the legacy formats, Q4_K, Q5_K, Q6_K, F16 and BF16;
+/// dequantizers of every block format and F16; fused dot products. Formats call
+/// `BlockKernels.active`; tests compare the levels.
 public struct BlockKernels: Sendable {
     public typealias Quantize = @Sendable (_ x: UnsafePointer<Float>, _ blocks: Int, _ y: UnsafeMutableRawPointer) -> Void
     public typealias Dequantize = @Sendable (_ y: UnsafeRawPointer, _ blocks: Int, _ x: UnsafeMutablePointer<Float>) -> Void
 
-    public let level: SIMDLevel
     public let quantizeQ8_0, quantizeQ4_0, quantizeQ5_0, quantizeQ4_1, quantizeQ5_1: Quantize
     public let dequantizeQ8_0, dequantizeQ4_0, dequantizeQ5_0, dequantizeQ4_1, dequantizeQ5_1: Dequantize
     public let dequantizeQ2_K, dequantizeQ3_K, dequantizeQ4_K, dequantizeQ5_K, dequantizeQ6_K: Dequantize
@@ -31,7 +30,6 @@ public struct BlockKernels: Sendable {
     public let dequantizeF16: Dequantize
 
     public static let baseline = BlockKernels(
-        level: .baseline,
         quantizeQ8_0: { LegacyQuantizers.q8_0($0, blocks: $1, into: $2, half: SoftwareHalf.self) },
         quantizeQ4_0: { LegacyQuantizers.symmetric($0, blocks: $1, into: $2, bits: 4, half: SoftwareHalf.self) },
         quantizeQ5_0: { LegacyQuantizers.symmetric($0, blocks: $1, into: $2, bits: 5, half: SoftwareHalf.self) },
@@ -64,7 +62,6 @@ public struct BlockKernels: Sendable {
 
     #if canImport(QuantKernelsAVX2)
     static let avx2 = BlockKernels(
-        level: .avx2,
         quantizeQ8_0: { AVX2Kernels.quantizeQ8_0($0, blocks: $1, into: $2) },
         quantizeQ4_0: { AVX2Kernels.quantizeQ4_0($0, blocks: $1, into: $2) },
         quantizeQ5_0: { AVX2Kernels.quantizeQ5_0($0, blocks: $1, into: $2) },
