@@ -191,24 +191,34 @@ struct LlamaCppLoadTests {
 }
 
 @Suite struct QuantizeResumeTests {
-    /// Killed at arbitrary moments, a rerun of the same command verifies and keeps the finished
-    /// tensors and produces exactly the bytes of an uninterrupted run.
+    /// Killed mid-run (twice), a rerun of the same command verifies and keeps the finished tensors
+    /// and produces exactly the bytes of an uninterrupted run.
     @Test func aKilledQuantizeResumesToIdenticalBytes() throws {
         let root = TestSupport.scratchDirectory("qresume")
         let reference = root + "/reference.gguf"
         let made = try TestSupport.moepack("quantize", Fixtures.small, reference, "--recipe", "q4_k_m", "--quiet", "--threads", "2")
         #expect(made.status == 0, "\(made.stderr)")
         let output = root + "/resumed.gguf"
+        let journal = root + "/.resumed.gguf.moepack-journal"
+        /// Tensors the journal records as written (its first line names the plan).
+        func journalEntries() -> Int {
+            ((try? String(contentsOfFile: journal, encoding: .utf8))?.split(separator: "\n").count ?? 1) - 1
+        }
         var resumedSomething = false
-        for delay in [1.5, 2.5] {
+        // Kill points are set by progress, not by wall time (which depends on the machine and on
+        // how fast the quantizers are): after 3 new tensors, then after 3 more than the first run left.
+        var killAt = 3
+        for _ in 0..<2 {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: TestSupport.moepackBinary)
             process.arguments = ["quantize", Fixtures.small, output, "--recipe", "q4_k_m", "--quiet", "--threads", "1", "--force"]
             try process.run()
-            Thread.sleep(forTimeInterval: delay)
+            let deadline = Date().addingTimeInterval(60)
+            while process.isRunning && journalEntries() < killAt && Date() < deadline { usleep(1000) }
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
             #expect(!FileManager.default.fileExists(atPath: output) || process.terminationStatus == 0)
+            killAt = journalEntries() + 3
         }
         let rerun = try TestSupport.moepack("quantize", Fixtures.small, output, "--recipe", "q4_k_m", "--json", "--quiet", "--force")
         #expect(rerun.status == 0, "\(rerun.stderr)")
