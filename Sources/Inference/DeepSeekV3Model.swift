@@ -19,11 +19,17 @@ public final class DeepSeekV3Model: @unchecked Sendable {
     public let attentionForm: AttentionForm
     let loader: WeightLoader
     let attention: MultiLatentAttention
+    /// Sees every weight's input (importance-matrix collection); nil for plain evaluation.
+    public let observer: (any ActivationObserver)?
 
     /// Progress of one batch: the layer just finished (of `layers`, the head counting as one more).
     public typealias LayerProgress = @Sendable (_ done: Int, _ of: Int) -> Void
 
-    public init(source: any WeightSource, threads: Int, attention: AttentionForm = .absorbed) throws {
+    /// An `observer` needs the absorbed attention form (the one whose products llama.cpp's graph
+    /// makes, so `attn_k_b`/`attn_v_b` inputs exist).
+    public init(source: any WeightSource, threads: Int, attention: AttentionForm = .absorbed, observer: (any ActivationObserver)? = nil) throws {
+        precondition(observer == nil || attention == .absorbed, "activations are observed in the absorbed attention form")
+        self.observer = observer
         try BLAS.ensureLoaded()
         self.source = source
         config = source.config
@@ -70,18 +76,19 @@ public final class DeepSeekV3Model: @unchecked Sendable {
             let w = try AttentionWeights.load(layer: layer, from: loader)
             Kernels.rmsNorm(residual.pointer, rows: row, count: hidden, stride: hidden, weight: w.inputNorm, epsilon: eps, into: normed.pointer, outputStride: hidden)
             for range in ranges {
-                attention.forward(normed.row(range.lowerBound), tokens: range.count, weights: w, rotary: rotary, into: delta.row(range.lowerBound), threads: threads)
+                attention.forward(normed.row(range.lowerBound), tokens: range.count, weights: w, rotary: rotary, into: delta.row(range.lowerBound), threads: threads, observing: observer.map { (layer, $0) })
             }
             add(delta, into: residual)
             // Feed-forward.
             let norm = try source.vector("model.layers.\(layer).post_attention_layernorm.weight")
             Kernels.rmsNorm(residual.pointer, rows: row, count: hidden, stride: hidden, weight: norm, epsilon: eps, into: normed.pointer, outputStride: hidden)
             if c.isMoELayer(layer) {
-                try RoutedExperts(config: c, layer: layer).forward(normed, chunks: ranges, source: source, loader: loader, into: delta, threads: threads)
+                try RoutedExperts(config: c, layer: layer).forward(normed, chunks: ranges, source: source, loader: loader, into: delta, threads: threads, observer: observer)
             } else {
                 let mlp = try MLPWeights.load(prefix: "model.layers.\(layer).mlp.", from: loader)
+                let observing = observer.map { MLPObservation(observer: $0, layer: layer, names: (.ffnGate, .ffnUp, .ffnDown), slot: .whole) }
                 for range in ranges {
-                    mlp.forward(normed.row(range.lowerBound), rows: range.count, into: delta.row(range.lowerBound), threads: threads)
+                    mlp.forward(normed.row(range.lowerBound), rows: range.count, into: delta.row(range.lowerBound), threads: threads, observing: observing)
                 }
             }
             add(delta, into: residual)
@@ -100,8 +107,16 @@ public final class DeepSeekV3Model: @unchecked Sendable {
             selected.append((i, first..<last))
             outputs.append(Matrix(rows: last - first, columns: c.vocabSize))
         }
-        for (_, rows) in selected where !rows.isEmpty {
-            Kernels.rmsNorm(residual.row(rows.lowerBound), rows: rows.count, count: hidden, stride: hidden, weight: finalNorm, epsilon: eps, into: normed.row(rows.lowerBound), outputStride: hidden)
+        if let observer, observer.observesOutput {
+            // llama-imatrix --process-output: the head's input at every position of every chunk.
+            Kernels.rmsNorm(residual.pointer, rows: row, count: hidden, stride: hidden, weight: finalNorm, epsilon: eps, into: normed.pointer, outputStride: hidden)
+            for range in ranges {
+                observer.observe(RowsView(normed.row(range.lowerBound), rows: range.count, columns: hidden), tensor: DeepSeek2Name.output, slot: .whole)
+            }
+        } else {
+            for (_, rows) in selected where !rows.isEmpty {
+                Kernels.rmsNorm(residual.row(rows.lowerBound), rows: rows.count, count: hidden, stride: hidden, weight: finalNorm, epsilon: eps, into: normed.row(rows.lowerBound), outputStride: hidden)
+            }
         }
         try head(normed: normed, selected: selected, outputs: outputs)
         source.release(headNames)

@@ -17,13 +17,41 @@ struct MLPWeights: @unchecked Sendable {
     }
 
     /// `out[m×hidden] = MLP(x[m×hidden])`, weight tiles split across `threads`.
-    func forward(_ x: UnsafePointer<Float>, rows m: Int, into out: UnsafeMutablePointer<Float>, threads: Int) {
+    func forward(_ x: UnsafePointer<Float>, rows m: Int, into out: UnsafeMutablePointer<Float>, threads: Int, observing: MLPObservation? = nil) {
         let hidden = gate.columns, f = gate.rows
         let g = Matrix(rows: m, columns: f), u = Matrix(rows: m, columns: f)  // [m, f]
+        observing?.observe(RowsView(x, rows: m, columns: hidden), \.gate)
+        observing?.observe(RowsView(x, rows: m, columns: hidden), \.up)
         Kernels.linear(x, rows: m, inputStride: hidden, weight: gate, into: g.pointer, outputStride: f, threads: threads)
         Kernels.linear(x, rows: m, inputStride: hidden, weight: up, into: u.pointer, outputStride: f, threads: threads)
         Kernels.swiGLU(g.pointer, u.pointer, count: m * f)
+        observing?.observe(RowsView(g.pointer, rows: m, columns: f), \.down)
         Kernels.linear(g.pointer, rows: m, inputStride: f, weight: down, into: out, outputStride: hidden, threads: threads)
+    }
+}
+
+/// Where an MLP's inputs are reported: the GGUF names of its three weights in one layer, and which
+/// matrix of them it is (a routed expert of a stack, or the whole weight).
+struct MLPObservation {
+    struct Names {
+        var gate: DeepSeek2Name
+        var up: DeepSeek2Name
+        var down: DeepSeek2Name
+    }
+    let observer: any ActivationObserver
+    let layer: Int
+    let names: Names
+    let slot: MatrixSlot
+
+    init(observer: any ActivationObserver, layer: Int, names: (DeepSeek2Name, DeepSeek2Name, DeepSeek2Name), slot: MatrixSlot) {
+        self.observer = observer
+        self.layer = layer
+        self.names = Names(gate: names.0, up: names.1, down: names.2)
+        self.slot = slot
+    }
+
+    func observe(_ input: RowsView, _ weight: KeyPath<Names, DeepSeek2Name>) {
+        observer.observe(input, tensor: names[keyPath: weight].name(layer: layer), slot: slot)
     }
 }
 
@@ -54,7 +82,8 @@ struct RoutedExperts {
 
     /// `out[N×hidden] = MoE(x[N×hidden])`; `chunks` are the row ranges of the batch's chunks.
     func forward(
-        _ x: Matrix, chunks: [Range<Int>], source: any WeightSource, loader: WeightLoader, into out: Matrix, threads: Int
+        _ x: Matrix, chunks: [Range<Int>], source: any WeightSource, loader: WeightLoader, into out: Matrix, threads: Int,
+        observer: (any ActivationObserver)? = nil
     ) throws(WeightError) {
         let hidden = config.hiddenSize, tokens = x.rows
         let router = try loader.matrix(prefix + "gate.weight")  // [E, hidden]
@@ -62,6 +91,7 @@ struct RoutedExperts {
         // Route.
         let logits = Matrix(rows: tokens, columns: gate.experts)  // [N, E]
         for chunk in chunks {
+            observer?.observe(RowsView(x.row(chunk.lowerBound), rows: chunk.count, columns: hidden), tensor: DeepSeek2Name.ffnGateInp.name(layer: layer), slot: .whole)
             Kernels.linear(x.row(chunk.lowerBound), rows: chunk.count, inputStride: hidden, weight: router, into: logits.row(chunk.lowerBound), outputStride: gate.experts, threads: threads)
         }
         let choices = bias.withUnsafeBufferPointer { b in
@@ -95,7 +125,8 @@ struct RoutedExperts {
                 let gathered = Matrix(rows: m, columns: hidden)  // [m, hidden]: this chunk's tokens
                 for i in 0..<m { gathered.row(i).update(from: x.row(list[start + i].token), count: hidden) }
                 let result = Matrix(rows: m, columns: hidden)
-                weights.forward(gathered.pointer, rows: m, into: result.pointer, threads: threads)
+                let observing = observer.map { MLPObservation(observer: $0, layer: layer, names: (.ffnGateExps, .ffnUpExps, .ffnDownExps), slot: .expert(e, of: gate.experts)) }
+                weights.forward(gathered.pointer, rows: m, into: result.pointer, threads: threads, observing: observing)
                 for i in 0..<m {
                     let (token, slot) = list[start + i]
                     let w = choices[token][slot].weight
@@ -110,8 +141,9 @@ struct RoutedExperts {
         let shared = Matrix(rows: tokens, columns: hidden)
         if config.nSharedExperts > 0 {
             let weights = try MLPWeights.load(prefix: prefix + "shared_experts.", from: loader)
+            let observing = observer.map { MLPObservation(observer: $0, layer: layer, names: (.ffnGateShexp, .ffnUpShexp, .ffnDownShexp), slot: .whole) }
             for chunk in chunks {
-                weights.forward(x.row(chunk.lowerBound), rows: chunk.count, into: shared.row(chunk.lowerBound), threads: threads)
+                weights.forward(x.row(chunk.lowerBound), rows: chunk.count, into: shared.row(chunk.lowerBound), threads: threads, observing: observing)
             }
         }
         // y + z.

@@ -58,10 +58,11 @@ struct MultiLatentAttention {
         rope = YaRNRotary(config: config)
     }
 
-    /// `out[T×hidden] = MLA(x)` for normalised input `x[T×hidden]`.
+    /// `out[T×hidden] = MLA(x)` for normalised input `x[T×hidden]`; `observing` (layer, observer)
+    /// sees each weight's input in llama.cpp's MLA form (absorbed only).
     func forward(
         _ x: UnsafePointer<Float>, tokens t: Int, weights w: AttentionWeights, rotary: (cos: [Float], sin: [Float]),
-        into out: UnsafeMutablePointer<Float>, threads: Int
+        into out: UnsafeMutablePointer<Float>, threads: Int, observing: (layer: Int, observer: any ActivationObserver)? = nil
     ) {
         let c = config
         let heads = c.numAttentionHeads, nope = c.qkNopeHeadDim, r = c.qkRopeHeadDim, v = c.vHeadDim
@@ -69,9 +70,15 @@ struct MultiLatentAttention {
         let eps = Float(c.rmsNormEps)
         let half = r / 2
 
+        @Sendable func observe(_ input: RowsView, _ name: DeepSeek2Name, _ slot: MatrixSlot = .whole) {
+            observing?.observer.observe(input, tensor: name.name(layer: observing!.layer), slot: slot)
+        }
+        observe(RowsView(x, rows: t, columns: hidden), .attnQA)
+        observe(RowsView(x, rows: t, columns: hidden), .attnKVAMQA)
         let qa = Matrix(rows: t, columns: c.qLoraRank)  // [T, qLora]
         Kernels.linear(x, rows: t, inputStride: hidden, weight: w.qA, into: qa.pointer, outputStride: qa.columns, threads: threads)
         Kernels.rmsNorm(qa.pointer, rows: t, count: qa.columns, stride: qa.columns, weight: w.qANorm, epsilon: eps, into: qa.pointer, outputStride: qa.columns)
+        observe(RowsView(qa.pointer, rows: t, columns: qa.columns), .attnQB)
         let q = Matrix(rows: t, columns: heads * qk)  // [T, H·(n+r)]
         Kernels.linear(qa.pointer, rows: t, inputStride: qa.columns, weight: w.qB, into: q.pointer, outputStride: q.columns, threads: threads)
         let kv = Matrix(rows: t, columns: latent + r)  // [T, L+r]
@@ -103,6 +110,7 @@ struct MultiLatentAttention {
                 let qNope = q.pointer + h * qk, qPE = q.pointer + h * qk + nope  // rows of stride H·(n+r)
                 switch form {
                 case .absorbed:
+                    observe(RowsView(qNope, rows: t, columns: nope, stride: q.columns), .attnKB, .head(h, of: heads))
                     BLAS.multiply(m: t, n: latent, k: nope, a: qNope, lda: q.columns, b: wk, ldb: latent, c: wide.pointer, ldc: latent)  // q_c [T, L]
                     BLAS.multiplyTransposed(m: t, n: t, k: latent, a: wide.pointer, lda: latent, b: cache.pointer, ldb: latent, c: scores.pointer, ldc: t)
                 case .plain:
@@ -120,6 +128,7 @@ struct MultiLatentAttention {
                 switch form {
                 case .absorbed:
                     BLAS.multiply(m: t, n: latent, k: t, a: scores.pointer, lda: t, b: cache.pointer, ldb: latent, c: latentOut.pointer, ldc: latent)  // [T, L]
+                    observe(RowsView(latentOut.pointer, rows: t, columns: latent), .attnVB, .head(h, of: heads))
                     BLAS.multiplyTransposed(m: t, n: v, k: latent, a: latentOut.pointer, lda: latent, b: wv, ldb: latent, c: destination, ldc: attended.columns)
                 case .plain:
                     BLAS.multiplyTransposed(m: t, n: v, k: latent, a: cache.pointer, lda: latent, b: wv, ldb: latent, c: latentOut.pointer, ldc: v)  // v [T, v]
@@ -127,6 +136,7 @@ struct MultiLatentAttention {
                 }
             }
         }
+        observe(RowsView(attended.pointer, rows: t, columns: attended.columns), .attnOutput)
         Kernels.linear(attended.pointer, rows: t, inputStride: attended.columns, weight: w.output, into: out, outputStride: hidden, threads: threads)
     }
 }

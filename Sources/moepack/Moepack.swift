@@ -18,7 +18,7 @@ struct Moepack: ParsableCommand {
         version: version,
         subcommands: [
             Demo.self, Synth.self, Inspect.self, Dequant.self, Quantize.self, Check.self, Tokenize.self, Perplexity.self, Verify.self,
-            MergeResults.self, Bench.self,
+            MergeResults.self, Imatrix.self, MergeImatrix.self, Bench.self,
         ])
 
     static func main() {

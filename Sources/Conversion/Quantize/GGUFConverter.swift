@@ -23,6 +23,11 @@ public final class GGUFConverter {
         public var alignment: UInt32 = 4096
         /// Export the multi-token-prediction layers (llama.cpp loads them as `nextn` blocks).
         public var keepMTP = false
+        /// Importance weights for the quantizers (`quantize --imatrix`), the file they came from and
+        /// its XXH3 (in the header, so a resumed run never mixes tensors of two importance matrices).
+        public var importance: (matrix: ImportanceMatrix, file: String, checksum: String)?
+        /// Weights of experts that saw no calibration tokens.
+        public var coldExperts: ImportanceMatrix.ColdMatrixPolicy = .layerMean
         public init() {}
     }
 
@@ -99,10 +104,48 @@ public final class GGUFConverter {
             ("moepack.source_config_xxh3", .string(configHash)),
             (Self.checksumKey, .array(.uint64([UInt64](repeating: 0, count: tensors.count)))),
         ]
+        if let (matrix, file, checksum) = options.importance {
+            // The keys llama-quantize writes (tools/quantize/quantize.cpp), with its types.
+            metadata.append(("quantize.imatrix.file", .string(file)))
+            if let dataset = matrix.datasets.first { metadata.append(("quantize.imatrix.dataset", .string(dataset))) }
+            metadata.append(("quantize.imatrix.entries_count", .int32(Int32(clamping: matrix.entries.count))))
+            if matrix.chunkCount > 0 { metadata.append(("quantize.imatrix.chunks_count", .int32(Int32(clamping: matrix.chunkCount)))) }
+            metadata.append(("moepack.imatrix.xxh3", .string(checksum)))
+            metadata.append(("moepack.imatrix.cold_experts", .string(options.coldExperts.rawValue)))
+        }
         let layout = try GGUFLayout(
             metadata: metadata,
             tensors: tensors.map { GGUFLayout.Tensor(name: $0.tensor.name, dimensions: $0.tensor.dimensions, type: $0.type) })
         return Plan(config: config, tensors: tensors, layout: layout)
+    }
+
+    /// The importance weights of each planned tensor (nil where none apply), checked against its
+    /// shape: an entry of another model is an error naming the tensor. Tensors kept as floats
+    /// and the token embedding (a row lookup, never a product, so no imatrix has it) take none.
+    public func importanceWeights(for plan: Plan) throws -> (weights: [[Float]?], missing: [String]) {
+        guard let (matrix, file, _) = options.importance else { return ([[Float]?](repeating: nil, count: plan.tensors.count), []) }
+        var weights: [[Float]?] = []
+        var missing: [String] = []
+        for planned in plan.tensors {
+            let t = planned.tensor
+            guard ![.f32, .f16, .bf16].contains(planned.type), t.role != .tokenEmbedding else {
+                weights.append(nil)
+                continue
+            }
+            guard let values = matrix.weights(for: t.name, cold: options.coldExperts) else {
+                missing.append(t.name)
+                weights.append(nil)
+                continue
+            }
+            let expected = t.dimensions[0] * (t.dimensions.count > 2 ? t.dimensions[2] : 1)
+            guard values.count == expected else {
+                throw ConversionError.unsupportedTensor(
+                    file: file, tensor: t.name,
+                    detail: "importance matrix entry has \(values.count) values, the tensor needs \(expected) (\(t.dimensions[0]) per row × \(expected / t.dimensions[0]) matrices): an imatrix of another model?")
+            }
+            weights.append(values)
+        }
+        return (weights, missing)
     }
 
     public func run() throws -> Summary {
@@ -112,6 +155,7 @@ public final class GGUFConverter {
         try ConversionError.requireValidLayout(config: plan.config, checkpoint: checkpoint, directory: input)
         let blockSize = plan.config.weightBlockSize?.rows ?? 128
         let reader = RowReader(checkpoint: checkpoint, blockSize: blockSize)
+        let importance = try importanceWeights(for: plan).weights
         let progress = ProgressReporter(label: "quantize", totalBytes: plan.parameterCount, style: options.progress)
         // Resume: a journal beside the temporary file lists tensors an interrupted run finished
         // (written and fsynced) with their checksums; each is re-verified before it is reused.
@@ -151,6 +195,9 @@ public final class GGUFConverter {
             let columns = planned.tensor.dimensions[0]
             let rowBytes = planned.type.rowBytes(columns)!
             let rowsPerChunk = max(1, chunkBytes / (columns * 4))
+            // Row r of a 3-D tensor belongs to matrix r / ne1 (an expert, or a head of attn_k_b/v_b).
+            let rowsPerMatrix = planned.tensor.dimensions.count > 1 ? planned.tensor.dimensions[1] : 1
+            let weights = importance[index]
             var hasher = XXH3Hasher()
             let floats = UnsafeMutableBufferPointer<Float>.allocate(capacity: rowsPerChunk * columns)
             let bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: rowsPerChunk * rowBytes, alignment: 64)
@@ -171,9 +218,13 @@ public final class GGUFConverter {
                             let destination = floatPointer.pointer + local * columns
                             try reader.fill(planned.tensor.source, row: first + local, columns: columns, into: destination)
                             do {
-                                try planned.type.quantize(
-                                    row: UnsafeBufferPointer(start: destination, count: columns),
-                                    into: UnsafeMutableRawBufferPointer(start: bytePointer.pointer + local * rowBytes, count: rowBytes))
+                                let matrix = (first + local) / rowsPerMatrix
+                                try weights.withUnsafeBufferPointerIfPresent { all in
+                                    try planned.type.quantize(
+                                        row: UnsafeBufferPointer(start: destination, count: columns),
+                                        importance: all.map { UnsafeBufferPointer(rebasing: $0[(matrix * columns)..<((matrix + 1) * columns)]) },
+                                        into: UnsafeMutableRawBufferPointer(start: bytePointer.pointer + local * rowBytes, count: rowBytes))
+                                }
                             } catch {
                                 throw ConversionError.unsupportedTensor(
                                     file: outputPath, tensor: planned.tensor.name, detail: "row \(first + local): \(error)")
@@ -212,6 +263,16 @@ public final class GGUFConverter {
         journal.remove()
         progress.finish()
         return Summary(plan: plan, seconds: Date().timeIntervalSince(started), inputBytes: checkpoint.dataBytes, resumedTensors: resumed)
+    }
+}
+
+extension Optional where Wrapped == [Float] {
+    /// The array's buffer, or nil, for the duration of `body`.
+    func withUnsafeBufferPointerIfPresent<R>(_ body: (UnsafeBufferPointer<Float>?) throws -> R) rethrows -> R {
+        switch self {
+        case .some(let array): try array.withUnsafeBufferPointer { try body($0) }
+        case .none: try body(nil)
+        }
     }
 }
 

@@ -49,6 +49,12 @@ struct Quantize: ParsableCommand {
     @Option(help: "Tensor data alignment in bytes (a power of two). 4096 keeps tensors page-aligned; use 32 for files you will requantize with llama-quantize, which copies general.alignment but pads to 32.")
     var alignment: UInt32 = 4096
 
+    @Option(help: "Importance matrix (moepack imatrix or llama-imatrix output: GGUF or legacy .dat): each tensor's rounding error is weighted by its inputs' mean square, per column (per expert for stacks).", completion: .file())
+    var imatrix: String?
+
+    @Option(help: "Importance of experts no calibration token reached: layer-mean (the pooled statistics of the layer's other experts) or ones (llama-quantize's choice).")
+    var coldExperts: ImportanceMatrix.ColdMatrixPolicy = .layerMean
+
     @Flag(help: "Also export the multi-token-prediction layer as llama.cpp's nextn block (off by default: llama.cpp skips it unless asked, and it adds ~2% to the file).")
     var keepMTP = false
 
@@ -85,10 +91,22 @@ struct Quantize: ParsableCommand {
             options.alignment = alignment
             options.keepMTP = keepMTP
             options.progress = quiet ? .quiet : .automatic
+            if let imatrix {
+                let file = try MappedFile(path: imatrix)
+                let checksum = withExtendedLifetime(file) { XXH3Hasher.hex(XXH3Hasher.hash(file.bytes)) }
+                options.importance = (try ImatrixFile.read(path: imatrix).matrix, imatrix, checksum)
+            }
+            options.coldExperts = coldExperts
             let converter = GGUFConverter(input: input, output: output, options: options)
             if dryRun {
                 print(Self.describe(try converter.plan()))
                 return
+            }
+            if options.importance != nil {
+                let missing = try converter.importanceWeights(for: converter.plan()).missing
+                if !missing.isEmpty {
+                    FileHandle.standardError.write(Data("moepack: warning: the importance matrix has no entry for \(missing.count) quantized tensors; they are quantized without: \(missing.prefix(4).joined(separator: ", "))\(missing.count > 4 ? ", ..." : "")\n".utf8))
+                }
             }
             let summary = try converter.run()
             if json {
@@ -129,3 +147,4 @@ struct Quantize: ParsableCommand {
         return lines.joined(separator: "\n")
     }
 }
+extension ImportanceMatrix.ColdMatrixPolicy: ExpressibleByArgument {}
