@@ -68,7 +68,7 @@ struct Imatrix: ParsableCommand {
             var jobOptions = ImatrixJob.Options(range: range, batchChunks: batch, threads: options.threads, dataset: options.text ?? "")
             jobOptions.processOutput = processOutput
             jobOptions.saveEvery = saveEvery
-            jobOptions.slice = range != 0..<chunks.available
+            jobOptions.slice = options.chunks?.contains("..") == true
             let job = ImatrixJob(source: weights, chunks: chunks, output: output, options: jobOptions)
             job.progress = json ? nil : options.progress(label: "imatrix")
             let summary = try job.run()
