@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-need=(libopenblas-dev libzstd-dev libxxhash-dev pkg-config)
+need=(libopenblas-dev libzstd-dev libxxhash-dev pkg-config zstd)
 # python3 with venv may come from elsewhere (pyenv); Debian's packages only when none works.
 python3 -c "import venv, ensurepip" 2>/dev/null || need+=(python3 python3-venv)
 missing=()

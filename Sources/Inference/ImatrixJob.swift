@@ -167,7 +167,7 @@ public struct ExpertCoverage: Sendable, Codable, Equatable {
             out.append(String(format: "  %5d  %7d  %9d  %4d  %3lld  %6lld  %lld", l.layer, l.experts, l.withoutTokens, l.belowThreshold, l.minimum, l.median, l.maximum))
         }
         if layers.contains(where: { $0.withoutTokens > 0 }) {
-            out.append("  Experts without tokens have no importance of their own: `quantize --imatrix` gives them the pooled mean of their layer's other experts (--cold-experts layer-mean, the default; llama-quantize uses 1 for every column).")
+            out.append("  Experts without tokens have no importance of their own: `quantize --imatrix` gives their gate/up the layer's hidden-state statistics and their down 1s (--cold-experts hidden-mean, the default; llama-quantize uses 1s for all).")
         }
         return out
     }

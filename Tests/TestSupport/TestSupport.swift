@@ -10,6 +10,19 @@ public enum TestSupport {
             .deletingLastPathComponent().path
     }()
 
+    /// The trained dev checkpoint (`../shared/devmodel/dev.tar.zst`, beside the repository in a
+    /// checkout and in CI), unpacked once per test process: (checkpoint directory, held-out text).
+    /// nil when the archive is not there.
+    public static let devModel: (checkpoint: String, text: String)? = {
+        let archive = packageRoot + "/../shared/devmodel/dev.tar.zst"
+        guard FileManager.default.fileExists(atPath: archive) else { return nil }
+        let directory = scratchDirectory("devmodel")
+        guard let result = try? run("/usr/bin/env", ["tar", "--zstd", "-xf", archive, "-C", directory]), result.status == 0 else { return nil }
+        return (directory + "/dev", directory + "/dev.eval.txt")
+    }()
+
+    public static var devModelAvailable: Bool { FileManager.default.fileExists(atPath: packageRoot + "/../shared/devmodel/dev.tar.zst") }
+
     /// A fresh empty directory under the system temp directory.
     public static func scratchDirectory(_ label: String = "test") -> String {
         let template = NSTemporaryDirectory() + "moepack-\(label)-XXXXXX"

@@ -27,7 +27,7 @@ public final class GGUFConverter {
         /// its XXH3 (in the header, so a resumed run never mixes tensors of two importance matrices).
         public var importance: (matrix: ImportanceMatrix, file: String, checksum: String)?
         /// Weights of experts that saw no calibration tokens.
-        public var coldExperts: ImportanceMatrix.ColdMatrixPolicy = .layerMean
+        public var coldExperts: ColdExpertPolicy = .hiddenMean
         public init() {}
     }
 
@@ -132,7 +132,7 @@ public final class GGUFConverter {
                 weights.append(nil)
                 continue
             }
-            guard let values = matrix.weights(for: t.name, cold: options.coldExperts) else {
+            guard let values = matrix.weights(for: t.name, cold: options.coldExperts.policy(for: t.role)) else {
                 missing.append(t.name)
                 weights.append(nil)
                 continue
@@ -263,6 +263,29 @@ public final class GGUFConverter {
         journal.remove()
         progress.finish()
         return Summary(plan: plan, seconds: Date().timeIntervalSince(started), inputBytes: checkpoint.dataBytes, resumedTensors: resumed)
+    }
+}
+
+/// What `quantize --imatrix` gives routed experts that no calibration token reached (and so have
+/// no importance of their own). Measured on the trained dev checkpoint (`ColdExpertTests`): for
+/// `ffn_gate_exps`/`ffn_up_exps`, whose input is the layer's normalised hidden state, the pooled
+/// statistics of the warm experts (which are exactly the hidden state's over every token) beat
+/// uniform weights; for `ffn_down_exps`, whose input is the expert's own SwiGLU output, the other
+/// experts' statistics are worse than uniform weights.
+public enum ColdExpertPolicy: String, Sendable, CaseIterable {
+    /// Gate/up: the layer's hidden-state statistics; down: weight 1 (the measured best).
+    case hiddenMean = "hidden-mean"
+    /// Every stack: the pooled statistics of the layer's warm experts.
+    case layerMean = "layer-mean"
+    /// Weight 1 for every column (llama-quantize).
+    case ones
+
+    public func policy(for role: DeepSeek2Tensor.Role) -> ImportanceMatrix.ColdMatrixPolicy {
+        switch self {
+        case .hiddenMean: role == .ffnDown ? .ones : .layerMean
+        case .layerMean: .layerMean
+        case .ones: .ones
+        }
     }
 }
 

@@ -96,8 +96,10 @@ public struct ImportanceMatrix: Sendable, Equatable {
     /// token was sent to).
     public enum ColdMatrixPolicy: String, Sendable, CaseIterable {
         /// The pooled mean of squares of the weight's other matrices: the statistics of the inputs
-        /// the layer's warm experts saw, which is what a cold expert would see too (its input is the
-        /// same normalised hidden state; routing only picks which tokens).
+        /// the layer's warm experts saw. For `ffn_gate_exps`/`ffn_up_exps` this is exactly the
+        /// mean over every token of the normalised hidden state all experts (and the router) take
+        /// as input, since each token is counted once per expert it is routed to; for
+        /// `ffn_down_exps` it is the mean of the warm experts' SwiGLU outputs.
         case layerMean = "layer-mean"
         /// Weight 1 for every column, as llama-quantize does (the equal weighting of no imatrix).
         case ones

@@ -52,8 +52,8 @@ struct Quantize: ParsableCommand {
     @Option(help: "Importance matrix (moepack imatrix or llama-imatrix output: GGUF or legacy .dat): each tensor's rounding error is weighted by its inputs' mean square, per column (per expert for stacks).", completion: .file())
     var imatrix: String?
 
-    @Option(help: "Importance of experts no calibration token reached: layer-mean (the pooled statistics of the layer's other experts) or ones (llama-quantize's choice).")
-    var coldExperts: ImportanceMatrix.ColdMatrixPolicy = .layerMean
+    @Option(help: "Importance of routed experts no calibration token reached: hidden-mean (gate/up: the layer's hidden-state statistics, down: 1s; measured best), layer-mean (the other experts' statistics for all three) or ones (llama-quantize's choice).")
+    var coldExperts: ColdExpertPolicy = .hiddenMean
 
     @Flag(help: "Also export the multi-token-prediction layer as llama.cpp's nextn block (off by default: llama.cpp skips it unless asked, and it adds ~2% to the file).")
     var keepMTP = false
@@ -147,4 +147,4 @@ struct Quantize: ParsableCommand {
         return lines.joined(separator: "\n")
     }
 }
-extension ImportanceMatrix.ColdMatrixPolicy: ExpressibleByArgument {}
+extension ColdExpertPolicy: ExpressibleByArgument {}

@@ -1,0 +1,103 @@
+import Conversion
+import DeepSeekV3
+import Foundation
+import Inference
+import Quants
+import TensorFiles
+import Testing
+import TestSupport
+
+/// Optional job: moepack's importance matrix against llama.cpp's own tools, built from the source
+/// llama-cpp-python's sdist vendors (see README "Tests"):
+///     MOEPACK_LLAMA_TOOLS=/tmp/llama-tools/bin MOEPACK_LLAMA_PYTHON=/tmp/llama/bin/python \
+///         swift test -c release --filter LlamaCppImatrixTests
+/// - moepack's imatrix of an F32 GGUF equals llama-imatrix's of the same GGUF on the same text and
+///   chunks, entry by entry (counts exactly, sums to float tolerance);
+/// - llama-quantize accepts moepack's file, and its tensors equal moepack quantize --imatrix's bytes
+///   from the FP8 checkpoint the F32 GGUF was made from; llama.cpp loads the result.
+@Suite(.serialized, .enabled(if: ProcessInfo.processInfo.environment["MOEPACK_LLAMA_TOOLS"] != nil))
+struct LlamaCppImatrixTests {
+    static let root = TestSupport.scratchDirectory("llama-imatrix")
+    static var tools: String { ProcessInfo.processInfo.environment["MOEPACK_LLAMA_TOOLS"]! }
+    static let text: String = {
+        let path = root + "/text.txt"
+        try! Data(SyntheticCorpus.text.utf8).write(to: URL(fileURLWithPath: path))
+        return path
+    }()
+    /// The tiny checkpoint as an F32 GGUF, 32-byte aligned (llama-quantize pads to 32).
+    static let f32: String = {
+        let path = root + "/f32.gguf"
+        var options = GGUFConverter.Options()
+        options.rules = [try! QuantRecipe.Rule(parsing: ".*=F32")]
+        options.alignment = 32
+        options.progress = .quiet
+        _ = try! GGUFConverter(input: Fixtures.tiny, output: path, options: options).run()
+        return path
+    }()
+
+    static func llamaImatrix(_ model: String, output: String, context: Int, chunks: Int) throws {
+        let result = try TestSupport.run(tools + "/llama-imatrix", [
+            "-m", model, "-f", text, "-c", "\(context)", "-b", "\(context)", "--chunks", "\(chunks)", "-o", output, "-t", "2",
+            "--no-ppl",
+        ])
+        #expect(result.status == 0, "llama-imatrix: \(result.stderr.suffix(2000))")
+    }
+
+    @Test func sameEntriesAsLlamaImatrix() throws {
+        let theirs = Self.root + "/llama.imatrix.gguf", ours = Self.root + "/moepack.imatrix.gguf"
+        try Self.llamaImatrix(Self.f32, output: theirs, context: 64, chunks: 4)
+        let result = try TestSupport.run(TestSupport.moepackBinary, ["imatrix", Self.f32, "--text", Self.text, "--ctx", "64", "--chunks", "4", "--quiet", "-o", ours])
+        #expect(result.status == 0, "\(result.stderr)")
+        let a = try ImatrixFile.read(path: ours).matrix, b = try ImatrixFile.read(path: theirs).matrix
+        #expect(Set(a.entries.keys) == Set(b.entries.keys))
+        #expect(a.chunkCount == b.chunkCount && a.chunkSize == b.chunkSize)
+        var worst = 0.0, compared = 0
+        for (name, mine) in a.entries {
+            guard let other = b.entries[name] else { continue }
+            // Counts: equal per expert; a 3-D dense weight may carry one count per head in older
+            // llama.cpp builds, each equal to the single count moepack keeps.
+            if mine.matrices == other.matrices {
+                #expect(mine.counts == other.counts, "\(name) counts")
+            } else {
+                #expect(mine.matrices == 1 && Set(other.counts) == [mine.counts[0]], "\(name) counts \(mine.counts) vs \(other.counts)")
+            }
+            let x = try #require(a.weights(for: name, cold: .ones)), y = try #require(b.weights(for: name, cold: .ones))
+            #expect(x.count == y.count, "\(name) length")
+            for (u, v) in zip(x, y) {
+                worst = max(worst, Double(abs(u - v)) / max(Double(abs(v)), 1e-6))
+                compared += 1
+            }
+        }
+        print("llama-imatrix vs moepack on \(Self.f32): \(a.entries.count) entries, \(compared) values, worst relative difference \(worst)")
+        #expect(worst < 1e-3)
+    }
+
+    @Test func llamaQuantizeTakesMoepacksFileAndWritesTheSameBytes() throws {
+        let imatrix = Self.root + "/for-quantize.imatrix.gguf"
+        var result = try TestSupport.run(TestSupport.moepackBinary, ["imatrix", Fixtures.tiny, "--text", Self.text, "--ctx", "64", "--chunks", "4", "--quiet", "-o", imatrix])
+        #expect(result.status == 0, "\(result.stderr)")
+        for recipe in ["Q4_K_M", "Q2_K"] {
+            let theirs = Self.root + "/llama-\(recipe).gguf", ours = Self.root + "/moepack-\(recipe).gguf"
+            result = try TestSupport.run(Self.tools + "/llama-quantize", ["--imatrix", imatrix, Self.f32, theirs, recipe, "2"])
+            #expect(result.status == 0, "llama-quantize: \(result.stderr.suffix(2000))")
+            result = try TestSupport.run(TestSupport.moepackBinary, [
+                "quantize", Fixtures.tiny, ours, "--recipe", recipe, "--imatrix", imatrix, "--cold-experts", "ones", "--quiet", "--force",
+            ])
+            #expect(result.status == 0, "\(result.stderr)")
+            let l = try GGUFFile(path: theirs), m = try GGUFFile(path: ours)
+            #expect(l.value("quantize.imatrix.file") == .string(imatrix))
+            var same = 0
+            for tensor in m.tensors {
+                let other = try #require(l.tensor(tensor.name), "\(tensor.name) missing in llama-quantize's file")
+                #expect(other.type == tensor.type, "\(tensor.name): \(other.type.name) vs \(tensor.type.name)")
+                if Array(l.bytes(of: other)) == Array(m.bytes(of: tensor)) { same += 1 } else { Issue.record("\(recipe) \(tensor.name): bytes differ") }
+            }
+            print("llama-quantize --imatrix vs moepack quantize --imatrix, \(recipe): \(same)/\(m.tensors.count) tensors byte-identical")
+            // llama.cpp loads and evaluates its own requantization of moepack's imatrix.
+            if let python = ProcessInfo.processInfo.environment["MOEPACK_LLAMA_PYTHON"] {
+                let load = try TestSupport.run(python, [TestSupport.packageRoot + "/Tests/Oracles/llama_load.py", theirs, "Hello world"])
+                #expect(load.status == 0 && load.stdout.contains("\"finite\": true"), "\(load.stderr.suffix(1500))")
+            }
+        }
+    }
+}
