@@ -8,7 +8,7 @@ import TensorFiles
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks that print throughput and peak memory (numbers for the README).",
-        subcommands: [BenchDequant.self, BenchQuants.self, BenchTokenizer.self, BenchQuantize.self, BenchPerplexity.self])
+        subcommands: [BenchDequant.self, BenchQuants.self, BenchTokenizer.self, BenchQuantize.self, BenchPerplexity.self, BenchImatrix.self])
 }
 
 struct BenchDequant: ParsableCommand {
