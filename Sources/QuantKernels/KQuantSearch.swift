@@ -79,7 +79,7 @@ public func makeQXQuants(
         for i in 0..<n { L[i] = 0 }
         return 0
     }
-    var iscale = -Float(nmax) / max
+    let iscale = -Float(nmax) / max
     var rmseType = rmseType
     if rmseType == 0 {
         for i in 0..<n {
@@ -189,7 +189,7 @@ public func makeQKXQuants<Half: HalfFloatConversion>(
         theMin = -min
         return 0
     }
-    var iscale = Float(nmax) / (max - min)
+    let iscale = Float(nmax) / (max - min)
     var scale = 1 / iscale
     var bestError: Float = 0
     for i in 0..<n {

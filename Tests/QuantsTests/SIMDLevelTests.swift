@@ -65,7 +65,7 @@ import Testing
         block("negative constant") { _ in -0.37 }
         block("alternating") { $0 % 2 == 0 ? 1 : -1 }
         block("exact ties after scaling") { Float($0 - 16) * 0.5 + ($0 == 0 ? -127 : 0) }
-        block("tiny: inverse scale overflows") { Float($0 % 7) * 1e-39 }
+        block("tiny: inverse scale overflows") { Float($0 % 7) * Float(bitPattern: 0x000A_E398) }  // 1e-39, a subnormal
         block("smallest subnormals") { Float($0 % 3) * Float.leastNonzeroMagnitude }
         block("huge range: d overflows") { $0 % 2 == 0 ? 3e38 : -3e38 }
         block("one spike") { $0 == 17 ? 1e4 : 0.001 * Float($0) }
