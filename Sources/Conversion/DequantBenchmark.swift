@@ -45,9 +45,9 @@ public struct DequantBenchmark {
             let output = cacheDirectory + "/bench-out-\(preset.rawValue)"
             try? FileManager.default.removeItem(atPath: output)
             log("kernel-only throughput on \(preset.rawValue)")
-            _ = Self.kernelThroughput(checkpoint, threads: threads)  // warm-up: page cache, code
-            let kernelOne = Self.kernelThroughput(checkpoint, threads: 1)
-            let kernelAll = Self.kernelThroughput(checkpoint, threads: threads)
+            _ = try Self.kernelThroughput(checkpoint, threads: threads)  // warm-up: page cache, code
+            let kernelOne = try Self.kernelThroughput(checkpoint, threads: 1)
+            let kernelAll = try Self.kernelThroughput(checkpoint, threads: threads)
             for shard in checkpoint.shards { shard.mapping.advise(.dontNeed) }
             let outputBytes = checkpoint.dataBytes + fp8Weights  // BF16: one more byte per FP8 weight (scales dropped)
             let (memcpySeconds, writeSeconds) = try ceilings(checkpoint, outputBytes: outputBytes, scratch: cacheDirectory + "/bench-write.bin")
@@ -111,7 +111,7 @@ public struct DequantBenchmark {
 
     /// The kernel alone, no file I/O: every FP8 tensor of `checkpoint` dequantized to BF16 into a
     /// reused buffer, on `threads` threads. Returns FP8 weights per second (page cache warm).
-    public static func kernelThroughput(_ checkpoint: Checkpoint, threads: Int) -> Double {
+    public static func kernelThroughput(_ checkpoint: Checkpoint, threads: Int) throws -> Double {
         let names = checkpoint.tensorNames.filter { checkpoint.info($0)!.dtype == .f8E4M3 }
         let widest = names.map { checkpoint.info($0)!.shape[1] }.max() ?? 1
         let rowsPerStep = max(1, (16 << 20) / (widest * 2))
@@ -122,8 +122,8 @@ public struct DequantBenchmark {
         let start = Date()
         for name in names {
             let info = checkpoint.info(name)!
-            let codes = SendableRawPointer(try! checkpoint.bytes(of: name).baseAddress!)
-            let scales = SendableRawPointer(try! checkpoint.bytes(of: name + "_scale_inv").baseAddress!)
+            let codes = SendableRawPointer(try checkpoint.bytes(of: name).baseAddress!)
+            let scales = SendableRawPointer(try checkpoint.bytes(of: name + "_scale_inv").baseAddress!)
             let rows = info.shape[0], columns = info.shape[1]
             var row = 0
             while row < rows {

@@ -79,6 +79,13 @@ public enum BLAS {
         return nil
     }
 
+    /// The loaded library. Every entry point of the engine calls `ensureLoaded()` first (the model's
+    /// initialiser does), so reaching this without a library is a programming error.
+    static var loaded: Library {
+        guard case .success(let library) = library else { preconditionFailure("BLAS.ensureLoaded() must succeed before any product") }
+        return library
+    }
+
     /// `c[m×n] = a[m×k] · b[n×k]ᵀ` (+ `c` when `accumulate`), all row-major with the given leading
     /// dimensions: the shape of every linear layer (`y = x Wᵀ`, W as stored, `[out, in]`).
     @inline(__always)
@@ -88,7 +95,7 @@ public enum BLAS {
     ) {
         guard m > 0, n > 0 else { return }
         // CblasRowMajor 101, CblasNoTrans 111, CblasTrans 112 (cblas.h).
-        try! library.get().sgemm(101, 111, 112, Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb), accumulate ? 1 : 0, c, Int32(ldc))
+        loaded.sgemm(101, 111, 112, Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb), accumulate ? 1 : 0, c, Int32(ldc))
     }
 
     /// `c[m×n] = a[m×k] · b[k×n]` row-major.
@@ -98,6 +105,6 @@ public enum BLAS {
         c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
         guard m > 0, n > 0 else { return }
-        try! library.get().sgemm(101, 111, 111, Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb), 0, c, Int32(ldc))
+        loaded.sgemm(101, 111, 111, Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb), 0, c, Int32(ldc))
     }
 }

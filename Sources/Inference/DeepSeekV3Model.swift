@@ -152,8 +152,8 @@ public final class DeepSeekV3Model: @unchecked Sendable {
             for t in range {
                 let start = t * tile, count = Swift.min(tile, vocab - start)
                 let weights = Matrix(rows: count, columns: hidden)
-                do { try source.read(name, rows: start..<(start + count), into: weights.pointer) } catch {
-                    failure.record(error as! WeightError, order: t)
+                do throws(WeightError) { try source.read(name, rows: start..<(start + count), into: weights.pointer) } catch {
+                    failure.record(error, order: t)
                     continue
                 }
                 for (chunk, rows) in selected where !rows.isEmpty {

@@ -42,13 +42,13 @@ public final class ImatrixCollector: ActivationObserver, @unchecked Sendable {
             failure = .mismatch(entry: tensor, detail: "non-finite activation (the model's weights or inputs overflow)")
             return
         }
-        let (groups, group, offset, countsRows): (Int, Int, Int, Bool) =
+        // (count groups, this call's group, values per group, offset in the group, counts its rows)
+        let (groups, group, width, offset, countsRows): (Int, Int, Int, Int, Bool) =
             switch slot {
-            case .whole: (1, 0, 0, true)
-            case .head(let h, let heads): (1, 0, h * n, h == 0)
-            case .expert(let e, let experts): (experts, e, 0, true)
+            case .whole: (1, 0, n, 0, true)
+            case .head(let h, let heads): (1, 0, n * heads, h * n, h == 0)
+            case .expert(let e, let experts): (experts, e, n, 0, true)
             }
-        let width: Int = if case .head(_, let heads) = slot { n * heads } else { n }
         var entry = entries[tensor] ?? ImportanceMatrix.Entry(columns: width, matrices: groups)
         precondition(entry.columns == width && entry.matrices == groups, "\(tensor): observed with two shapes")
         let base = group * width + offset

@@ -31,8 +31,8 @@ final class WeightLoader: @unchecked Sendable {
             for b in range {
                 let start = rows.lowerBound + b * block
                 let end = Swift.min(rows.upperBound, start + block)
-                do { try source.read(name, rows: start..<end, into: matrix.row(start - rows.lowerBound)) } catch {
-                    failure.record(error as! WeightError, order: b)
+                do throws(WeightError) { try source.read(name, rows: start..<end, into: matrix.row(start - rows.lowerBound)) } catch {
+                    failure.record(error, order: b)
                 }
             }
         }

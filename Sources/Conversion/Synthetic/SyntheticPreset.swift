@@ -53,7 +53,9 @@ public enum SyntheticPreset: String, CaseIterable, Sendable {
 
     public var config: DeepSeekV3Config {
         // The preset texts are fixed and valid; a failure here is a programming error.
-        try! DeepSeekV3Config.parse(Data(configJSON.utf8), file: "preset \(rawValue)")
+        do { return try DeepSeekV3Config.parse(Data(configJSON.utf8), file: "preset \(rawValue)") } catch {
+            preconditionFailure("built-in preset \(rawValue) has an invalid config: \(error)")
+        }
     }
 
     static func configText(

@@ -79,8 +79,7 @@ struct BenchQuants: ParsableCommand {
                     return type
                 }
             let bench = QuantBenchmark(rows: rows, columns: columns, threads: threads, types: chosen)
-            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Tests/Oracles/bench_ggml_quantize.py").path
+            let script = try peerPython.map { _ in try peerScript("bench_ggml_quantize.py") } ?? ""
             let report = try bench.run(peerPython: peerPython, peerScript: script) {
                 FileHandle.standardError.write(Data("bench: \($0)\n".utf8))
             }
@@ -111,9 +110,7 @@ struct BenchTokenizer: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                .deletingLastPathComponent().deletingLastPathComponent()
-            let script = root.appendingPathComponent("Tests/Oracles/hf_tokenize.py").path
+            let script = try peerPython.map { _ in try peerScript("hf_tokenize.py") } ?? ""
             var path = tokenizer
             if path == nil, let python = peerPython {
                 path = try ChildProcess.run(python, [script, "deepseek-path"]).standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -185,8 +182,7 @@ struct BenchQuantize: ParsableCommand {
         try reportingErrors {
             let cache = checkpoints.cache, presets = checkpoints.presets, threads = checkpoints.threads
             try FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
-            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Tests/Oracles/llama_quantize.py").path
+            let script = try peerPython.map { _ in try peerScript("llama_quantize.py") } ?? ""
             print("| preset | recipe | moepack one pass: s | weights/s | output | bits/weight | peak RSS | llama.cpp route: BF16 GGUF s + llama-quantize s | moepack speed-up |")
             print("|---|---|---|---|---|---|---|---|---|")
             for preset in presets {
@@ -249,4 +245,22 @@ struct BenchCheckpointOptions: ParsableArguments {
 
     @Option(help: "Worker threads.")
     var threads: Int = availableCoreCount
+}
+
+/// A peer-side script of the benchmarks (`Tests/Oracles/NAME` of a moepack checkout): from
+/// `MOEPACK_PEER_SCRIPTS`, else the checkout the running binary was built in (found by walking up
+/// from the executable, as `swift run` and `.build/release/moepack` are inside it).
+func peerScript(_ name: String) throws -> String {
+    if let directory = ProcessInfo.processInfo.environment["MOEPACK_PEER_SCRIPTS"] {
+        let path = directory + "/" + name
+        guard FileManager.default.fileExists(atPath: path) else { throw ValidationError("MOEPACK_PEER_SCRIPTS: no \(path)") }
+        return path
+    }
+    var directory = URL(fileURLWithPath: ChildProcess.currentExecutable).deletingLastPathComponent()
+    while directory.path != "/" {
+        let candidate = directory.appendingPathComponent("Tests/Oracles/" + name).path
+        if FileManager.default.fileExists(atPath: candidate) { return candidate }
+        directory = directory.deletingLastPathComponent()
+    }
+    throw ValidationError("--peer-python needs the peer script \(name) from a moepack checkout (Tests/Oracles): run the binary built in a checkout, or set MOEPACK_PEER_SCRIPTS to that directory")
 }

@@ -67,8 +67,7 @@ struct BenchPerplexity: ParsableCommand {
             guard tokenChunks.available >= chunks else { throw ValidationError("the benchmark text has only \(tokenChunks.available) chunks") }
             let chunksFile = cache + "/eval-chunks.json"
             try JSONSerialization.data(withJSONObject: (0..<chunks).map(tokenChunks.chunk)).write(to: URL(fileURLWithPath: chunksFile))
-            let peerScript = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Tests/Oracles/llama_logits.py").path
+            let logitsScript = try peerPython.map { _ in try peerScript("llama_logits.py") } ?? ""
 
             print("Part 1: `moepack perplexity` on the \(preset.rawValue) synthetic model (\(formatBytes(directorySize(source))) FP8), \(chunks) chunks × \(context) tokens, \(threads) threads, OpenBLAS \(BLAS.coreName)\n")
             var rates: [String: Double] = [:]
@@ -81,7 +80,7 @@ struct BenchPerplexity: ParsableCommand {
                 var peer = "– | – | –"
                 if let python = peerPython, path.hasSuffix(".gguf") {
                     let out = cache + "/eval-llama.npy"
-                    let result = try ChildProcess.run(python, [peerScript, path, chunksFile, "\(tokenChunks.first)", "\(context - 1)", out, "\(threads)"])
+                    let result = try ChildProcess.run(python, [logitsScript, path, chunksFile, "\(tokenChunks.first)", "\(context - 1)", out, "\(threads)"])
                     unlink(out)
                     if result.exitStatus == 0, let line = result.standardOutput.split(separator: "\n").last,
                         let json = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
