@@ -38,7 +38,9 @@ struct LlamaCppImatrixTests {
     static func llamaImatrix(_ model: String, output: String, context: Int, chunks: Int) throws {
         let result = try TestSupport.run(tools + "/llama-imatrix", [
             "-m", model, "-f", text, "-c", "\(context)", "-b", "\(context)", "--chunks", "\(chunks)", "-o", output, "-t", "2",
-            "--no-ppl",
+            // F32 KV cache and no flash attention: by default llama.cpp keeps the cache in F16 and its CPU
+            // flash attention rounds through F16, which moves attn_v_b/attn_output inputs by ~5e-4.
+            "--no-ppl", "-ctk", "f32", "-ctv", "f32", "-fa", "off",
         ])
         #expect(result.status == 0, "llama-imatrix: \(result.stderr.suffix(2000))")
     }
@@ -51,7 +53,7 @@ struct LlamaCppImatrixTests {
         let a = try ImatrixFile.read(path: ours).matrix, b = try ImatrixFile.read(path: theirs).matrix
         #expect(Set(a.entries.keys) == Set(b.entries.keys))
         #expect(a.chunkCount == b.chunkCount && a.chunkSize == b.chunkSize)
-        var worst = 0.0, compared = 0
+        var worst = 0.0, compared = 0, worstAt = "", differences: [Double] = []
         for (name, mine) in a.entries {
             guard let other = b.entries[name] else { continue }
             // Counts: equal per expert; a 3-D dense weight may carry one count per head in older
@@ -63,13 +65,25 @@ struct LlamaCppImatrixTests {
             }
             let x = try #require(a.weights(for: name, cold: .ones)), y = try #require(b.weights(for: name, cold: .ones))
             #expect(x.count == y.count, "\(name) length")
-            for (u, v) in zip(x, y) {
-                worst = max(worst, Double(abs(u - v)) / max(Double(abs(v)), 1e-6))
+            // Relative to the value, or to a thousandth of the entry's mean for values near zero
+            // (a column that is almost never active carries no weight either way).
+            let mean = Double(y.reduce(0, +)) / Double(max(1, y.count))
+            var entryWorst = 0.0
+            for (i, (u, v)) in zip(x, y).enumerated() {
+                let d = Double(abs(u - v)) / max(Double(abs(v)), 1e-3 * mean, 1e-30)
+                differences.append(d)
+                entryWorst = max(entryWorst, d)
+                if d > worst { (worst, worstAt) = (d, "\(name)[\(i)] \(u) vs \(v)") }
                 compared += 1
             }
+            if ProcessInfo.processInfo.environment["MOEPACK_VERBOSE"] != nil { print("  \(name): worst \(entryWorst), counts \(mine.counts.prefix(4))") }
         }
-        print("llama-imatrix vs moepack on \(Self.f32): \(a.entries.count) entries, \(compared) values, worst relative difference \(worst)")
-        #expect(worst < 1e-3)
+        differences.sort()
+        print("llama-imatrix vs moepack on \(Self.f32): \(a.entries.count) entries, \(compared) values, relative difference median \(differences[differences.count / 2]), p99 \(differences[differences.count * 99 / 100]), worst \(worst) at \(worstAt)")
+        // Two f32 engines with different summation orders through 3 layers: float-level agreement
+        // (measured: median 1.9e-7, p99 1.2e-6, worst 2.8e-6).
+        #expect(worst < 1e-5)
+        #expect(differences[differences.count * 99 / 100] < 3e-6)
     }
 
     @Test func llamaQuantizeTakesMoepacksFileAndWritesTheSameBytes() throws {
