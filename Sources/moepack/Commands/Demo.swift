@@ -14,7 +14,9 @@ struct Demo: ParsableCommand {
             2. inspects it (architecture, parameters, dtypes, layout check)
             3. dequantizes it to BF16 (streaming, atomic, resumable) and checks the result
             4. quantizes it to llama.cpp GGUF files with several recipes and verifies their checksums
-            5. verifies them: the built-in engine runs the FP8 original and every GGUF over a text and
+            5. computes an importance matrix of the FP8 original on a text (`moepack imatrix`) and
+               quantizes a Q2_K file with it (`quantize --imatrix`)
+            6. verifies them: the built-in engine runs the FP8 original and every GGUF over a text and
                reports perplexity, KL-divergence and top-1 agreement (`moepack verify`)
             Everything goes under --dir (default ./moepack-demo); rerunning reuses what is there.
             """)
@@ -55,7 +57,7 @@ struct Demo: ParsableCommand {
             print("\n== 4. moepack quantize \(source) \(dir)/\(preset.rawValue)-RECIPE.gguf --recipe RECIPE")
             print("   recipe    file size   bits/weight   seconds   checksums")
             let recipes = [QuantRecipe.Mix.q8_0, .q4_K_M, .moeQ4, .q2_K]
-            var files: [(QuantRecipe.Mix, String, Int)] = []
+            var files: [(label: String, path: String, bytes: Int)] = []
             for recipe in recipes {
                 let path = dir + "/\(preset.rawValue)-\(recipe.rawValue.lowercased()).gguf"
                 var quantizeOptions = GGUFConverter.Options()
@@ -69,25 +71,59 @@ struct Demo: ParsableCommand {
                         + formatBytes(result.plan.layout.fileSize).leftPadded(10)
                         + String(format: "%14.3f%10.2f", result.plan.bitsPerWeight, result.seconds)
                         + "   \(check.verified)/\(check.tensors) ok")
-                files.append((recipe, path, result.plan.layout.fileSize))
+                files.append((recipe.rawValue, path, result.plan.layout.fileSize))
             }
+            files.append(try imatrixStep(source: source))
             try verifyStep(source: source, files: files)
             print("\nThe GGUF files load in llama.cpp (architecture deepseek2). Next: `moepack inspect \(bf16) --tensors`,")
             print("`moepack quantize --help`, `moepack verify --help`, or `moepack tokenize --tokenizer \(source) < some.txt`.")
         }
     }
 
-    /// Step 5: the original against every quantized file on the built-in text.
-    func verifyStep(source: String, files: [(QuantRecipe.Mix, String, Int)]) throws {
+    var corpus: String {
+        get throws {
+            let text = dir + "/corpus.txt"
+            try Data(SyntheticCorpus.text.utf8).write(to: URL(fileURLWithPath: text))
+            return text
+        }
+    }
+
+    /// Step 5: an importance matrix of the original on the second half of the built-in text (the
+    /// verification uses the first chunks), then Q2_K with it.
+    func imatrixStep(source: String) throws -> (label: String, path: String, bytes: Int) {
+        let context = 128, text = try corpus, output = dir + "/\(preset.rawValue).imatrix.gguf"
+        let tokenizer = try BPETokenizer(path: source)
+        let chunks = TokenChunks(text: Array(SyntheticCorpus.text.utf8), tokenizer: tokenizer, context: context)
+        let range = (chunks.available / 2)..<min(chunks.available, chunks.available / 2 + 16)
+        print("\n== 5. moepack imatrix \(source) --text \(text) --ctx \(context) --chunks \(range.lowerBound)..\(range.upperBound) -o \(output)")
+        let job = ImatrixJob(
+            source: try CheckpointWeights(directory: source), chunks: chunks, output: output,
+            options: .init(range: range, batchChunks: range.count, threads: threads, dataset: text))
+        let summary = try job.run()
+        let coverage = ExpertCoverage(summary.matrix, config: try CheckpointWeights(directory: source).config, threshold: 16)
+        print("   \(summary.matrix.entries.count) entries from \(range.count) chunks in \(String(format: "%.1f", summary.seconds)) s; routed experts without tokens: \(coverage.layers.map(\.withoutTokens).reduce(0, +)) of \(coverage.layers.map(\.experts).reduce(0, +))")
+        let path = dir + "/\(preset.rawValue)-q2_k-imatrix.gguf"
+        print("   moepack quantize \(source) \(path) --recipe Q2_K --imatrix \(output)")
+        var options = GGUFConverter.Options()
+        options.recipe = .q2_K
+        options.threads = threads
+        options.progress = .quiet
+        let file = try MappedFile(path: output)
+        options.importance = (summary.matrix, output, withExtendedLifetime(file) { XXH3Hasher.hex(XXH3Hasher.hash(file.bytes)) })
+        let result = try GGUFConverter(input: source, output: path, options: options).run()
+        return ("Q2_K+imatrix", path, result.plan.layout.fileSize)
+    }
+
+    /// Step 6: the original against every quantized file on the built-in text.
+    func verifyStep(source: String, files: [(label: String, path: String, bytes: Int)]) throws {
         let context = 128
-        let text = dir + "/corpus.txt"
-        try Data(SyntheticCorpus.text.utf8).write(to: URL(fileURLWithPath: text))
-        print("\n== 5. moepack verify --original \(source) --quantized FILE.gguf ... --text \(text) --ctx \(context)")
+        let text = try corpus
+        print("\n== 6. moepack verify --original \(source) --quantized FILE.gguf ... --text \(text) --ctx \(context)")
         let original = try CheckpointWeights(directory: source)
         let tokenizer = try BPETokenizer(path: source)
         let chunks = TokenChunks(text: Array(SyntheticCorpus.text.utf8), tokenizer: tokenizer, context: context)
         let count = min(chunks.available, 8)
-        let models = try files.map { try DeepSeekV3Model(source: try GGUFWeights(path: $0.1), threads: threads) }
+        let models = try files.map { try DeepSeekV3Model(source: try GGUFWeights(path: $0.path), threads: threads) }
         let evaluator = Evaluator(chunks: chunks, range: 0..<count, batchChunks: count)
         let start = Date()
         let scores = try evaluator.compare(base: .model(try DeepSeekV3Model(source: original, threads: threads)), models: models)
@@ -97,9 +133,9 @@ struct Demo: ParsableCommand {
         print("   model           size        PPL   PPL ratio   mean KLD    KLD p99   same top-1")
         print("   " + "FP8 original".padding(toLength: 12, withPad: " ", startingAt: 0) + formatBytes(original.byteCount).leftPadded(10)
             + String(format: "%11.2f", baseReport.basePerplexity!.value) + "           -          -          -            -")
-        for ((recipe, _, size), run) in zip(files, scores) {
+        for ((label, _, size), run) in zip(files, scores) {
             let r = EvaluationReport(scores: run)
-            print("   " + recipe.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0) + formatBytes(size).leftPadded(10)
+            print("   " + label.padding(toLength: 12, withPad: " ", startingAt: 0) + formatBytes(size).leftPadded(10)
                 + String(format: "%11.2f%12.4f%11.5f%11.4f%11.1f %%", r.perplexity.value, r.perplexityRatio!, r.meanKLD!.value, r.kldPercentiles!["99"]!, 100 * r.sameTop!.value))
         }
         print("   (Random synthetic weights know no language, so PPL is near the vocabulary size; what counts is")
