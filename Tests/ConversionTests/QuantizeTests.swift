@@ -291,3 +291,55 @@ extension QuantizeCommandTests {
         #expect(refused.status == 64 && refused.stderr.contains("exists; pass --force to overwrite"))
     }
 }
+
+/// The IQ mixes' rules that the tiny checkpoints cannot reach (R1's 61 layers, 256 experts).
+@Suite struct LowBitMixTests {
+    func plan(_ recipe: QuantRecipe.Mix, importance: Bool = true) throws -> [String: GGMLType] {
+        let directory = TestSupport.scratchDirectory("r1-config")
+        try FileManager.default.copyItem(
+            atPath: TestSupport.packageRoot + "/Tests/DeepSeekV3Tests/Fixtures/deepseek-r1-config.json", toPath: directory + "/config.json")
+        var options = GGUFConverter.Options()
+        options.recipe = recipe
+        if importance { options.importance = (ImportanceMatrix(), "-", "-") }
+        let plan = try GGUFConverter(input: directory, output: directory + "/x.gguf", options: options).plan()
+        return Dictionary(uniqueKeysWithValues: plan.tensors.map { ($0.tensor.name, $0.type) })
+    }
+
+    /// llama-quantize's order: by block number, then by name; the 2-bit mixes raise the first
+    /// 61 / 8 = 7 ffn_down tensors in that order (3 dense layers, then exps and shexp of layers 3 and 4).
+    @Test func veryLowBitMixesRaiseTheFirstFfnDownTensorsInLlamaQuantizeOrder() throws {
+        #expect(QuantRecipe.llamaQuantizeOrder(["blk.10.a", "output.weight", "blk.2.b", "blk.2.a", "token_embd.weight"])
+            == ["output.weight", "token_embd.weight", "blk.2.a", "blk.2.b", "blk.10.a"])
+        let types = try plan(.iq2_xxs)
+        let raised = types.filter { $0.key.contains("ffn_down") && $0.value == .q2_K }.keys.sorted()
+        #expect(raised == ["blk.0.ffn_down.weight", "blk.1.ffn_down.weight", "blk.2.ffn_down.weight", "blk.3.ffn_down_exps.weight",
+                           "blk.3.ffn_down_shexp.weight", "blk.4.ffn_down_exps.weight", "blk.4.ffn_down_shexp.weight"])
+        #expect(types["blk.5.ffn_down_exps.weight"] == .iq2_xxs && types["blk.30.ffn_gate_exps.weight"] == .iq2_xxs)
+        #expect(types["token_embd.weight"] == .q2_K && types["output.weight"] == .q5_K)
+        #expect(types["blk.7.attn_k_b.weight"] == .iq4_nl)  // rows of 128: IQ types fall back to IQ4_NL
+        let iq2m = try plan(.iq2_m)
+        #expect(iq2m["blk.3.ffn_down_exps.weight"] == .iq3_s && iq2m["blk.9.ffn_down_exps.weight"] == .iq2_s && iq2m["blk.9.attn_output.weight"] == .iq3_s)
+        let iq1s = try plan(.iq1_s)
+        #expect(iq1s["blk.9.attn_output.weight"] == .iq2_xxs && iq1s["blk.9.ffn_up_exps.weight"] == .iq1_s)
+        let iq3xs = try plan(.iq3_xs)
+        #expect(iq3xs["blk.6.ffn_gate_exps.weight"] == .iq3_s && iq3xs["blk.7.ffn_gate_exps.weight"] == .iq3_xxs && iq3xs["blk.53.ffn_up_shexp.weight"] == .iq3_s)
+        let iq3m = try plan(.iq3_m)
+        #expect(iq3m["blk.6.ffn_down_exps.weight"] == .q4_K && iq3m["blk.8.ffn_down_exps.weight"] == .iq3_s && iq3m["output.weight"] == .q6_K)
+        // has_imatrix changes IQ3_XXS's and IQ4_XS's ffn_down.
+        #expect(try plan(.iq3_xxs)["blk.3.ffn_down_exps.weight"] == .iq3_xxs)
+        #expect(try plan(.iq3_xxs, importance: false)["blk.3.ffn_down_exps.weight"] == .q4_K)
+        #expect(try plan(.iq4_xs)["blk.3.ffn_down_exps.weight"] == .iq4_xs)
+        #expect(try plan(.iq4_xs, importance: false)["blk.3.ffn_down_exps.weight"] == .q5_K)
+    }
+
+    /// Without an importance matrix, the types llama.cpp refuses are refused, naming a tensor.
+    @Test func theLowestBitTypesNeedAnImportanceMatrix() throws {
+        let output = TestSupport.scratchDirectory("needs-imatrix") + "/x.gguf"
+        let result = try TestSupport.moepack("quantize", Fixtures.tiny, output, "--recipe", "IQ2_XXS", "--quiet")
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("IQ2_XXS needs an importance matrix") && result.stderr.contains("blk."))
+        #expect(!FileManager.default.fileExists(atPath: output))
+        let dry = try TestSupport.moepack("quantize", Fixtures.tiny, output, "--recipe", "IQ1_S", "--dry-run")
+        #expect(dry.status == 0 && dry.stdout.contains("need an importance matrix"))
+    }
+}

@@ -114,4 +114,28 @@ struct LlamaCppImatrixTests {
             }
         }
     }
+
+    /// llama-quantize, given an importance matrix, chooses the same type for every tensor of the
+    /// IQ1/IQ2/IQ3 mixes as moepack's implementation of them (the tiny checkpoint has 8 experts,
+    /// so llama.cpp's 8-expert rules are exercised too).
+    @Test(arguments: ["IQ1_S", "IQ1_M", "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ2_M", "IQ3_XXS", "IQ3_XS", "IQ3_S", "IQ3_M", "IQ4_XS"])
+    func lowBitMixesChooseLlamaQuantizesTypes(recipe: String) throws {
+        let imatrix = Self.root + "/mix.imatrix.gguf"
+        if !FileManager.default.fileExists(atPath: imatrix) {
+            let made = try TestSupport.run(TestSupport.moepackBinary, ["imatrix", Fixtures.tiny, "--text", Self.text, "--ctx", "64", "--chunks", "4", "--quiet", "-o", imatrix])
+            #expect(made.status == 0, "\(made.stderr)")
+        }
+        let theirs = Self.root + "/types-\(recipe).gguf"
+        let result = try TestSupport.run(Self.tools + "/llama-quantize", ["--imatrix", imatrix, Self.f32, theirs, recipe, "2"])
+        #expect(result.status == 0, "llama-quantize: \(result.stderr.suffix(2000))")
+        let file = try GGUFFile(path: theirs)
+        var options = GGUFConverter.Options()
+        options.recipe = try #require(QuantRecipe.Mix(argument: recipe))
+        options.importance = (try ImatrixFile.read(path: imatrix).matrix, imatrix, "-")
+        let ours = try GGUFConverter(input: Fixtures.tiny, output: Self.root + "/unused.gguf", options: options).plan()
+        for planned in ours.tensors {
+            let other = file.tensor(planned.tensor.name)
+            #expect(other?.type == planned.type, "\(recipe) \(planned.tensor.name): llama.cpp \(other?.type.name ?? "missing"), moepack \(planned.type.name)")
+        }
+    }
 }

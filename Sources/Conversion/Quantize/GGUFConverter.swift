@@ -82,13 +82,15 @@ public final class GGUFConverter {
         let config = try DeepSeekV3Config.load(path: input + "/config.json")
         let mtpLayers = options.keepMTP ? config.numNextNPredictLayers : 0
         // llama-quantize's per-layer rules count every block, MTP blocks included.
+        let planned = DeepSeek2Tensor.plan(config, keepMTP: options.keepMTP)
         let recipe = QuantRecipe(
             mix: options.recipe, rules: options.rules, layerCount: config.numHiddenLayers + mtpLayers,
-            expertCount: config.nRoutedExperts)
-        let tensors = DeepSeek2Tensor.plan(config, keepMTP: options.keepMTP).map { tensor in
+            expertCount: config.nRoutedExperts, hasImportance: options.importance != nil, tensorNames: planned.map(\.name))
+        let tensors = planned.map { tensor in
             let (type, requested) = recipe.type(for: tensor)
             return PlannedTensor(tensor: tensor, type: type, requested: requested)
         }
+
         var vocabulary: GGUFVocabulary?
         if FileManager.default.fileExists(atPath: input + "/tokenizer.json") {
             vocabulary = GGUFVocabulary(try BPETokenizer(path: input), vocabularySize: config.vocabSize)
@@ -117,6 +119,13 @@ public final class GGUFConverter {
             metadata: metadata,
             tensors: tensors.map { GGUFLayout.Tensor(name: $0.tensor.name, dimensions: $0.tensor.dimensions, type: $0.type) })
         return Plan(config: config, tensors: tensors, layout: layout)
+    }
+
+    /// The first tensor of the plan that needs an importance matrix the options do not give:
+    /// llama.cpp refuses the lowest-bit types without one (the result would be garbage).
+    public func tensorNeedingImportance(in plan: Plan) -> PlannedTensor? {
+        guard options.importance == nil else { return nil }
+        return plan.tensors.first { QuantRecipe.typesNeedingImportance.contains($0.type) && ![.tokenEmbedding, .output].contains($0.tensor.role) }
     }
 
     /// The importance weights of each planned tensor (nil where none apply), checked against its
@@ -151,6 +160,11 @@ public final class GGUFConverter {
     public func run() throws -> Summary {
         let started = Date()
         let plan = try plan()
+        if let needy = tensorNeedingImportance(in: plan) {
+            throw ConversionError.unsupportedTensor(
+                file: input, tensor: needy.tensor.name,
+                detail: "\(needy.type.name) needs an importance matrix (llama.cpp refuses it too: the result would be garbage); pass --imatrix FILE (moepack imatrix computes one)")
+        }
         let checkpoint = try Checkpoint(directory: input)
         try ConversionError.requireValidLayout(config: plan.config, checkpoint: checkpoint, directory: input)
         let blockSize = plan.config.weightBlockSize?.rows ?? 128

@@ -99,7 +99,11 @@ struct Quantize: ParsableCommand {
             options.coldExperts = coldExperts
             let converter = GGUFConverter(input: input, output: output, options: options)
             if dryRun {
-                print(Self.describe(try converter.plan()))
+                let plan = try converter.plan()
+                print(Self.describe(plan))
+                if let needy = converter.tensorNeedingImportance(in: plan) {
+                    print("note: \(needy.type.name) tensors (\(needy.tensor.name), ...) need an importance matrix: a real run needs --imatrix FILE")
+                }
                 return
             }
             if options.importance != nil {
