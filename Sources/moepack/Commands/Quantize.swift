@@ -101,6 +101,7 @@ struct Quantize: ParsableCommand {
             if dryRun {
                 let plan = try converter.plan()
                 print(Self.describe(plan))
+                if let recipeFile { for line in Self.publishedSizeLines(recipeFile: recipeFile, plannedBytes: plan.layout.fileSize) { print(line) } }
                 if let needy = converter.tensorNeedingImportance(in: plan) {
                     print("note: \(needy.type.name) tensors (\(needy.tensor.name), ...) need an importance matrix: a real run needs --imatrix FILE")
                 }
@@ -126,6 +127,27 @@ struct Quantize: ParsableCommand {
                 "wrote \(output): \(summary.plan.tensors.count) tensors, \(formatBytes(summary.plan.layout.fileSize)), "
                     + String(format: "%.3f bits per weight, %.1f s", summary.plan.bitsPerWeight, summary.seconds)
                     + (summary.resumedTensors > 0 ? "; resumed: \(summary.resumedTensors) tensors from the interrupted run verified and kept" : ""))
+        }
+    }
+
+    /// A recipe file's `# published: N GiB (what)` comments beside the plan's size, so a recipe
+    /// modelled on a published file shows how close it comes.
+    static func publishedSizeLines(recipeFile: String, plannedBytes: Int) -> [String] {
+        guard let text = try? String(contentsOfFile: recipeFile, encoding: .utf8) else { return [] }
+        return text.split(whereSeparator: \.isNewline).compactMap { line in
+            guard line.hasPrefix("# published:") else { return nil }
+            let words = line.dropFirst("# published:".count).split(separator: " ")
+            guard words.count >= 2, let value = Double(words[0]) else { return nil }
+            let scale: Double? = switch words[1].uppercased() {
+            case "GIB": 1_073_741_824
+            case "GB": 1e9
+            case "TIB": 1_099_511_627_776
+            default: nil
+            }
+            guard let scale else { return nil }
+            let published = value * scale
+            return "published: \(words.joined(separator: " ")); this plan: \(formatBytes(plannedBytes)) ("
+                + String(format: "%+.1f%%", (Double(plannedBytes) / published - 1) * 100) + ")"
         }
     }
 
