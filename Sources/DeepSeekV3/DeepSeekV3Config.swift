@@ -197,7 +197,7 @@ extension DeepSeekV3Config {
 
     /// Rejects configs this tool cannot represent faithfully, and every value that would make the
     /// layout, the engine or the GGUF writer overflow, divide by zero or allocate without bound.
-    /// The one place config values are checked; the ranges (also in `formats/safetensors.md`):
+    /// The one place config values are checked; the ranges:
     ///
     /// - `vocab_size`: 1...2²⁴;
     /// - `hidden_size`, `num_attention_heads`, `num_key_value_heads`, `q_lora_rank`,
