@@ -125,7 +125,8 @@ import Testing
         try Data("not a gguf, but long enough".utf8).write(to: URL(fileURLWithPath: root + "/x.gguf"))
         try expectInputError(["check", root + "/x.gguf"], "\(root)/x.gguf: not a GGUF file (magic 6e 6f 74 20)")
         // Command-line usage: 64, with ArgumentParser's message.
-        for arguments in [["perplexity", root + "/tiny", "--text", text, "--mem", "1e300G"], ["check"], ["inspect", root, "--no-such-flag"]] {
+        for arguments in [["perplexity", root + "/tiny", "--text", text, "--mem", "1e300G"], ["check"], ["inspect", root, "--no-such-flag"],
+            ["perplexity", root + "/tiny", "--text", text, "--ctx", "0"], ["perplexity", root + "/tiny", "--text", text, "--threads", "-1"]] {
             let usage = try TestSupport.run(TestSupport.moepackBinary, arguments)
             #expect(usage.status == 64, "\(arguments): \(usage.stderr)")
             #expect(usage.stdout.isEmpty)

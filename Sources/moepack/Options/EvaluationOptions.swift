@@ -38,6 +38,14 @@ struct EvaluationOptions: ParsableArguments {
     @Flag(help: "No progress output.")
     var quiet = false
 
+    func validate() throws {
+        // llama-perplexity scores the second half of each chunk: at least 2 tokens, and the
+        // chunk count divides by it.
+        if context < 2 { throw ValidationError("--ctx must be at least 2 (got \(context))") }
+        if threads < 1 { throw ValidationError("--threads must be at least 1 (got \(threads))") }
+        if let batch, batch < 1 { throw ValidationError("--batch must be at least 1 (got \(batch))") }
+    }
+
     /// `N` or `A..B` against the number of chunks available.
     func chunkRange(available: Int) throws -> Range<Int> {
         guard let chunks else { return 0..<available }
