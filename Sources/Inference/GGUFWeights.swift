@@ -24,6 +24,12 @@ public final class GGUFWeights: WeightSource, @unchecked Sendable {
     public init(path: String) throws {
         let gguf = try GGUFFile(path: path)
         let config = try Self.config(of: gguf)
+        // Every block has several tensors: a block count above the tensor count is a damaged
+        // header, refused before the tensor plan is built from it.
+        let blocks = config.numHiddenLayers + config.numNextNPredictLayers
+        guard blocks <= gguf.tensors.count else {
+            throw WeightError(file: path, tensor: "-", message: "deepseek2.block_count \(blocks) exceeds the file's \(gguf.tensors.count) tensors")
+        }
         var map: [String: Location] = [:]
         func tensor(_ name: String) throws -> GGUFFile.TensorInfo {
             guard let info = gguf.tensor(name) else {

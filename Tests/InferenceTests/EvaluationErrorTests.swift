@@ -36,7 +36,14 @@ import TestSupport
     }
 
     @Test func aGGUFMissingATensorNamesIt() throws {
-        let path = try metadataOnlyGGUF("empty") { $0 }
+        // The F32 file without its embedding (a header with no tensors at all now stops earlier,
+        // at its block count).
+        let source = try GGUFFile(path: GGUFSourceTests.f32)
+        let kept = source.tensors.filter { $0.name != "token_embd.weight" }
+        let path = Self.root + "/no-embedding.gguf"
+        try GGUFWriter.write(
+            try GGUFLayout(metadata: source.metadata, tensors: kept.map { .init(name: $0.name, dimensions: $0.dimensions, type: $0.type) }),
+            to: path, data: kept.map { Array(source.bytes(of: $0)) })
         #expect(message { _ = try GGUFWeights(path: path) } == "\(path): tensor token_embd.weight: missing from the GGUF file")
     }
 
@@ -102,6 +109,9 @@ import TestSupport
         #expect(message { _ = try GGUFWeights(path: beta) } == "\(beta) (deepseek2 metadata): rope_scaling.beta_fast 0.0 must be finite (in f32) and > 0")
         let blocks = try metadataOnlyGGUF("blocks", edit: replacing("deepseek2.block_count", .uint32(.max)))
         #expect(message { _ = try GGUFWeights(path: blocks) } == "\(blocks) (deepseek2 metadata): num_hidden_layers 4294967295 outside 1...1024")
+        // Within the config's bounds but more blocks than the file has tensors.
+        let many = try metadataOnlyGGUF("many-blocks", edit: replacing("deepseek2.block_count", .uint32(1000)))
+        #expect(message { _ = try GGUFWeights(path: many) } == "\(many): tensor -: deepseek2.block_count 1000 exceeds the file's 0 tensors")
         let nan = try metadataOnlyGGUF("nan-width", edit: replacing("deepseek2.embedding_length", .float32(.nan)))
         #expect(message { _ = try GGUFWeights(path: nan) } == "\(nan): tensor -: metadata key deepseek2.embedding_length is nan, not a whole number in range")
         let huge = try metadataOnlyGGUF("huge-width", edit: replacing("deepseek2.embedding_length", .uint64(.max)))
