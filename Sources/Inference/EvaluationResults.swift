@@ -181,6 +181,10 @@ public struct EvaluationResults: Codable, Sendable, Equatable {
         guard let stored = results.contentsXXH3 else { throw MergeError(description: "\(file): no contentsXXH3 checksum") }
         guard try results.digest() == stored else { throw MergeError(description: "\(file): contents do not match contentsXXH3 (corrupt or edited file)") }
         try results.validate(file: file)
-        return results
+        // The totals are derived data: recompute them from the checked scores rather than trust
+        // the stored copy (which is there for people and other tools reading the file).
+        var checked = results
+        for i in checked.runs.indices { checked.runs[i].report = EvaluationReport(scores: checked.runs[i].scores) }
+        return checked
     }
 }

@@ -124,6 +124,9 @@ let tokenizerCorpus: [String] = [
         }
         #expect(error(addedId: -1) == "t.json: added token '<evil>' has id -1, outside 0..<\(bound)")
         #expect(error(addedId: 1 << 31) == "t.json: added token '<evil>' has id 2147483648, outside 0..<\(bound)")
+        // Found by the Tokenizer fuzz target: two added tokens with one id trapped in GGUFVocabulary.
+        let first = (base["added_tokens"] as! [[String: Any]])[0]
+        #expect(error(addedId: first["id"]!) == "t.json: added tokens '\(first["content"]!)' and '<evil>' have the same id \(first["id"]!)")
         var object = base
         var vocab = model["vocab"] as! [String: Any]
         vocab["evil"] = 1 << 40

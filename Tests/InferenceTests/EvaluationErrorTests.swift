@@ -272,6 +272,25 @@ import TestSupport
         #expect(message { _ = try EvaluationResults.merge([("a.json", one), ("b.json", short)]) } == "b.json: chunkRanges entry [2] is not a pair [start, end) with start < end")
     }
 
+    /// Found by the Results fuzz target: a stored report whose KLD percentiles lack "median" (or a
+    /// verify slice that scored no token) trapped on a force-unwrap when printed. Reports are now
+    /// recomputed from the checked scores on reading, and printing never unwraps.
+    @Test func aSliceWithoutPercentilesPrintsInsteadOfTrapping() throws {
+        var results = Self.results(ranges: [[0, 1]], count: 0)
+        results.runs[0].scores[0].kld = []
+        results.runs[0].scores[0].deltaP = []
+        results.runs[0].scores[0].baseNLL = 0
+        results.runs[0].scores[0].baseNLL2 = 0
+        results.runs[0].scores[0].sameTop = 0
+        results.runs[0].report = EvaluationReport(scores: results.runs[0].scores)
+        results.runs[0].report.kldPercentiles = ["max": 1]
+        results.fingerprint.base = "base"
+        let decoded = try EvaluationResults.decode(try results.encoded(), file: "part.json")
+        #expect(decoded.runs[0].report.kldPercentiles == [:])
+        let lines = decoded.runs[0].report.lines(model: "m", base: "base")
+        #expect(lines.contains("  KLD median nan  p99 nan  max nan"))
+    }
+
     @Test func anEditedOrOldResultSliceIsRefused() throws {
         let good = try Self.results(ranges: [[0, 3]]).encoded()
         var text = String(decoding: good, as: UTF8.self)

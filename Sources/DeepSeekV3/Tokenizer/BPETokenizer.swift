@@ -101,11 +101,14 @@ public final class BPETokenizer: @unchecked Sendable {
             maxId = max(maxId, id)
         }
         var added: [AddedToken] = []
+        var addedContentById: [Int: String] = [:]
         for entry in addedEntries {
             guard let id = entry["id"].flatMap(JSONNumbers.integer), let content = entry["content"] as? String else {
                 throw fail("added token without id or content")
             }
             guard id >= 0, id < idBound else { throw fail("added token '\(content)' has id \(id), outside 0..<\(idBound)") }
+            if let other = addedContentById[id] { throw fail("added tokens '\(other)' and '\(content)' have the same id \(id)") }
+            addedContentById[id] = content
             for flag in ["lstrip", "rstrip", "single_word"] where entry[flag].flatMap(JSONNumbers.boolean) == true {
                 throw fail("added token '\(content)': option \(flag) is not supported")
             }
