@@ -146,6 +146,18 @@ import Testing
         }
         #expect(try error(dimension: Int64.max - 7) == "FILE: tensor 'blk.0.attn_norm.weight': row size overflows (first dimension 9223372036854775800)")
         #expect(try error(dimension: 1 << 40) == "FILE: tensor 'blk.0.attn_norm.weight': 4398046511104 bytes of data, more than the file's \(good.count)")
+        // Found by the GGUF fuzz target: a first dimension of 0 keeps the element count at 0 while
+        // the other dimensions' product (the row count) overflows.
+        let kb = Array("blk.0.attn_k_b.weight".utf8)
+        let kbStart = (0...(header.count - kb.count)).first { Array(header[$0..<($0 + kb.count)]) == kb }!
+        var rowsOverflow = good
+        for (i, value) in [Int64(0), 1 << 40, 1 << 40].enumerated() {
+            let at = kbStart + kb.count + 4 + 8 * i
+            withUnsafeBytes(of: value.littleEndian) { rowsOverflow.replaceSubrange(at..<(at + 8), with: $0) }
+        }
+        let damaged = TestSupport.scratchDirectory("ggufrows") + "/bad.gguf"
+        try rowsOverflow.write(to: URL(fileURLWithPath: damaged))
+        #expect { try GGUFFile(path: damaged) } throws: { "\($0)" == "\(damaged): tensor 'blk.0.attn_k_b.weight': row count overflows" }
         #expect(GGMLType.f32.rowBytes(Int.max - 7) == nil && GGMLType.q8_0.rowBytes(-32) == nil && GGMLType.q8_0.rowBytes(64) == 68)
     }
 

@@ -89,9 +89,14 @@ public final class GGUFFile: @unchecked Sendable {
             guard dimensions[0] % type.blockGeometry.weights == 0 else {
                 throw .badTensor(file: path, tensor: name, detail: "first dimension \(dimensions[0]) is not a multiple of \(type.name)'s block of \(type.blockGeometry.weights)")
             }
-            // The element count fits in Int (checked above), so the row count does too; the byte
-            // count of a row and of the tensor may not, and a tensor cannot exceed the file.
-            let rows = dimensions.dropFirst().reduce(1, *)
+            // The row count, the byte count of a row and of the tensor may overflow even when the
+            // element count does not (a first dimension of 0), and a tensor cannot exceed the file.
+            var rows = 1
+            for dimension in dimensions.dropFirst() {
+                let (product, overflow) = rows.multipliedReportingOverflow(by: dimension)
+                guard !overflow else { throw .badTensor(file: path, tensor: name, detail: "row count overflows") }
+                rows = product
+            }
             guard let rowBytes = type.rowBytes(dimensions[0]) else {
                 throw .badTensor(file: path, tensor: name, detail: "row size overflows (first dimension \(dimensions[0]))")
             }
