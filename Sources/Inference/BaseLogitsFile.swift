@@ -144,7 +144,7 @@ public final class BaseLogitsReader {
         mapping = try MappedFile(path: path)
         let bytes = mapping.bytes
         func fail(_ message: String) -> BaseLogitsError { .invalid(file: path, message: message) }
-        /// A u64 at `offset` that must not exceed `limit` (a length inside the file).
+        /// The little-endian u64 at `offset` (bounds-checked; callers bound the value).
         func u64(at offset: Int) throws -> UInt64 {
             guard offset >= 0, offset <= bytes.count - 8 else { throw fail("truncated at byte \(offset)") }
             var value: UInt64 = 0
