@@ -13,6 +13,10 @@ public final class ProgressReporter: @unchecked Sendable {
     private var done = 0
     private var lastPrint = Date.distantPast
     private var finished = false
+    /// Whether a bar has been drawn without its final newline (shared by all reporters: there is
+    /// one terminal line).
+    nonisolated(unsafe) private static var openBar = false
+    private static let openBarLock = NSLock()
     /// Counts shown as plain numbers of these (e.g. "layers") instead of bytes.
     private let unit: String?
 
@@ -45,7 +49,19 @@ public final class ProgressReporter: @unchecked Sendable {
         guard !finished else { return }
         finished = true
         draw(now: Date(), note: note)
-        if style == .bar { FileHandle.standardError.write(Data("\n".utf8)) }
+        if style == .bar {
+            FileHandle.standardError.write(Data("\n".utf8))
+            Self.openBarLock.withLock { Self.openBar = false }
+        }
+    }
+
+    /// Erases a progress bar left on the terminal line (a job that failed mid-way), so that the
+    /// error that follows starts its own line instead of being appended to the bar.
+    public static func eraseOpenBar() {
+        openBarLock.withLock {
+            if openBar { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
+            openBar = false
+        }
     }
 
     private func draw(now: Date, note: String) {
@@ -71,6 +87,7 @@ public final class ProgressReporter: @unchecked Sendable {
             text = "\(label): \(String(format: "%5.1f%%", fraction * 100)) \(figures) \(note)\n"
         }
         FileHandle.standardError.write(Data(text.utf8))
+        if style == .bar { Self.openBarLock.withLock { Self.openBar = true } }
     }
 }
 

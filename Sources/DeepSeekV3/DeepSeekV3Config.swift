@@ -179,19 +179,65 @@ extension DeepSeekV3Config {
         }
     }
 
-    /// Rejects configs this tool cannot represent faithfully.
+    /// Largest value of any size, count or id field: GGUF stores them as u32 and token ids are
+    /// u32 in base files, so 2³¹−1 keeps every conversion exact.
+    public static let maximumSize = Int(Int32.max)
+    /// Largest `vocab_size` (R1: 129,280), the tokenizer's id bound too: the GGUF vocabulary and
+    /// the engine's per-token tables are allocated from it.
+    public static let maximumVocabulary = 1 << 24
+    /// Largest `num_hidden_layers` (R1: 61).
+    public static let maximumLayers = 1024
+    /// Largest `num_nextn_predict_layers` (R1: 1).
+    public static let maximumMTPLayers = 16
+    /// Largest `n_routed_experts` and `n_shared_experts` (R1: 256 and 1).
+    public static let maximumExperts = 1 << 16
+    /// Largest number of tensors the layout may have (counted with every layer as a MoE layer;
+    /// R1: 91,991 tensors, bound 96,847).
+    public static let maximumTensors = 1 << 20
+
+    /// Rejects configs this tool cannot represent faithfully, and every value that would make the
+    /// layout, the engine or the GGUF writer overflow, divide by zero or allocate without bound.
+    /// The one place config values are checked; the ranges:
+    ///
+    /// - `vocab_size`: 1...2²⁴;
+    /// - `hidden_size`, `num_attention_heads`, `num_key_value_heads`, `q_lora_rank`,
+    ///   `kv_lora_rank`, `qk_rope_head_dim` (even), `qk_nope_head_dim`, `v_head_dim`,
+    ///   `max_position_embeddings`, `rope_scaling.original_max_position_embeddings`: 1...2³¹−1;
+    /// - `intermediate_size`, `moe_intermediate_size`: 0...2³¹−1, positive when dense layers /
+    ///   routed experts exist; `moe_layer_freq` 1...2³¹−1;
+    /// - `num_hidden_layers` 1...1024, `num_nextn_predict_layers` 0...16, `first_k_dense_replace`
+    ///   0...num_hidden_layers;
+    /// - `n_routed_experts`, `n_shared_experts` 0...65536; with experts `num_experts_per_tok` in
+    ///   1...n_routed_experts, `n_group` dividing n_routed_experts, `topk_group` in 1...n_group;
+    /// - `bos_token_id`, `eos_token_id`: absent or 0..<vocab_size;
+    /// - `routed_scaling_factor`, `rms_norm_eps`: finite f32, > 0; `rope_theta`: finite f32, > 1
+    ///   (YaRN divides by ln θ); `rope_scaling.factor`, `beta_fast`, `beta_slow`: finite f32, > 0
+    ///   (YaRN divides by them and takes ln factor); `mscale`, `mscale_all_dim`: finite f32, ≥ 0;
+    /// - `quantization_config.weight_block_size`: two sizes in 1...65536;
+    /// - the layout: at most 2²⁰ tensors, and all tensors at 8 bytes per element (F32 weights plus,
+    ///   at worst, one F32 scale per weight) fit in 2⁶³ bytes, computed with checked arithmetic.
     public func validate(file: String) throws(ConfigError) {
         func fail(_ message: String) throws(ConfigError) { throw ConfigError(file: file, message: message) }
         if !architectures.isEmpty && !architectures.contains("DeepseekV3ForCausalLM") {
             try fail("architectures \(architectures) does not include DeepseekV3ForCausalLM")
         }
-        let positive: [(String, Int)] = [
-            ("vocab_size", vocabSize), ("hidden_size", hiddenSize), ("num_hidden_layers", numHiddenLayers),
-            ("num_attention_heads", numAttentionHeads), ("kv_lora_rank", kvLoraRank), ("q_lora_rank", qLoraRank),
-            ("qk_rope_head_dim", qkRopeHeadDim), ("qk_nope_head_dim", qkNopeHeadDim), ("v_head_dim", vHeadDim),
-            ("moe_layer_freq", moeLayerFrequency),
+        let sizes: [(String, Int, ClosedRange<Int>)] = [
+            ("vocab_size", vocabSize, 1...Self.maximumVocabulary), ("hidden_size", hiddenSize, 1...Self.maximumSize),
+            ("num_hidden_layers", numHiddenLayers, 1...Self.maximumLayers),
+            ("num_nextn_predict_layers", numNextNPredictLayers, 0...Self.maximumMTPLayers),
+            ("num_attention_heads", numAttentionHeads, 1...Self.maximumSize), ("num_key_value_heads", numKeyValueHeads, 1...Self.maximumSize),
+            ("kv_lora_rank", kvLoraRank, 1...Self.maximumSize), ("q_lora_rank", qLoraRank, 1...Self.maximumSize),
+            ("qk_rope_head_dim", qkRopeHeadDim, 1...Self.maximumSize), ("qk_nope_head_dim", qkNopeHeadDim, 1...Self.maximumSize),
+            ("v_head_dim", vHeadDim, 1...Self.maximumSize), ("moe_layer_freq", moeLayerFrequency, 1...Self.maximumSize),
+            ("intermediate_size", intermediateSize, 0...Self.maximumSize), ("moe_intermediate_size", moeIntermediateSize, 0...Self.maximumSize),
+            ("n_routed_experts", nRoutedExperts, 0...Self.maximumExperts), ("n_shared_experts", nSharedExperts, 0...Self.maximumExperts),
+            ("num_experts_per_tok", numExpertsPerToken, 0...Self.maximumExperts), ("n_group", nGroup, 0...Self.maximumExperts),
+            ("topk_group", topkGroup, 0...Self.maximumExperts), ("max_position_embeddings", maxPositionEmbeddings, 1...Self.maximumSize),
         ]
-        for (key, value) in positive where value <= 0 { try fail("\(key) must be positive, got \(value)") }
+        for (key, value, range) in sizes where !range.contains(value) {
+            if range.lowerBound == 1 && value <= 0 { try fail("\(key) must be positive, got \(value)") }
+            try fail("\(key) \(value) outside \(range.lowerBound)...\(range.upperBound)")
+        }
         if firstKDenseReplace < 0 || firstKDenseReplace > numHiddenLayers {
             try fail("first_k_dense_replace \(firstKDenseReplace) outside 0...\(numHiddenLayers)")
         }
@@ -209,12 +255,35 @@ extension DeepSeekV3Config {
                 try fail("num_experts_per_tok \(numExpertsPerToken) exceeds the experts in topk_group groups")
             }
         }
+        for (key, id) in [("bos_token_id", bosTokenId), ("eos_token_id", eosTokenId)] {
+            if let id, id < 0 || id >= vocabSize { try fail("\(key) \(id) outside the vocabulary 0..<\(vocabSize)") }
+        }
         if topkMethod != "noaux_tc" { try fail("topk_method '\(topkMethod)' is not supported (only noaux_tc, as in V3/R1)") }
         if scoringFunction != "sigmoid" { try fail("scoring_func '\(scoringFunction)' is not supported (only sigmoid, as in V3/R1)") }
         if hiddenAct != "silu" { try fail("hidden_act '\(hiddenAct)' is not supported (only silu)") }
         if qkRopeHeadDim % 2 != 0 { try fail("qk_rope_head_dim \(qkRopeHeadDim) must be even") }
-        if let scaling = ropeScaling, scaling.type != "yarn" {
-            try fail("rope_scaling type '\(scaling.type)' is not supported (only yarn)")
+
+        // Floats: finite in f32 (GGUF stores them so), positive where the math divides by them.
+        func real(_ key: String, _ value: Double, above minimum: Double, orEqual: Bool = false) throws(ConfigError) {
+            let inRange = orEqual ? value >= minimum : value > minimum
+            guard value.isFinite, Float(value).isFinite, inRange else {
+                try fail("\(key) \(value) must be finite (in f32) and \(orEqual ? "≥" : ">") \(Int(minimum))")
+                return
+            }
+        }
+        try real("routed_scaling_factor", routedScalingFactor, above: 0)
+        try real("rms_norm_eps", rmsNormEps, above: 0)
+        try real("rope_theta", ropeTheta, above: 1)
+        if let scaling = ropeScaling {
+            if scaling.type != "yarn" { try fail("rope_scaling type '\(scaling.type)' is not supported (only yarn)") }
+            try real("rope_scaling.factor", scaling.factor, above: 0)
+            try real("rope_scaling.beta_fast", scaling.betaFast, above: 0)
+            try real("rope_scaling.beta_slow", scaling.betaSlow, above: 0)
+            try real("rope_scaling.mscale", scaling.mscale, above: 0, orEqual: true)
+            try real("rope_scaling.mscale_all_dim", scaling.mscaleAllDim, above: 0, orEqual: true)
+            if !(1...Self.maximumSize).contains(scaling.originalMaxPositionEmbeddings) {
+                try fail("rope_scaling.original_max_position_embeddings \(scaling.originalMaxPositionEmbeddings) outside 1...\(Self.maximumSize)")
+            }
         }
         if let quantization {
             if quantization.quantMethod != "fp8" {
@@ -223,10 +292,55 @@ extension DeepSeekV3Config {
             if quantization.format != "e4m3" {
                 try fail("quantization_config.fmt '\(quantization.format)' is not supported (only e4m3)")
             }
-            if quantization.weightBlockSize.count != 2 || quantization.weightBlockSize.contains(where: { $0 <= 0 }) {
-                try fail("quantization_config.weight_block_size \(quantization.weightBlockSize) must be two positive sizes")
+            if quantization.weightBlockSize.count != 2 || quantization.weightBlockSize.contains(where: { !(1...65536).contains($0) }) {
+                try fail("quantization_config.weight_block_size \(quantization.weightBlockSize) must be two sizes in 1...65536")
             }
         }
+
+        // The layout's size, in checked arithmetic (every operand is at most 2³¹−1 here).
+        let layers = numHiddenLayers + numNextNPredictLayers
+        let tensorBound = 3 + layers * (26 + 6 * nRoutedExperts)
+        if tensorBound > Self.maximumTensors {
+            try fail("num_hidden_layers \(numHiddenLayers) + num_nextn_predict_layers \(numNextNPredictLayers) with n_routed_experts \(nRoutedExperts) give up to \(tensorBound) tensors, more than \(Self.maximumTensors)")
+        }
+        if Self.checkedBytes(self) == nil {
+            try fail("the model's dimensions overflow: its tensors would not fit in 2^63 bytes (hidden_size \(hiddenSize), vocab_size \(vocabSize), n_routed_experts \(nRoutedExperts), moe_intermediate_size \(moeIntermediateSize), …)")
+        }
+    }
+
+    /// An upper bound of the stored bytes of every tensor (8 bytes per element, every layer both
+    /// dense and MoE, every layer with the MTP extras), or nil when it exceeds `Int.max`.
+    static func checkedBytes(_ c: DeepSeekV3Config) -> Int? {
+        func product(_ factors: Int...) -> Int? {
+            var result = 1
+            for f in factors {
+                let (value, overflow) = result.multipliedReportingOverflow(by: f)
+                if overflow { return nil }
+                result = value
+            }
+            return result
+        }
+        func sum(_ terms: Int?...) -> Int? {
+            var result = 0
+            for term in terms {
+                guard let term else { return nil }
+                let (value, overflow) = result.addingReportingOverflow(term)
+                if overflow { return nil }
+                result = value
+            }
+            return result
+        }
+        let h = c.hiddenSize, heads = c.numAttentionHeads
+        let perLayer = sum(
+            product(c.qLoraRank, h), c.qLoraRank, product(heads, c.qkNopeHeadDim + c.qkRopeHeadDim, c.qLoraRank),
+            product(c.kvLoraRank + c.qkRopeHeadDim, h), c.kvLoraRank, product(heads, c.qkNopeHeadDim + c.vHeadDim, c.kvLoraRank),
+            product(h, heads, c.vHeadDim),
+            product(c.nRoutedExperts, h), c.nRoutedExperts, product(3, c.nRoutedExperts, c.moeIntermediateSize, h),
+            product(3, c.nSharedExperts, c.moeIntermediateSize, h), product(3, c.intermediateSize, h),
+            product(7, h), product(2, c.vocabSize, h), product(2, h, h))
+        let layers = c.numHiddenLayers + c.numNextNPredictLayers
+        guard let perLayer, let all = sum(product(layers, perLayer), product(2, c.vocabSize, h), h) else { return nil }
+        return product(8, all)
     }
 }
 

@@ -4,14 +4,17 @@ import TensorFiles
 
 /// The original model's log-probabilities for the scored positions of every chunk, saved once by
 /// `verify --save-base` and compared against any number of converted models later (`--base`).
-/// Layout (`formats/base-logprobs.md`): magic `MPBASE01`, u64 header length, a JSON header
-/// (settings, fingerprint, chunk range, vocabulary), a zstd frame of the text's token ids (u32),
-/// then per chunk a u64 frame length and one zstd frame of `positions × vocab` f32 log-probs,
-/// all little-endian. Log-probs are stored exactly (f32), so comparing against the file gives the
-/// same figures as comparing against the live model.
+/// Layout (`formats/base-logprobs.md`, version 2): magic `MPBASE02`, u64 header length, u64 XXH3-64
+/// of the header, a JSON header (settings, model, chunk range, vocabulary, token count and
+/// fingerprint), then frames, each a u64 length, a u64 XXH3-64 of the frame's bytes seeded with
+/// the header's checksum plus the frame's index, and one zstd frame: first the text's token ids
+/// (u32), then per chunk `positions × vocab` f32 log-probs; all little-endian. Every byte is covered
+/// by a checksum, and every frame is bound to its header and its place. Log-probs are stored
+/// exactly (f32), so comparing against the file gives the same figures as the live model.
 public struct BaseLogitsHeader: Codable, Sendable, Equatable {
+    public static let currentVersion = 2
     public var format = "moepack base log-probabilities"
-    public var version = 1
+    public var version = Self.currentVersion
     public var model: String
     public var context: Int
     public var vocabulary: Int
@@ -45,6 +48,10 @@ public enum BaseLogitsError: Error, CustomStringConvertible {
 }
 
 enum Zstd {
+    /// No zstd frame expands by more than this factor: the densest block is an RLE block, 4 bytes
+    /// (3-byte block header, 1 byte) for 128 KiB. Declared sizes above `frame × ratio` are lies.
+    static let maximumRatio = 32768
+
     static func compress(_ bytes: UnsafeRawBufferPointer, level: Int32 = 3) -> [UInt8] {
         let bound = ZSTD_compressBound(bytes.count)
         var output = [UInt8](repeating: 0, count: bound)
@@ -54,6 +61,12 @@ enum Zstd {
         return output
     }
 
+    /// The decompressed size the frame's header declares, if it declares one.
+    static func contentSize(_ frame: UnsafeRawBufferPointer) -> UInt64? {
+        let size = ZSTD_getFrameContentSize(frame.baseAddress, frame.count)
+        return size == ZSTD_CONTENTSIZE_UNKNOWN || size == ZSTD_CONTENTSIZE_ERROR ? nil : UInt64(size)
+    }
+
     static func decompress(_ frame: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) -> Bool {
         let size = ZSTD_decompress(output.baseAddress, output.count, frame.baseAddress, frame.count)
         return ZSTD_isError(size) == 0 && size == output.count
@@ -61,36 +74,49 @@ enum Zstd {
 }
 
 public final class BaseLogitsWriter {
+    static let magic = Array("MPBASE02".utf8)
     let file: AtomicOutputFile
     var offset = 0
+    var frameIndex: UInt64 = 0
+    let headerChecksum: UInt64
     public let header: BaseLogitsHeader
 
     public init(path: String, header: BaseLogitsHeader, tokens: [Int]) throws {
         file = try AtomicOutputFile(path: path)
         self.header = header
         let json = [UInt8](try JSONEncoder.sorted.encode(header))
-        try append(Array("MPBASE01".utf8))
+        headerChecksum = json.withUnsafeBytes { XXH3Hasher.hash($0) }
+        try append(Self.magic)
         try append(Self.littleEndian(UInt64(json.count)))
+        try append(Self.littleEndian(headerChecksum))
         try append(json)
-        let ids = tokens.map { UInt32($0) }
-        let frame = ids.withUnsafeBytes { Zstd.compress($0) }
-        try append(Self.littleEndian(UInt64(frame.count)))
-        try append(frame)
+        let ids = tokens.map { UInt32(truncatingIfNeeded: $0) }
+        try appendFrame(ids.withUnsafeBytes { Zstd.compress($0) })
     }
 
     static func littleEndian(_ value: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) } }
+
+    /// The checksum of frame `index`: seeded with the header's, so frames cannot be moved between
+    /// files or places unnoticed.
+    static func frameChecksum(_ frame: UnsafeRawBufferPointer, header: UInt64, index: UInt64) -> UInt64 {
+        XXH3Hasher.hash(frame, seed: header &+ index)
+    }
 
     func append(_ bytes: [UInt8]) throws {
         try file.write(bytes, at: offset)
         offset += bytes.count
     }
 
+    func appendFrame(_ frame: [UInt8]) throws {
+        let checksum = frame.withUnsafeBytes { Self.frameChecksum($0, header: headerChecksum, index: frameIndex) }
+        try append(Self.littleEndian(UInt64(frame.count)) + Self.littleEndian(checksum))
+        try append(frame)
+        frameIndex += 1
+    }
+
     /// Appends the next chunk's `[positions, vocab]` log-probs.
     public func append(_ logProbabilities: Matrix) throws {
-        let frame = UnsafeRawBufferPointer(start: logProbabilities.pointer, count: logProbabilities.count * 4)
-        let compressed = Zstd.compress(frame)
-        try append(Self.littleEndian(UInt64(compressed.count)))
-        try append(compressed)
+        try appendFrame(Zstd.compress(UnsafeRawBufferPointer(start: logProbabilities.pointer, count: logProbabilities.count * 4)))
     }
 
     /// fsync and rename into place.
@@ -102,67 +128,154 @@ public final class BaseLogitsReader {
     public let header: BaseLogitsHeader
     public let tokens: [Int]
     let mapping: MappedFile
-    var offset: Int
+    let headerChecksum: UInt64
+    /// Byte range of each chunk's zstd frame and its stored checksum, in chunk order.
+    let frames: [(range: Range<Int>, checksum: UInt64)]
+    /// Bytes of one chunk's log-probs (`positions × vocabulary × 4`).
+    let chunkBytes: Int
     var nextChunk: Int
 
+    /// Opens and checks the file before allocating anything it describes: every header field is
+    /// bounded by the format and the file length, the frame table must end exactly at the end of
+    /// the file, and the token frame's checksum, size and ids are verified. Chunk frames are
+    /// verified against their checksums when read.
     public init(path: String) throws {
         self.path = path
         mapping = try MappedFile(path: path)
         let bytes = mapping.bytes
         func fail(_ message: String) -> BaseLogitsError { .invalid(file: path, message: message) }
-        func u64(at offset: Int) throws -> Int {
-            guard offset + 8 <= bytes.count else { throw fail("truncated at byte \(offset)") }
+        /// The little-endian u64 at `offset` (bounds-checked; callers bound the value).
+        func u64(at offset: Int) throws -> UInt64 {
+            guard offset >= 0, offset <= bytes.count - 8 else { throw fail("truncated at byte \(offset)") }
             var value: UInt64 = 0
             for i in 0..<8 { value |= UInt64(bytes[offset + i]) << (8 * i) }
-            guard value < UInt64(bytes.count) else { throw fail("length \(value) at byte \(offset) exceeds the file") }
-            return Int(value)
+            return value
         }
-        guard bytes.count >= 16, String(decoding: bytes[0..<8], as: UTF8.self) == "MPBASE01" else {
-            throw fail("not a moepack base log-probabilities file (magic MPBASE01)")
+        guard bytes.count >= 8, String(decoding: bytes[0..<7], as: UTF8.self) == "MPBASE0" else {
+            throw fail("not a moepack base log-probabilities file (magic MPBASE02)")
         }
-        let headerLength = try u64(at: 8)
-        guard 16 + headerLength <= bytes.count,
-            let header = try? JSONDecoder().decode(BaseLogitsHeader.self, from: Data(bytes[16..<(16 + headerLength)]))
-        else { throw fail("unreadable header") }
+        guard Array(bytes[0..<8]) == BaseLogitsWriter.magic else {
+            throw fail("base log-probabilities format \(String(decoding: bytes[0..<8], as: UTF8.self)) is not supported (this moepack reads MPBASE02, with a checksum on every frame); save the base again with verify --save-base")
+        }
+        guard bytes.count >= 24 else { throw fail("truncated: \(bytes.count) bytes, less than the 24 before the header") }
+        let rawHeaderLength = try u64(at: 8)
+        headerChecksum = try u64(at: 16)
+        guard rawHeaderLength <= UInt64(bytes.count - 24) else { throw fail("header length \(rawHeaderLength) exceeds the file (\(bytes.count) bytes)") }
+        let headerLength = Int(rawHeaderLength)
+        let json = UnsafeRawBufferPointer(rebasing: bytes[24..<(24 + headerLength)])
+        guard XXH3Hasher.hash(json) == headerChecksum else { throw fail("header does not match its checksum (corrupt file)") }
+        guard let header = try? JSONDecoder().decode(BaseLogitsHeader.self, from: Data(json)) else { throw fail("unreadable header") }
+        guard header.version == BaseLogitsHeader.currentVersion else { throw fail("header version \(header.version), expected \(BaseLogitsHeader.currentVersion)") }
         self.header = header
-        var position = 16 + headerLength
-        let tokenFrame = try u64(at: position)
-        position += 8
-        guard position + tokenFrame <= bytes.count else { throw fail("token frame truncated") }
-        var ids = [UInt32](repeating: 0, count: header.tokenCount)
-        let ok = ids.withUnsafeMutableBytes { Zstd.decompress(UnsafeRawBufferPointer(rebasing: bytes[position..<(position + tokenFrame)]), into: $0) }
-        guard ok else { throw fail("token frame is corrupt") }
+
+        // Header fields, each against the format and the file length.
+        let h = header
+        guard h.tokenCount >= 0, h.tokenCount <= bytes.count / 4 * Zstd.maximumRatio else {
+            throw fail("header field tokenCount \(h.tokenCount) is impossible for a file of \(bytes.count) bytes")
+        }
+        guard h.context >= 2, h.context <= h.tokenCount else { throw fail("header field context \(h.context) must be in 2...tokenCount (\(h.tokenCount))") }
+        guard h.positions == h.context - 1 - h.context / 2 else {
+            throw fail("header field positions \(h.positions), expected \(h.context - 1 - h.context / 2) for context \(h.context)")
+        }
+        guard h.vocabulary >= 1, h.vocabulary <= Int(Int32.max) else { throw fail("header field vocabulary \(h.vocabulary) must be in 1...\(Int32.max)") }
+        guard let bytesPerChunk = Self.product([h.positions, h.vocabulary, 4]) else {
+            throw fail("header fields positions × vocabulary overflow (\(h.positions) × \(h.vocabulary))")
+        }
+        chunkBytes = bytesPerChunk
+        let available = h.tokenCount / h.context
+        guard h.firstChunk >= 0, h.firstChunk <= available else { throw fail("header field firstChunk \(h.firstChunk) must be in 0...\(available)") }
+        guard h.chunkCount >= 0, h.chunkCount <= available - h.firstChunk else {
+            throw fail("header field chunkCount \(h.chunkCount): chunks \(h.firstChunk)..<\(h.firstChunk) + \(h.chunkCount) exceed the \(available) chunks of the text")
+        }
+        if let bos = h.bos, bos < 0 || bos >= h.vocabulary { throw fail("header field bos \(bos) outside the vocabulary 0..<\(h.vocabulary)") }
+
+        // The frame table: 1 + chunkCount frames of (length, checksum, bytes), ending at the end.
+        var position = 24 + headerLength
+        guard h.chunkCount < (bytes.count - position) / 16 else { throw fail("header field chunkCount \(h.chunkCount) exceeds what the file can hold") }
+        var table: [(range: Range<Int>, checksum: UInt64)] = []
+        table.reserveCapacity(h.chunkCount + 1)
+        for index in 0...h.chunkCount {
+            let what = index == 0 ? "token frame" : "chunk \(h.firstChunk + index - 1)"
+            guard position <= bytes.count - 16 else { throw fail("\(what) is truncated (file ends at byte \(bytes.count))") }
+            let length = try u64(at: position)
+            let checksum = try u64(at: position + 8)
+            position += 16
+            guard length <= UInt64(bytes.count - position) else { throw fail("\(what): frame length \(length) exceeds the file") }
+            let expected = index == 0 ? h.tokenCount * 4 : chunkBytes
+            guard expected / Zstd.maximumRatio <= Int(length) else {
+                throw fail("\(what): a \(length)-byte frame cannot hold \(expected) bytes (corrupt length or header)")
+            }
+            table.append((position..<(position + Int(length)), checksum))
+            position += Int(length)
+        }
+        guard position == bytes.count else { throw fail("\(bytes.count - position) unexpected bytes after the last chunk (corrupt length or header)") }
+        frames = Array(table.dropFirst())
+
+        // The token frame.
+        let tokenFrame = try Self.verifiedFrame(table[0], index: 0, expectedBytes: h.tokenCount * 4, in: bytes, headerChecksum: headerChecksum, what: "token frame", fail: fail)
+        var ids = [UInt32](repeating: 0, count: h.tokenCount)
+        let ok = ids.withUnsafeMutableBytes { Zstd.decompress(tokenFrame, into: $0) }
+        guard ok else { throw fail("token frame is corrupt (zstd)") }
+        if let bad = ids.firstIndex(where: { Int($0) >= h.vocabulary }) {
+            throw fail("token \(bad) has id \(ids[bad]), outside the vocabulary 0..<\(h.vocabulary)")
+        }
         tokens = ids.map { Int($0) }
         guard TokenChunks.fingerprint(tokens) == header.tokensXXH3 else { throw fail("token ids do not match their fingerprint") }
-        offset = position + tokenFrame
         nextChunk = header.firstChunk
+    }
+
+    static func product(_ factors: [Int]) -> Int? {
+        var result = 1
+        for factor in factors {
+            let (value, overflow) = result.multipliedReportingOverflow(by: factor)
+            if overflow { return nil }
+            result = value
+        }
+        return result
+    }
+
+    /// The frame's bytes after its checksum and its declared size are checked.
+    static func verifiedFrame(
+        _ frame: (range: Range<Int>, checksum: UInt64), index: UInt64, expectedBytes: Int, in bytes: UnsafeRawBufferPointer,
+        headerChecksum: UInt64, what: String, fail: (String) -> BaseLogitsError
+    ) throws -> UnsafeRawBufferPointer {
+        let data = UnsafeRawBufferPointer(rebasing: bytes[frame.range])
+        guard BaseLogitsWriter.frameChecksum(data, header: headerChecksum, index: index) == frame.checksum else {
+            throw fail("\(what) does not match its checksum (corrupt file)")
+        }
+        guard Zstd.contentSize(data) == UInt64(expectedBytes) else {
+            throw fail("\(what): frame does not declare \(expectedBytes) bytes (corrupt file)")
+        }
+        return data
     }
 
     /// The next chunk's log-probs (chunks are stored in order).
     public func next() throws -> (chunk: Int, logProbabilities: Matrix) {
-        let bytes = mapping.bytes
-        guard nextChunk < header.firstChunk + header.chunkCount else {
-            throw BaseLogitsError.invalid(file: path, message: "no chunk \(nextChunk): the file holds chunks \(header.firstChunk)..<\(header.firstChunk + header.chunkCount)")
+        func fail(_ message: String) -> BaseLogitsError { .invalid(file: path, message: message) }
+        let index = nextChunk - header.firstChunk
+        guard index >= 0, index < frames.count else {
+            throw fail("no chunk \(nextChunk): the file holds chunks \(header.firstChunk)..<\(header.firstChunk + header.chunkCount)")
         }
-        guard offset + 8 <= bytes.count else { throw BaseLogitsError.invalid(file: path, message: "truncated before chunk \(nextChunk)") }
-        var length = 0
-        for i in 0..<8 { length |= Int(bytes[offset + i]) << (8 * i) }
-        guard length >= 0, offset + 8 + length <= bytes.count else {
-            throw BaseLogitsError.invalid(file: path, message: "chunk \(nextChunk) is truncated")
-        }
+        let frame = try Self.verifiedFrame(
+            frames[index], index: UInt64(index + 1), expectedBytes: chunkBytes, in: mapping.bytes, headerChecksum: headerChecksum,
+            what: "chunk \(nextChunk)", fail: fail)
         let matrix = Matrix(rows: header.positions, columns: header.vocabulary)
-        let ok = Zstd.decompress(
-            UnsafeRawBufferPointer(rebasing: bytes[(offset + 8)..<(offset + 8 + length)]),
-            into: UnsafeMutableRawBufferPointer(start: matrix.pointer, count: matrix.count * 4))
-        guard ok else { throw BaseLogitsError.invalid(file: path, message: "chunk \(nextChunk) is corrupt (zstd)") }
-        offset += 8 + length
+        guard Zstd.decompress(frame, into: UnsafeMutableRawBufferPointer(start: matrix.pointer, count: matrix.count * 4)) else {
+            throw fail("chunk \(nextChunk) is corrupt (zstd)")
+        }
+        if let bad = (0..<matrix.count).first(where: { !(matrix.pointer[$0] <= 0) }) {
+            throw fail("chunk \(nextChunk): log-probability \(matrix.pointer[bad]) at position \(bad / header.vocabulary), token \(bad % header.vocabulary) is not ≤ 0")
+        }
         defer { nextChunk += 1 }
         return (nextChunk, matrix)
     }
 
-    /// Moves to chunk `index` (frames are skipped by their lengths).
+    /// Moves to chunk `index` (frames are found from the table read at open; none is decoded).
     public func seek(to index: Int) throws {
-        while nextChunk < index { _ = try next() }
+        guard index >= header.firstChunk, index <= header.firstChunk + header.chunkCount else {
+            throw BaseLogitsError.invalid(file: path, message: "no chunk \(index): the file holds chunks \(header.firstChunk)..<\(header.firstChunk + header.chunkCount)")
+        }
+        if index > nextChunk { nextChunk = index }
     }
 }
 

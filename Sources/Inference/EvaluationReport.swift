@@ -100,7 +100,8 @@ public struct EvaluationReport: Codable, Sendable, Equatable {
             if let perplexityRatio { out.append("  PPL ratio      \(f(perplexityRatio, 6))") }
             if let meanKLD { out.append("  Mean KLD       \(f(meanKLD.value, 6)) ± \(f(meanKLD.uncertainty, 6))") }
             if let k = kldPercentiles {
-                out.append("  KLD median \(f(k["median"]!, 6))  p99 \(f(k["99"]!, 6))  max \(f(k["max"]!, 6))")
+                // Empty when no token was scored (or in a damaged file): print NaN, do not trap.
+                out.append("  KLD median \(f(k["median"] ?? .nan, 6))  p99 \(f(k["99"] ?? .nan, 6))  max \(f(k["max"] ?? .nan, 6))")
             }
             if let meanDeltaP, let rmsDeltaP {
                 out.append("  Mean Δp        \(f(100 * meanDeltaP.value, 3)) ± \(f(100 * meanDeltaP.uncertainty, 3)) %   RMS Δp \(f(100 * rmsDeltaP, 3)) %")

@@ -45,8 +45,11 @@ public struct YaRNRotary: Sendable {
         func dimension(_ rotations: Double) -> Double {
             Double(d) * Foundation.log(originalLength / (rotations * 2 * Double.pi)) / (2 * Foundation.log(base))
         }
-        let low = Int(Foundation.floor(dimension(betaFast)))
-        let high = Int(Foundation.ceil(dimension(betaSlow)))
+        // Clamped before the conversion, so no input can make it trap (a validated config gives
+        // finite values; NaN, which only an unvalidated one can give, maps to 0).
+        func clamped(_ x: Double) -> Int { x.isNaN ? 0 : Int(Swift.min(Swift.max(x, -1), Double(d))) }
+        let low = clamped(Foundation.floor(dimension(betaFast)))
+        let high = clamped(Foundation.ceil(dimension(betaSlow)))
         return (Swift.max(low, 0), Swift.min(high, d - 1))
     }
 

@@ -25,6 +25,11 @@ public struct XXH3Hasher: ~Copyable {
         XXH3_64bits(bytes.baseAddress, bytes.count)
     }
 
+    /// One-shot hash with a seed (binds a frame to the header and position it belongs to).
+    public static func hash(_ bytes: UnsafeRawBufferPointer, seed: UInt64) -> UInt64 {
+        XXH3_64bits_withSeed(bytes.baseAddress, bytes.count, seed)
+    }
+
     /// Fixed-width lower-case hex, as stored in metadata.
     public static func hex(_ value: UInt64) -> String {
         let digits = String(value, radix: 16)

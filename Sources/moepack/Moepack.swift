@@ -1,4 +1,5 @@
 import ArgumentParser
+import Conversion
 import Foundation
 
 @main
@@ -29,16 +30,33 @@ struct Moepack: ParsableCommand {
     }
 }
 
-/// Runs `body`, turning any domain error into one line on stderr and exit code 1.
+/// A problem with an input file or with what the inputs say (not with the command line): one
+/// `moepack: error:` line and exit status 1, like every domain error.
+struct InputError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Prints the one-line error every command uses: `moepack: error: …` on stderr (after erasing a
+/// progress bar left on the line).
+func printError(_ message: String) {
+    ProgressReporter.eraseOpenBar()
+    FileHandle.standardError.write(Data("moepack: error: \(message)\n".utf8))
+}
+
+/// Runs `body`, turning any domain error into one line on stderr and exit code 1. The convention
+/// (README "Errors and exit codes"): 1 for bad input, 2 for a checked layout problem (`inspect`),
+/// 64 only for command-line usage (`ValidationError`, printed by ArgumentParser with the usage).
 func reportingErrors(_ body: () throws -> Void) throws {
     do {
         try body()
     } catch let error as ExitCode {
         throw error
     } catch let error as ValidationError {
+        ProgressReporter.eraseOpenBar()
         throw error
     } catch {
-        FileHandle.standardError.write(Data("moepack: error: \(error)\n".utf8))
+        printError("\(error)")
         throw ExitCode(1)
     }
 }

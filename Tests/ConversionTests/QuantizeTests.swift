@@ -133,6 +133,32 @@ import Testing
         #expect(bad.stderr == "moepack: error: \(path): tensor '\(victim.name)' does not match its checksum (corrupt data)\n")
     }
 
+    /// Regression (issue 16): lowering `tensor_count` by one header byte made `check` call the
+    /// file valid and skip every checksum, because the checksum array no longer matched; renaming
+    /// the checksum key did the same. A file with moepack's metadata must have matching checksums.
+    @Test func checkRefusesAnEditedTensorCountOrAMissingChecksumArray() throws {
+        let root = TestSupport.scratchDirectory("check-count")
+        let path = root + "/tiny.gguf"
+        let made = try TestSupport.moepack("quantize", Fixtures.tiny, path, "--recipe", "q8_0", "--quiet")
+        #expect(made.status == 0, "\(made.stderr)")
+        let original = try Data(contentsOf: URL(fileURLWithPath: path))
+        var fewer = original
+        fewer[8] -= 1  // tensor_count, u64 little-endian at offset 8
+        try fewer.write(to: URL(fileURLWithPath: path))
+        let edited = try TestSupport.moepack("check", path)
+        #expect(edited.status == 1)
+        #expect(edited.stdout.isEmpty)
+        #expect(edited.stderr == "moepack: error: \(path): moepack.tensor_xxh3 has 52 checksums for 51 tensors (tensor_count edited or header damaged)\n")
+        var renamed = original
+        let key = Array("moepack.tensor_xxh3".utf8)
+        let at = (0...(renamed.count - key.count)).first { i in renamed[i..<(i + key.count)].elementsEqual(key) }!
+        renamed[at + key.count - 1] = UInt8(ascii: "4")
+        try renamed.write(to: URL(fileURLWithPath: path))
+        let missing = try TestSupport.moepack("check", path)
+        #expect(missing.status == 1)
+        #expect(missing.stderr == "moepack: error: \(path): has moepack metadata (moepack.version) but no moepack.tensor_xxh3 checksums; the header was edited or damaged\n")
+    }
+
     @Test func recipeFileRulesApplyAfterTypeRules() throws {
         let root = TestSupport.scratchDirectory("recipe")
         try "# experts small\nffn_.*_exps=Q2_K\n\nattn_q_b=Q6_K\n".write(toFile: root + "/r.txt", atomically: true, encoding: .utf8)

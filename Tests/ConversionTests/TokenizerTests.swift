@@ -108,6 +108,37 @@ let tokenizerCorpus: [String] = [
         #expect(error { var m = $0["model"] as! [String: Any]; m["byte_fallback"] = true; $0["model"] = m } == "t.json: unsupported BPE option model.byte_fallback = true")
     }
 
+    /// Regression (issue 16): an added token with id −1 indexed the token table out of range, and
+    /// an id of 2³¹ made the loader allocate a 34 GB table. Ids are bounded before allocation.
+    @Test func tokenIdsOutsideTheBoundAreRefused() throws {
+        let base = try JSONSerialization.jsonObject(with: Data(SyntheticTokenizerFiles.json.utf8)) as! [String: Any]
+        let model = base["model"] as! [String: Any]
+        let bound = (model["vocab"] as! [String: Any]).count + (base["added_tokens"] as! [Any]).count + 1 + 65536
+        func error(addedId: Any) -> String {
+            var object = base
+            object["added_tokens"] = (base["added_tokens"] as! [[String: Any]]) + [["id": addedId, "content": "<evil>", "special": true]]
+            do {
+                _ = try BPETokenizer(tokenizerJSON: try JSONSerialization.data(withJSONObject: object), file: "t.json")
+                return "no error"
+            } catch { return "\(error)" }
+        }
+        #expect(error(addedId: -1) == "t.json: added token '<evil>' has id -1, outside 0..<\(bound)")
+        #expect(error(addedId: 1 << 31) == "t.json: added token '<evil>' has id 2147483648, outside 0..<\(bound)")
+        // Found by the Tokenizer fuzz target: two added tokens with one id trapped in GGUFVocabulary.
+        let first = (base["added_tokens"] as! [[String: Any]])[0]
+        #expect(error(addedId: first["id"]!) == "t.json: added tokens '\(first["content"]!)' and '<evil>' have the same id \(first["id"]!)")
+        var object = base
+        var vocab = model["vocab"] as! [String: Any]
+        vocab["evil"] = 1 << 40
+        var edited = model
+        edited["vocab"] = vocab
+        object["model"] = edited
+        #expect(throws: (any Error).self) { try BPETokenizer(tokenizerJSON: JSONSerialization.data(withJSONObject: object), file: "t.json") }
+        do { _ = try BPETokenizer(tokenizerJSON: JSONSerialization.data(withJSONObject: object), file: "t.json") } catch {
+            #expect("\(error)".hasPrefix("t.json: vocab entry 'evil' has id 1099511627776, outside 0..<"))
+        }
+    }
+
     @Test func mergesMayBeStringsOrPairs() throws {
         var object = try JSONSerialization.jsonObject(with: Data(SyntheticTokenizerFiles.json.utf8)) as! [String: Any]
         var model = object["model"] as! [String: Any]

@@ -55,4 +55,46 @@ import Testing
         // An integer 1 is an integer, not a boolean (Foundation on Linux answers `is Bool` for both).
         #expect(try parse { $0["num_nextn_predict_layers"] = 1 }.numNextNPredictLayers == 1)
     }
+
+    /// Regression (issue 16): huge or negative sizes trapped on overflow in the layout code, values
+    /// above 2³² in the GGUF writer's u32 conversions, a zero `beta_fast` or a non-positive
+    /// `rope_theta` reached `Int(floor(NaN))` in YaRN, and 65,535 layers hung `inspect`. Each is
+    /// now one line from `validate` naming the field.
+    @Test func rejectsHostileValuesWithTheFieldNamed() throws {
+        func scaling(_ key: String, _ value: Any) -> (inout [String: Any]) -> Void {
+            { var s = $0["rope_scaling"] as! [String: Any]; s[key] = value; $0["rope_scaling"] = s }
+        }
+        let cases: [(String, (inout [String: Any]) -> Void)] = [
+            ("cfg.json: hidden_size must be positive, got -7168", { $0["hidden_size"] = -7168 }),
+            ("cfg.json: hidden_size 4294967296 outside 1...2147483647", { $0["hidden_size"] = 1 << 32 }),
+            ("cfg.json: num_attention_heads 1099511627776 outside 1...2147483647", { $0["num_attention_heads"] = 1 << 40 }),
+            ("cfg.json: kv_lora_rank must be positive, got -1", { $0["kv_lora_rank"] = -1 }),
+            ("cfg.json: moe_intermediate_size -2048 outside 0...2147483647", { $0["moe_intermediate_size"] = -2048 }),
+            ("cfg.json: num_nextn_predict_layers -1 outside 0...16", { $0["num_nextn_predict_layers"] = -1 }),
+            ("cfg.json: num_hidden_layers 65535 outside 1...1024", { $0["num_hidden_layers"] = 65535 }),
+            ("cfg.json: vocab_size 2147483648 outside 1...16777216", { $0["vocab_size"] = 1 << 31 }),
+            ("cfg.json: max_position_embeddings 4294967296 outside 1...2147483647", { $0["max_position_embeddings"] = 1 << 32 }),
+            ("cfg.json: eos_token_id 129280 outside the vocabulary 0..<129280", { $0["eos_token_id"] = 129280 }),
+            ("cfg.json: rope_theta -10000.0 must be finite (in f32) and > 1", { $0["rope_theta"] = -10000 }),
+            ("cfg.json: rope_theta 1.0 must be finite (in f32) and > 1", { $0["rope_theta"] = 1 }),
+            ("cfg.json: rms_norm_eps 0.0 must be finite (in f32) and > 0", { $0["rms_norm_eps"] = 0 }),
+            ("cfg.json: routed_scaling_factor 1e+39 must be finite (in f32) and > 0", { $0["routed_scaling_factor"] = 1e39 }),
+            ("cfg.json: rope_scaling.beta_fast 0.0 must be finite (in f32) and > 0", scaling("beta_fast", 0)),
+            ("cfg.json: rope_scaling.beta_slow -1.0 must be finite (in f32) and > 0", scaling("beta_slow", -1)),
+            ("cfg.json: rope_scaling.factor 0.0 must be finite (in f32) and > 0", scaling("factor", 0)),
+            ("cfg.json: rope_scaling.mscale_all_dim -1.0 must be finite (in f32) and ≥ 0", scaling("mscale_all_dim", -1)),
+            ("cfg.json: rope_scaling.original_max_position_embeddings 0 outside 1...2147483647", scaling("original_max_position_embeddings", 0)),
+            ("cfg.json: num_hidden_layers 61 + num_nextn_predict_layers 1 with n_routed_experts 4096 give up to 1525327 tensors, more than 1048576",
+             { $0["n_routed_experts"] = 4096; $0["n_group"] = 8 }),
+        ]
+        for (message, mutate) in cases {
+            #expect { try parse(mutate) } throws: { "\($0)" == message }
+        }
+        // Every size in range, but their products overflow: refused, not trapped.
+        #expect { try parse { $0["hidden_size"] = Int(Int32.max); $0["moe_intermediate_size"] = Int(Int32.max) } } throws: {
+            "\($0)".hasPrefix("cfg.json: the model's dimensions overflow: its tensors would not fit in 2^63 bytes")
+        }
+        // The largest real configs stay accepted.
+        #expect(try parse { _ in }.numHiddenLayers == 61)
+    }
 }

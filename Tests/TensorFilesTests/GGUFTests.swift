@@ -124,6 +124,43 @@ import Testing
         #expect(try error(Data(bytes) + good.suffix(from: bytes.count)) == "FILE: tensor 'token_embd.weight' has unknown ggml type id 99")
     }
 
+    /// Regression (issue 16): a dimension near 2⁶³ overflowed the row-size computation (a trap in
+    /// `check`); a dimension whose data cannot fit in the file is refused before any offset sum.
+    @Test func hostileDimensionsAreRefused() throws {
+        let (path, layout, _) = try write()
+        let good = try Data(contentsOf: URL(fileURLWithPath: path))
+        // The F32 norm's single dimension, right after its name and dimension count.
+        let name = Array("blk.0.attn_norm.weight".utf8)
+        let header = layout.headerBytes
+        let nameStart = (0...(header.count - name.count)).first { Array(header[$0..<($0 + name.count)]) == name }!
+        let dimension = nameStart + name.count + 4
+        func error(dimension value: Int64) throws -> String {
+            var bytes = good
+            withUnsafeBytes(of: value.littleEndian) { bytes.replaceSubrange(dimension..<(dimension + 8), with: $0) }
+            let damaged = TestSupport.scratchDirectory("ggufdim") + "/bad.gguf"
+            try bytes.write(to: URL(fileURLWithPath: damaged))
+            do {
+                _ = try GGUFFile(path: damaged)
+                return "no error"
+            } catch { return "\(error)".replacingOccurrences(of: damaged, with: "FILE") }
+        }
+        #expect(try error(dimension: Int64.max - 7) == "FILE: tensor 'blk.0.attn_norm.weight': row size overflows (first dimension 9223372036854775800)")
+        #expect(try error(dimension: 1 << 40) == "FILE: tensor 'blk.0.attn_norm.weight': 4398046511104 bytes of data, more than the file's \(good.count)")
+        // Found by the GGUF fuzz target: a first dimension of 0 keeps the element count at 0 while
+        // the other dimensions' product (the row count) overflows.
+        let kb = Array("blk.0.attn_k_b.weight".utf8)
+        let kbStart = (0...(header.count - kb.count)).first { Array(header[$0..<($0 + kb.count)]) == kb }!
+        var rowsOverflow = good
+        for (i, value) in [Int64(0), 1 << 40, 1 << 40].enumerated() {
+            let at = kbStart + kb.count + 4 + 8 * i
+            withUnsafeBytes(of: value.littleEndian) { rowsOverflow.replaceSubrange(at..<(at + 8), with: $0) }
+        }
+        let damaged = TestSupport.scratchDirectory("ggufrows") + "/bad.gguf"
+        try rowsOverflow.write(to: URL(fileURLWithPath: damaged))
+        #expect { try GGUFFile(path: damaged) } throws: { "\($0)" == "\(damaged): tensor 'blk.0.attn_k_b.weight': row count overflows" }
+        #expect(GGMLType.f32.rowBytes(Int.max - 7) == nil && GGMLType.q8_0.rowBytes(-32) == nil && GGMLType.q8_0.rowBytes(64) == 68)
+    }
+
     /// Byte offset where the tensor infos start in a layout's header.
     func indexOfTensorInfo(_ layout: GGUFLayout) -> Int {
         let needle = Array("token_embd.weight".utf8)

@@ -92,6 +92,50 @@ import Testing
         try config.write(toFile: root + "/config.json", atomically: true, encoding: .utf8)
         let result = try TestSupport.moepack("inspect", root)
         #expect(result.status == 2)
-        #expect(result.stdout.contains("problem(s):"))
+        // The layout report goes to stderr, then the one error line; nothing on stdout.
+        #expect(result.stdout.isEmpty)
+        #expect(result.stderr.contains("problem(s):"))
+        let last = result.stderr.split(separator: "\n").last.map(String.init) ?? ""
+        #expect(last.hasPrefix("moepack: error: \(root): ") && last.hasSuffix("layout problem(s): the tensors do not match config.json"))
+    }
+
+    /// The error convention (README "Errors and exit codes"): one `moepack: error:` line on stderr
+    /// naming the file, exit 1 for bad input, 64 only for command-line usage, nothing on stdout.
+    /// Regression (issue 16): a chunk range past the text and a missing model exited 64 with an
+    /// argument-parser message and the usage text; `--mem 1e300G` trapped in `Int(_:)`.
+    @Test func errorsFollowOneConvention() throws {
+        let root = TestSupport.scratchDirectory("cli-errors")
+        _ = try TestSupport.moepack("synth", "--preset", "tiny", "--out", root + "/tiny")
+        let text = TestSupport.packageRoot + "/README.md"
+        func expectInputError(_ arguments: [String], _ message: String) throws {
+            let result = try TestSupport.run(TestSupport.moepackBinary, arguments)
+            #expect(result.status == 1, "\(arguments): \(result.stderr)")
+            #expect(result.stdout.isEmpty, "\(arguments)")
+            #expect(result.stderr == "moepack: error: \(message)\n", "\(arguments)")
+        }
+        try expectInputError(["perplexity", root + "/nope", "--text", text], "\(root)/nope: no such file or directory")
+        try expectInputError(
+            ["perplexity", root + "/tiny", "--text", text, "--ctx", "64", "--chunks", "100000..100001", "--quiet"],
+            "--chunks 100000..100001: the text has only \(try textChunks(root + "/tiny", text)) chunks of 64 tokens")
+        let missing = try TestSupport.moepack("merge-results", root + "/missing.json")
+        #expect(missing.status == 1 && missing.stderr.hasPrefix("moepack: error: \(root)/missing.json: cannot read") && missing.stderr.split(separator: "\n").count == 1)
+        try Data("{}".utf8).write(to: URL(fileURLWithPath: root + "/empty.json"))
+        let merge = try TestSupport.moepack("merge-results", root + "/empty.json")
+        #expect(merge.status == 1 && merge.stderr.hasPrefix("moepack: error: \(root)/empty.json: not a moepack results file") && merge.stderr.split(separator: "\n").count == 1)
+        try Data("not a gguf, but long enough".utf8).write(to: URL(fileURLWithPath: root + "/x.gguf"))
+        try expectInputError(["check", root + "/x.gguf"], "\(root)/x.gguf: not a GGUF file (magic 6e 6f 74 20)")
+        // Command-line usage: 64, with ArgumentParser's message.
+        for arguments in [["perplexity", root + "/tiny", "--text", text, "--mem", "1e300G"], ["check"], ["inspect", root, "--no-such-flag"],
+            ["perplexity", root + "/tiny", "--text", text, "--ctx", "0"], ["perplexity", root + "/tiny", "--text", text, "--threads", "-1"]] {
+            let usage = try TestSupport.run(TestSupport.moepackBinary, arguments)
+            #expect(usage.status == 64, "\(arguments): \(usage.stderr)")
+            #expect(usage.stdout.isEmpty)
+        }
+    }
+
+    /// Chunks of `ctx` 64 in `text` with the checkpoint's tokenizer (BOS first).
+    func textChunks(_ checkpoint: String, _ text: String) throws -> Int {
+        let count = try TestSupport.run("/bin/bash", ["-c", "\"$0\" tokenize --tokenizer \"$1\" --count < \"$2\"", TestSupport.moepackBinary, checkpoint, text])
+        return (Int(count.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) / 64
     }
 }

@@ -14,11 +14,29 @@ public enum GGUFCheck {
         public var hasChecksums: Bool
     }
 
+    /// A file that claims moepack's checksums (or provenance) but whose checksums cannot cover it.
+    public struct IntegrityError: Error, CustomStringConvertible, Sendable {
+        public var file: String
+        public var message: String
+        public var description: String { "\(file): \(message)" }
+    }
+
     public static func run(path: String) throws -> Report {
         let file = try GGUFFile(path: path)
         var report = Report(tensors: file.tensors.count, bytes: file.mapping.size, verified: 0, firstMismatch: nil, hasChecksums: false)
-        guard case .array(.uint64(let sums)) = file.value(GGUFConverter.checksumKey), sums.count == file.tensors.count else {
+        let key = GGUFConverter.checksumKey
+        guard let stored = file.value(key) else {
+            // A foreign file has nothing to verify; one that says moepack wrote it must have them.
+            if let provenance = file.metadata.first(where: { $0.key.hasPrefix("moepack.") }) {
+                throw IntegrityError(file: path, message: "has moepack metadata (\(provenance.key)) but no \(key) checksums; the header was edited or damaged")
+            }
             return report
+        }
+        guard case .array(.uint64(let sums)) = stored else {
+            throw IntegrityError(file: path, message: "\(key) is not an array of u64 checksums")
+        }
+        guard sums.count == file.tensors.count else {
+            throw IntegrityError(file: path, message: "\(key) has \(sums.count) checksums for \(file.tensors.count) tensors (tensor_count edited or header damaged)")
         }
         report.hasChecksums = true
         for (tensor, expected) in zip(file.tensors, sums) {

@@ -39,6 +39,9 @@ public final class BPETokenizer: @unchecked Sendable {
     /// Added tokens by their first scalar, for each matching pass (`normalized` false, then true).
     private let addedByFirstScalar: [[Unicode.Scalar: [(id: Int, content: [Unicode.Scalar])]]]
 
+    /// No token id may reach this (16,777,216; the largest real vocabularies have ~256 K ids).
+    public static let maximumIds = 1 << 24
+
     public struct LoadError: Error, CustomStringConvertible, Sendable {
         public var file: String
         public var message: String
@@ -85,18 +88,27 @@ public final class BPETokenizer: @unchecked Sendable {
         }
 
         // Vocabulary and added tokens.
+        // Ids index the token table, so they are bounded before it is allocated: below the
+        // number of entries plus 65,536 gaps, and below 2²⁴ (DeepSeek-V3: 129,280 ids).
+        let addedEntries = (root["added_tokens"] as? [[String: Any]]) ?? []
+        let idBound = min(Self.maximumIds, vocab.count + addedEntries.count + 65536)
         var idOfToken: [String: Int] = [:]
         var maxId = -1
         for (token, value) in vocab {
-            guard let id = JSONNumbers.integer(value), id >= 0 else { throw fail("vocab entry '\(token)' has no integer id") }
+            guard let id = JSONNumbers.integer(value) else { throw fail("vocab entry '\(token)' has no integer id") }
+            guard id >= 0, id < idBound else { throw fail("vocab entry '\(token)' has id \(id), outside 0..<\(idBound)") }
             idOfToken[token] = id
             maxId = max(maxId, id)
         }
         var added: [AddedToken] = []
-        for entry in (root["added_tokens"] as? [[String: Any]]) ?? [] {
+        var addedContentById: [Int: String] = [:]
+        for entry in addedEntries {
             guard let id = entry["id"].flatMap(JSONNumbers.integer), let content = entry["content"] as? String else {
                 throw fail("added token without id or content")
             }
+            guard id >= 0, id < idBound else { throw fail("added token '\(content)' has id \(id), outside 0..<\(idBound)") }
+            if let other = addedContentById[id] { throw fail("added tokens '\(other)' and '\(content)' have the same id \(id)") }
+            addedContentById[id] = content
             for flag in ["lstrip", "rstrip", "single_word"] where entry[flag].flatMap(JSONNumbers.boolean) == true {
                 throw fail("added token '\(content)': option \(flag) is not supported")
             }

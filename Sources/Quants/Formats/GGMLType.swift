@@ -100,10 +100,13 @@ public enum GGMLType: UInt32, CaseIterable, Sendable {
         self = match
     }
 
-    /// Bytes of a row of `count` weights; nil when `count` is not a whole number of blocks.
+    /// Bytes of a row of `count` weights; nil when `count` is not a whole number of blocks, or
+    /// when the byte count overflows `Int` (a dimension read from a file can be near 2⁶³).
     public func rowBytes(_ count: Int) -> Int? {
         let (weights, bytes) = blockGeometry
-        return count % weights == 0 ? count / weights * bytes : nil
+        guard count >= 0, count % weights == 0 else { return nil }
+        let (size, overflow) = (count / weights).multipliedReportingOverflow(by: bytes)
+        return overflow ? nil : size
     }
 }
 

@@ -86,19 +86,37 @@ public final class GGUFFile: @unchecked Sendable {
             }
             let rawType = try reader.read(UInt32.self)
             guard let type = GGMLType(rawValue: rawType) else { throw .unknownTensorType(file: path, tensor: name, type: rawType) }
-            guard let rowBytes = type.rowBytes(dimensions[0]) else {
+            guard dimensions[0] % type.blockGeometry.weights == 0 else {
                 throw .badTensor(file: path, tensor: name, detail: "first dimension \(dimensions[0]) is not a multiple of \(type.name)'s block of \(type.blockGeometry.weights)")
             }
-            let rows = dimensions.dropFirst().reduce(1, *)
+            // The row count, the byte count of a row and of the tensor may overflow even when the
+            // element count does not (a first dimension of 0), and a tensor cannot exceed the file.
+            var rows = 1
+            for dimension in dimensions.dropFirst() {
+                let (product, overflow) = rows.multipliedReportingOverflow(by: dimension)
+                guard !overflow else { throw .badTensor(file: path, tensor: name, detail: "row count overflows") }
+                rows = product
+            }
+            guard let rowBytes = type.rowBytes(dimensions[0]) else {
+                throw .badTensor(file: path, tensor: name, detail: "row size overflows (first dimension \(dimensions[0]))")
+            }
             let (byteCount, overflow) = rowBytes.multipliedReportingOverflow(by: rows)
             guard !overflow else { throw .badTensor(file: path, tensor: name, detail: "byte size overflows") }
+            guard byteCount <= mapping.size else {
+                throw .badTensor(file: path, tensor: name, detail: "\(byteCount) bytes of data, more than the file's \(mapping.size)")
+            }
             let offset = try reader.read(UInt64.self)
             guard offset == UInt64(expectedOffset) else {
                 throw .badTensor(file: path, tensor: name, detail: "data offset \(offset), expected \(expectedOffset) (offsets must follow each other, padded to \(alignment))")
             }
             tensorIndex[name] = tensors.count
             tensors.append(TensorInfo(name: name, dimensions: dimensions, type: type, offset: Int(offset), byteCount: byteCount))
+            // Both terms are at most the file size, so the sum cannot overflow; past the file, the
+            // next tensor's offset check or the truncation check below reports it.
             expectedOffset += GGUFLayout.padded(byteCount, to: alignment)
+            guard expectedOffset <= mapping.size else {
+                throw .badTensor(file: path, tensor: name, detail: "data would end \(expectedOffset) bytes into the data section, past the end of the \(mapping.size)-byte file")
+            }
         }
         dataOffset = GGUFLayout.padded(reader.position, to: alignment)
         if let last = tensors.last, dataOffset + last.offset + last.byteCount > mapping.size {

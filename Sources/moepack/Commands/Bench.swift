@@ -211,7 +211,7 @@ struct BenchQuantize: ParsableCommand {
                         let json = try? JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any],
                         let seconds = json["seconds"] as? Double, let bytes = json["bytes"] as? Int,
                         let bpw = json["bits_per_weight"] as? Double, let peak = json["peak_rss_bytes"] as? Int
-                    else { throw ValidationError("quantize child failed with status \(result.exitStatus)") }
+                    else { throw InputError("quantize child failed with status \(result.exitStatus)") }
                     var peer = "– | –"
                     if let python = peerPython, let bf16Seconds {
                         let peerOutput = cache + "/bench-\(preset.rawValue)-\(recipe)-llama.gguf"

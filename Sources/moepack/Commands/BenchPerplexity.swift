@@ -55,7 +55,7 @@ struct BenchPerplexity: ParsableCommand {
                 if !FileManager.default.fileExists(atPath: path) {
                     log("quantizing \(recipe)")
                     let made = try ChildProcess.run(executable, ["quantize", source, path, "--recipe", recipe, "--quiet", "--threads", "\(threads)"])
-                    guard made.exitStatus == 0 else { throw ValidationError("quantize \(recipe) failed") }
+                    guard made.exitStatus == 0 else { throw InputError("quantize \(recipe) failed") }
                 }
                 files.append((recipe + " GGUF", path))
             }
@@ -64,7 +64,7 @@ struct BenchPerplexity: ParsableCommand {
             let context = 512
             let tokenizer = try BPETokenizer(path: source)
             let tokenChunks = TokenChunks(text: [UInt8](try Data(contentsOf: URL(fileURLWithPath: text))), tokenizer: tokenizer, context: context)
-            guard tokenChunks.available >= chunks else { throw ValidationError("the benchmark text has only \(tokenChunks.available) chunks") }
+            guard tokenChunks.available >= chunks else { throw InputError("the benchmark text has only \(tokenChunks.available) chunks") }
             let chunksFile = cache + "/eval-chunks.json"
             try JSONSerialization.data(withJSONObject: (0..<chunks).map(tokenChunks.chunk)).write(to: URL(fileURLWithPath: chunksFile))
             let logitsScript = try peerPython.map { _ in try peerScript("llama_logits.py") } ?? ""
@@ -75,7 +75,7 @@ struct BenchPerplexity: ParsableCommand {
             print("|---|---|---|---|---|---|---|---|")
             for (label, path) in files {
                 let run = try ChildProcess.run(executable, ["perplexity", path, "--text", text, "--ctx", "\(context)", "--chunks", "\(chunks)", "--threads", "\(threads)", "--quiet", "--mem", "8G"])
-                guard run.exitStatus == 0, let figures = Self.figures(run.standardOutput) else { throw ValidationError("perplexity on \(path) failed (status \(run.exitStatus))") }
+                guard run.exitStatus == 0, let figures = Self.figures(run.standardOutput) else { throw InputError("perplexity on \(path) failed (status \(run.exitStatus))") }
                 rates[label] = figures.rate
                 var peer = "– | – | –"
                 if let python = peerPython, path.hasSuffix(".gguf") {
@@ -116,7 +116,7 @@ struct BenchPerplexity: ParsableCommand {
                 let arguments = ["perplexity", source, "--text", text, "--ctx", "\(context)", "--chunks", "\(chunks)", "--threads", "\(threads)", "--quiet"] + extra
                 let run = try ChildProcess.run("/bin/sh", ["-c", "echo $$ > \(cgroup.procs) && exec \"$@\"", "sh", executable] + arguments)
                 guard run.exitStatus == 0, let figures = Self.figures(run.standardOutput) else {
-                    throw ValidationError("capped perplexity failed (status \(run.exitStatus)): \(run.standardOutput.suffix(500))")
+                    throw InputError("capped perplexity failed (status \(run.exitStatus)): \(run.standardOutput.suffix(500))")
                 }
                 print(String(format: "| %@ | %d | %.1f | %@ | %@ |", label, figures.batch / context, figures.rate, figures.readPerToken, figures.peak))
             }

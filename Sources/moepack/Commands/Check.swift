@@ -20,7 +20,7 @@ struct Check: ParsableCommand {
         try reportingErrors {
             let report = try GGUFCheck.run(path: file)
             if let bad = report.firstMismatch {
-                FileHandle.standardError.write(Data("moepack: error: \(file): tensor '\(bad)' does not match its checksum (corrupt data)\n".utf8))
+                printError("\(file): tensor '\(bad)' does not match its checksum (corrupt data)")
                 throw ExitCode(1)
             }
             if report.hasChecksums {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Conversion
 import DeepSeekV3
+import Foundation
 
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -25,8 +26,15 @@ struct Inspect: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let report = try CheckpointReport(directory: path)
-            print(json ? try report.json(listTensors: tensors) : report.text(listTensors: tensors), terminator: "")
-            if !report.check.isValid { throw ExitCode(2) }
+            let text = json ? try report.json(listTensors: tensors) : report.text(listTensors: tensors)
+            guard report.check.isValid else {
+                // A checked layout problem: the report (with the problems) goes to stderr, unless
+                // JSON was asked for (then stdout, for the program reading it), then one error line.
+                if json { print(text, terminator: "") } else { FileHandle.standardError.write(Data(text.utf8)) }
+                printError("\(path): \(report.check.problems.count) layout problem(s): the tensors do not match config.json")
+                throw ExitCode(2)
+            }
+            print(text, terminator: "")
         }
     }
 }

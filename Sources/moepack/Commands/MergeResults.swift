@@ -25,7 +25,11 @@ struct MergeResults: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let parts = try files.map { file in
-                (file, try EvaluationResults.decode(Data(contentsOf: URL(fileURLWithPath: file)), file: file))
+                let data: Data
+                do { data = try Data(contentsOf: URL(fileURLWithPath: file)) } catch {
+                    throw InputError("\(file): cannot read: \(error.localizedDescription)")
+                }
+                return (file, try EvaluationResults.decode(data, file: file))
             }
             let merged = try EvaluationResults.merge(parts.map { (file: $0.0, results: $0.1) })
             let ranges = merged.chunkRanges.map { "\($0[0])..<\($0[1])" }.joined(separator: ", ")

@@ -81,7 +81,7 @@ struct Verify: ParsableCommand {
                 let stored = h.firstChunk..<(h.firstChunk + h.chunkCount)
                 let requested = options.chunks == nil ? stored : try options.chunkRange(available: chunks.available)
                 guard requested.lowerBound >= stored.lowerBound, requested.upperBound <= stored.upperBound else {
-                    throw ValidationError("\(base!): holds chunks \(stored.lowerBound)..<\(stored.upperBound), not \(requested.lowerBound)..<\(requested.upperBound)")
+                    throw InputError("\(base!): holds chunks \(stored.lowerBound)..<\(stored.upperBound), not \(requested.lowerBound)..<\(requested.upperBound)")
                 }
                 range = requested
                 baseSource = .file(reader)
@@ -91,7 +91,7 @@ struct Verify: ParsableCommand {
                 vocabulary = h.vocabulary
             }
             if let model = models.first(where: { $0.config.vocabSize != vocabulary }) {
-                throw ValidationError("\(model.label): vocabulary \(model.config.vocabSize), the base's is \(vocabulary)")
+                throw InputError("\(model.label): vocabulary \(model.config.vocabSize), the base's is \(vocabulary)")
             }
             let plan = MemoryPlan(
                 config: baseConfig, context: chunks.context,

@@ -38,6 +38,14 @@ struct EvaluationOptions: ParsableArguments {
     @Flag(help: "No progress output.")
     var quiet = false
 
+    func validate() throws {
+        // llama-perplexity scores the second half of each chunk: at least 2 tokens, and the
+        // chunk count divides by it.
+        if context < 2 { throw ValidationError("--ctx must be at least 2 (got \(context))") }
+        if threads < 1 { throw ValidationError("--threads must be at least 1 (got \(threads))") }
+        if let batch, batch < 1 { throw ValidationError("--batch must be at least 1 (got \(batch))") }
+    }
+
     /// `N` or `A..B` against the number of chunks available.
     func chunkRange(available: Int) throws -> Range<Int> {
         guard let chunks else { return 0..<available }
@@ -50,7 +58,7 @@ struct EvaluationOptions: ParsableArguments {
             throw ValidationError("--chunks must be N or A..B with A < B (got \(chunks))")
         }
         // B past the end is clamped, so job arrays can use fixed-size slices.
-        guard a < available else { throw ValidationError("--chunks \(chunks): the text has only \(available) chunks of \(context) tokens") }
+        guard a < available else { throw InputError("--chunks \(chunks): the text has only \(available) chunks of \(context) tokens") }
         return a..<Swift.min(b, available)
     }
 
@@ -69,7 +77,7 @@ struct EvaluationOptions: ParsableArguments {
 func parseByteSize(_ text: String, option: String) throws -> Int {
     let upper = text.uppercased()
     for (suffix, scale) in [("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)] where upper.hasSuffix(suffix) {
-        if let value = Double(upper.dropLast()), value >= 0 { return Int(value * Double(scale)) }
+        if let value = Double(upper.dropLast()), value >= 0, let bytes = Int(exactly: (value * Double(scale)).rounded(.down)) { return bytes }
     }
     guard let bytes = Int(upper), bytes >= 0 else { throw ValidationError("\(option) must look like 16G, 512M or a byte count (got \(text))") }
     return bytes
@@ -95,7 +103,7 @@ final class ProgressState: @unchecked Sendable {
 func openWeights(_ path: String) throws -> any WeightSource {
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-        throw ValidationError("\(path): no such file or directory")
+        throw InputError("\(path): no such file or directory")
     }
     return isDirectory.boolValue ? try CheckpointWeights(directory: path) : try GGUFWeights(path: path)
 }
@@ -112,11 +120,11 @@ func tokenize(_ options: EvaluationOptions, tokenizer: BPETokenizer) throws -> T
     guard let path = options.text else { throw ValidationError("--text FILE is required") }
     let data: Data
     do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-        throw ValidationError("\(path): cannot read: \(error.localizedDescription)")
+        throw InputError("\(path): cannot read: \(error.localizedDescription)")
     }
     let chunks = TokenChunks(text: [UInt8](data), tokenizer: tokenizer, context: options.context)
     guard chunks.available > 0 else {
-        throw ValidationError("\(path): \(chunks.tokens.count) tokens, fewer than one chunk of --ctx \(options.context)")
+        throw InputError("\(path): \(chunks.tokens.count) tokens, fewer than one chunk of --ctx \(options.context)")
     }
     return chunks
 }
