@@ -88,8 +88,14 @@ public enum GGMLType: UInt32, CaseIterable, Sendable {
         case .q6_K: Q6_K.self
         case .iq4_nl: IQ4_NL.self
         case .iq4_xs: IQ4_XS.self
-        case .f64, .i8, .i16, .i32, .i64, .q8_1, .q8_K, .iq2_xxs, .iq2_xs, .iq3_xxs, .iq1_s, .iq3_s, .iq2_s, .iq1_m,
-            .tq1_0, .tq2_0, .mxfp4:
+        case .iq2_xxs: IQ2_XXS.self
+        case .iq2_xs: IQ2_XS.self
+        case .iq2_s: IQ2_S.self
+        case .iq3_xxs: IQ3_XXS.self
+        case .iq3_s: IQ3_S.self
+        case .iq1_s: IQ1_S.self
+        case .iq1_m: IQ1_M.self
+        case .f64, .i8, .i16, .i32, .i64, .q8_1, .q8_K, .tq1_0, .tq2_0, .mxfp4:
             nil
         }
     }
