@@ -15,7 +15,8 @@ let iq1Delta: Float = 0.125
 public enum IQ1_S: BlockFormat {
     public static let type = GGMLType.iq1_s
 
-    public static func dequantizeRow(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
+    /// The C loop transcribed (`dequantize_row_*`), scalar: the reference the lane decoder is tested against.
+    public static func dequantizeRowReference(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
         iq1sGrid.withUnsafeBufferPointer { grid in
             for i in 0..<(count / 256) {
                 let b = y + 50 * i
@@ -51,7 +52,8 @@ public enum IQ1_S: BlockFormat {
 public enum IQ1_M: BlockFormat {
     public static let type = GGMLType.iq1_m
 
-    public static func dequantizeRow(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
+    /// The C loop transcribed (`dequantize_row_*`), scalar: the reference the lane decoder is tested against.
+    public static func dequantizeRowReference(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
         iq1sGrid.withUnsafeBufferPointer { grid in
             for i in 0..<(count / 256) {
                 let b = y + 56 * i

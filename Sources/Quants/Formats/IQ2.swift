@@ -14,7 +14,8 @@ import QuantKernels
 public enum IQ2_XXS: BlockFormat {
     public static let type = GGMLType.iq2_xxs
 
-    public static func dequantizeRow(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
+    /// The C loop transcribed (`dequantize_row_*`), scalar: the reference the lane decoder is tested against.
+    public static func dequantizeRowReference(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
         iq2xxsGrid.withUnsafeBufferPointer { grid in
             for i in 0..<(count / 256) {
                 let b = y + 66 * i
@@ -154,7 +155,8 @@ public enum IQ2_XXS: BlockFormat {
 public enum IQ2_XS: BlockFormat {
     public static let type = GGMLType.iq2_xs
 
-    public static func dequantizeRow(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
+    /// The C loop transcribed (`dequantize_row_*`), scalar: the reference the lane decoder is tested against.
+    public static func dequantizeRowReference(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
         iq2xsGrid.withUnsafeBufferPointer { grid in
             for i in 0..<(count / 256) {
                 let b = y + 74 * i
@@ -188,7 +190,8 @@ public enum IQ2_XS: BlockFormat {
 public enum IQ2_S: BlockFormat {
     public static let type = GGMLType.iq2_s
 
-    public static func dequantizeRow(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
+    /// The C loop transcribed (`dequantize_row_*`), scalar: the reference the lane decoder is tested against.
+    public static func dequantizeRowReference(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
         iq2sGrid.withUnsafeBufferPointer { grid in
             for i in 0..<(count / 256) {
                 let b = (y + 82 * i).assumingMemoryBound(to: UInt8.self)

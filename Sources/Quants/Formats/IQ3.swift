@@ -10,7 +10,8 @@ import QuantKernels
 public enum IQ3_XXS: BlockFormat {
     public static let type = GGMLType.iq3_xxs
 
-    public static func dequantizeRow(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
+    /// The C loop transcribed (`dequantize_row_*`), scalar: the reference the lane decoder is tested against.
+    public static func dequantizeRowReference(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
         iq3xxsGrid.withUnsafeBufferPointer { grid in
             for i in 0..<(count / 256) {
                 let b = y + 98 * i
@@ -156,7 +157,8 @@ public enum IQ3_XXS: BlockFormat {
 public enum IQ3_S: BlockFormat {
     public static let type = GGMLType.iq3_s
 
-    public static func dequantizeRow(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
+    /// The C loop transcribed (`dequantize_row_*`), scalar: the reference the lane decoder is tested against.
+    public static func dequantizeRowReference(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
         iq3sGrid.withUnsafeBufferPointer { grid in
             for i in 0..<(count / 256) {
                 let b = (y + 110 * i).assumingMemoryBound(to: UInt8.self)
