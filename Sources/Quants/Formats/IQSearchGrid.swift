@@ -17,6 +17,7 @@ final class IQSearchGrid: Sendable {
     let points: [Int8]
     let map: [Int32]
     let neighbours: [UInt16]
+    let pointLanes: [FloatLanes]
 
     init(index kgrid: [UInt16], fieldBits: Int, fields: Int, mapSize: Int, nwant: Int) {
         let count = kgrid.count
@@ -71,6 +72,12 @@ final class IQSearchGrid: Sendable {
         self.points = points
         self.map = map
         self.neighbours = neighbours
+        // The points as float lanes (8 fields fill SIMD8, 4 fields the low half), for the neighbour search.
+        pointLanes = (0..<count).map { k in
+            var v = FloatLanes()
+            for i in 0..<fields { v[i] = Float(points[fields * k + i]) }
+            return v
+        }
     }
 
     /// `kgrid_2bit_256`, two distances (nwant 2).
@@ -90,7 +97,11 @@ final class IQSearchGrid: Sendable {
         points.withUnsafeBufferPointer { p in
             map.withUnsafeBufferPointer { m in
                 neighbours.withUnsafeBufferPointer { n in
-                    body(IQSearchView(points: p.baseAddress!, map: m.baseAddress!, neighbours: n.baseAddress!, fields: fields, fieldBits: fieldBits))
+                    pointLanes.withUnsafeBufferPointer { l in
+                        body(IQSearchView(
+                            points: p.baseAddress!, map: m.baseAddress!, neighbours: n.baseAddress!, pointLanes: l.baseAddress!, fields: fields,
+                            fieldBits: fieldBits))
+                    }
                 }
             }
         }
@@ -102,6 +113,7 @@ struct IQSearchView {
     let points: UnsafePointer<Int8>
     let map: UnsafePointer<Int32>
     let neighbours: UnsafePointer<UInt16>
+    let pointLanes: UnsafePointer<FloatLanes>
     let fields: Int
     let fieldBits: Int
 
@@ -123,13 +135,27 @@ struct IQSearchView {
         var best = Float.greatestFiniteMagnitude
         // The C code asserts a winner; with finite inputs one always exists (the first stands in otherwise).
         var index = Int(list[1])
+        // The per-coordinate products in lanes (element-wise, so the same roundings as the C loop), then
+        // the sum in the C order.
+        var x = FloatLanes(), w = FloatLanes()
+        for i in 0..<fields {
+            x[i] = xval[i]
+            w[i] = weight[i]
+        }
+        let s = FloatLanes(repeating: scale)
         for j in 1...Int(list[0]) {
-            let pg = points + fields * Int(list[j])
+            let diff = s * pointLanes[Int(list[j])] - x
+            let p = w * diff * diff
             var d2: Float = 0
-            for i in 0..<fields {
-                let q = Float(pg[i])
-                let diff = scale * q - xval[i]
-                d2 += weight[i] * diff * diff
+            d2 += p[0]
+            d2 += p[1]
+            d2 += p[2]
+            d2 += p[3]
+            if fields == 8 {
+                d2 += p[4]
+                d2 += p[5]
+                d2 += p[6]
+                d2 += p[7]
             }
             if d2 < best {
                 best = d2
