@@ -194,11 +194,14 @@ func iq1Quantize(
                             sumx[j + 1] = sumx[j] + weight[i] * xb[i]
                             sumw[j + 1] = sumw[j] + weight[i]
                         }
+                        let p0 = xp[0], p1 = xp[1], p2 = xp[2], m0 = xm[0], m1 = xm[1], m2 = xm[2]
+                        let x0 = sumx[0], w0 = sumw[0], xEnd = sumx[blockSize], wEnd = sumw[blockSize]
                         for i1 in 0...blockSize {
+                            let x1 = sumx[i1], w1 = sumw[i1]
                             for i2 in i1...blockSize {
-                                var sumqx = (sumx[i1] - sumx[0]) * xp[0] + (sumx[i2] - sumx[i1]) * xp[1] + (sumx[blockSize] - sumx[i2]) * xp[2]
-                                var sumq2 = (sumw[i1] - sumw[0]) * xp[0] * xp[0] + (sumw[i2] - sumw[i1]) * xp[1] * xp[1]
-                                    + (sumw[blockSize] - sumw[i2]) * xp[2] * xp[2]
+                                let x2 = sumx[i2], w2 = sumw[i2]
+                                var sumqx = (x1 - x0) * p0 + (x2 - x1) * p1 + (xEnd - x2) * p2
+                                var sumq2 = (w1 - w0) * p0 * p0 + (w2 - w1) * p1 * p1 + (wEnd - w2) * p2 * p2
                                 if sumq2 > 0 && sumqx * sumqx > bestScore * sumq2 {
                                     scale = sumqx / sumq2
                                     bestScore = scale * sumqx
@@ -206,9 +209,8 @@ func iq1Quantize(
                                     besti2 = i2
                                     bestShift = 1
                                 }
-                                sumqx = (sumx[i1] - sumx[0]) * xm[0] + (sumx[i2] - sumx[i1]) * xm[1] + (sumx[blockSize] - sumx[i2]) * xm[2]
-                                sumq2 = (sumw[i1] - sumw[0]) * xm[0] * xm[0] + (sumw[i2] - sumw[i1]) * xm[1] * xm[1]
-                                    + (sumw[blockSize] - sumw[i2]) * xm[2] * xm[2]
+                                sumqx = (x1 - x0) * m0 + (x2 - x1) * m1 + (xEnd - x2) * m2
+                                sumq2 = (w1 - w0) * m0 * m0 + (w2 - w1) * m1 * m1 + (wEnd - w2) * m2 * m2
                                 if sumq2 > 0 && sumqx * sumqx > bestScore * sumq2 {
                                     scale = sumqx / sumq2
                                     bestScore = scale * sumqx
@@ -239,26 +241,31 @@ func iq1Quantize(
                         let cp2 = xp[1] * xp[1] - xp[2] * xp[2]
                         let cm1 = xm[0] * xm[0] - xm[1] * xm[1]
                         let cm2 = xm[1] * xm[1] - xm[2] * xm[2]
+                        // Loop-invariant terms hoisted (the same values the C code recomputes).
+                        let t0p = tws.0 * p2 * p2, t1p = tws.1 * p2 * p2, t0m = tws.0 * m2 * m2, t1m = tws.1 * m2 * m2
+                        let s0p = txs.0 * p2, s1p = txs.1 * p2, s0m = txs.0 * m2, s1m = txs.1 * m2
                         for i1 in 0...blockSize {
+                            let a0 = px[i1], a1 = px[17 + i1], b0 = pw[i1], b1 = pw[17 + i1]
+                            let b0p = b0 * cp1, b1p = b1 * cp1, b0m = b0 * cm1, b1m = b1 * cm1
                             for i2 in i1...blockSize {
-                                var qxP = InlineArray<2, Float>(repeating: 0), qxM = qxP, q2P = qxP, q2M = qxP
-                                for h in 0..<2 {
-                                    let tx = h == 0 ? txs.0 : txs.1, tw = h == 0 ? tws.0 : tws.1
-                                    let sx = px[17 * h + i1] + px[17 * h + i2]
-                                    qxP[h] = tx * p2 - sx
-                                    qxM[h] = tx * m2 - sx
-                                    q2P[h] = tw * p2 * p2 + pw[17 * h + i1] * cp1 + pw[17 * h + i2] * cp2
-                                    q2M[h] = tw * m2 * m2 + pw[17 * h + i1] * cm1 + pw[17 * h + i2] * cm2
+                                let sx0 = a0 + px[i2], sx1 = a1 + px[17 + i2]
+                                let c0 = pw[i2], c1 = pw[17 + i2]
+                                let qxP0 = s0p - sx0, qxM0 = s0m - sx0, qxP1 = s1p - sx1, qxM1 = s1m - sx1
+                                let q2P0 = t0p + b0p + c0 * cp2, q2M0 = t0m + b0m + c0 * cm2
+                                let q2P1 = t1p + b1p + c1 * cp2, q2M1 = t1m + b1m + c1 * cm2
+                                @inline(__always) func consider(_ sumqx: Float, _ sumq2: Float, _ k: Int) {
+                                    if sumq2 > 0 && sumqx * sumqx > bestScore * sumq2 {
+                                        scale = sumqx / sumq2
+                                        bestScore = scale * sumqx
+                                        besti1 = i1
+                                        besti2 = i2
+                                        bestShift = k
+                                    }
                                 }
-                                let sumqx: InlineArray<4, Float> = [qxP[0] + qxP[1], qxP[0] + qxM[1], qxM[0] + qxP[1], qxM[0] + qxM[1]]
-                                let sumq2: InlineArray<4, Float> = [q2P[0] + q2P[1], q2P[0] + q2M[1], q2M[0] + q2P[1], q2M[0] + q2M[1]]
-                                for k in 0..<4 where sumq2[k] > 0 && sumqx[k] * sumqx[k] > bestScore * sumq2[k] {
-                                    scale = sumqx[k] / sumq2[k]
-                                    bestScore = scale * sumqx[k]
-                                    besti1 = i1
-                                    besti2 = i2
-                                    bestShift = k
-                                }
+                                consider(qxP0 + qxP1, q2P0 + q2P1, 0)
+                                consider(qxP0 + qxM1, q2P0 + q2M1, 1)
+                                consider(qxM0 + qxP1, q2M0 + q2P1, 2)
+                                consider(qxM0 + qxM1, q2M0 + q2M1, 3)
                             }
                         }
                         if besti1 < 0 { bestShift = -1 }
