@@ -35,6 +35,21 @@ struct IQLlamaCppParityTests {
         return x
     }
 
+    /// `llamaCppRequiresImportance` is `ggml_quantize_requires_imatrix` for every type id.
+    @Test func importanceRequirementMatchesGGML() throws {
+        let python = ProcessInfo.processInfo.environment["MOEPACK_LLAMA_PYTHON"]!
+        let script = """
+            import ctypes, os, llama_cpp
+            lib = ctypes.CDLL(os.path.join(os.path.dirname(llama_cpp.__file__), "lib", "libggml-base.so"))
+            lib.ggml_quantize_requires_imatrix.restype = ctypes.c_bool
+            print(" ".join(str(t) for t in range(40) if lib.ggml_quantize_requires_imatrix(t)))
+            """
+        let result = try TestSupport.run(python, ["-c", script])
+        #expect(result.status == 0, "\(result.stderr.suffix(2000))")
+        let theirs = result.stdout.split(separator: " ").compactMap { UInt32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        #expect(theirs == GGMLType.allCases.filter(\.llamaCppRequiresImportance).map(\.rawValue))
+    }
+
     @Test(arguments: types, [false, true])
     func bytesEqualLlamaCpp(type: GGMLType, weighted: Bool) throws {
         let python = ProcessInfo.processInfo.environment["MOEPACK_LLAMA_PYTHON"]!
@@ -42,8 +57,7 @@ struct IQLlamaCppParityTests {
         let x = Self.rows(columns: columns, count: count, seed: 17 + UInt64(type.rawValue))
         var random = SplitMix64(seed: 99)
         let importance = (0..<columns).map { _ in Float(random.next() % 1000) / 250 + 0.001 }
-        let needsWeights: Set<GGMLType> = [.iq2_xxs, .iq2_xs, .iq1_s]
-        let weights: [Float]? = weighted ? importance : needsWeights.contains(type) ? [Float](repeating: 1, count: columns) : nil
+        let weights: [Float]? = weighted ? importance : type.llamaCppRequiresImportance ? [Float](repeating: 1, count: columns) : nil
         let directory = TestSupport.scratchDirectory("iq-parity-\(type.name)-\(weighted)")
         try x.withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: directory + "/in.f32")) }
         if let weights { try weights.withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: directory + "/imp.f32")) } }

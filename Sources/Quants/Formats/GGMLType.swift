@@ -100,6 +100,17 @@ public enum GGMLType: UInt32, CaseIterable, Sendable {
         }
     }
 
+    /// Types llama.cpp will not quantize without an importance matrix (`ggml_quantize_requires_imatrix`:
+    /// IQ2_XXS, IQ2_XS, IQ1_S; their `quantize_row_*_impl` assert weights). moepack's quantizers accept
+    /// `importance == nil` for them too and then use weights of 1 (the bytes llama.cpp gives for an
+    /// all-ones matrix); callers that want llama.cpp's policy check this.
+    public var llamaCppRequiresImportance: Bool {
+        switch self {
+        case .iq2_xxs, .iq2_xs, .iq1_s: true
+        default: false
+        }
+    }
+
     /// Parses llama.cpp's spelling in any letter case (`q4_k`, `Q4_K`, `iq4_xs`).
     public init?(name: String) {
         guard let match = Self.allCases.first(where: { $0.name.lowercased() == name.lowercased() }) else { return nil }
