@@ -134,7 +134,8 @@ public protocol BlockFormat: SendableMetatype {
     /// Quantizes `count` weights (a multiple of the block size) into `count / blockSize` blocks.
     ///
     /// With `importance == nil` the bytes equal llama.cpp's `ggml_quantize_chunk` without an
-    /// importance matrix (its `quantize_row_*_ref` or, for IQ4, its default search). With
+    /// importance matrix (its `quantize_row_*_ref` or, for IQ4, its default search; for the three
+    /// types llama.cpp refuses without one, `llamaCppRequiresImportance`, its bytes for weights of 1). With
     /// per-column importance weights, the quantization error is weighted by them as llama.cpp's
     /// `quantize_*_impl` functions do.
     static func quantizeRow(
