@@ -1,6 +1,6 @@
-"""Generates Sources/Quants/Formats/IQGridTables.swift from llama.cpp's C sources.
+"""Generates Sources/QuantKernels/IQGridTables.swift from llama.cpp's C sources.
 
-    python3 scripts/make_iq_tables.py /tmp/llama-src/llama.cpp/ggml/src > Sources/Quants/Formats/IQGridTables.swift
+    python3 scripts/make_iq_tables.py /tmp/llama-src/llama.cpp/ggml/src > Sources/QuantKernels/IQGridTables.swift
 
 Reads `ggml-common.h` (the decoding grids iq2xxs_grid, iq2xs_grid, iq2s_grid, iq3xxs_grid, iq3s_grid,
 iq1s_grid and ksigns_iq2xs) and `ggml-quants.c` (the kgrid_* index tables that iq2xs_init_impl and
@@ -46,12 +46,12 @@ for swift, (cname, bits, n, kname, fbits, fields) in grids.items():
             assert level.setdefault(l, b) == b, (cname, l, b)
     width = bits // 4
     out.append(f"/// `{cname}`: {n} entries of {fields} signed-byte levels (decoding grid).")
-    out.append(f"let {swift}: [UInt{bits}] = [")
+    out.append(f"public let {swift}: [UInt{bits}] = [")
     for i in range(0, n, 8):
         out.append("    " + ", ".join(f"0x{v:0{width}x}" for v in values[i:i + 8]) + ",")
     out.append("]")
     out.append(f"/// `{kname}` of ggml-quants.c: entry i packs grid entry i's level indices, {fbits} bits each.")
-    out.append(f"let {swift}Index: [UInt16] = [")
+    out.append(f"public let {swift}Index: [UInt16] = [")
     for i in range(0, n, 16):
         out.append("    " + ", ".join(str(v) for v in kgrid[i:i + 16]) + ",")
     out.append("]")

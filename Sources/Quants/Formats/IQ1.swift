@@ -6,8 +6,6 @@ import QuantKernels
 // `d·(2s + 1)`. The quantizers solve the 3-level split exactly over the sorted weights, then snap to
 // the grid. Transcribed loop for loop, as IQ2.swift. Layouts: formats/blocks.md.
 
-let iq1Delta: Float = 0.125
-
 /// IQ1_S: 256 weights, 50 bytes (1.5625 bpw): F16 `d`, 32 low bytes of 11-bit grid indices, 8 u16 per
 /// 32 weights: bits 0–11 the indices' high 3 bits (per group of 8), 12–14 the scale, 15 the delta's sign.
 ///

@@ -218,10 +218,6 @@ public enum IQ2_S: BlockFormat {
     }
 }
 
-/// `ksigns_iq2xs[s]`: the 7 stored sign bits plus their parity as bit 7.
-@inline(__always)
-func iq2Signs(_ s: UInt8) -> UInt8 { s | UInt8(s.nonzeroBitCount & 1) << 7 }
-
 /// Eight weights `db · grid byte · (±1)`, as `dequantize_row_iq2_*` computes them.
 @inline(__always)
 func writeGridRow(_ g: UInt64, _ signs: UInt8, _ db: Float, _ y: UnsafeMutablePointer<Float>) {

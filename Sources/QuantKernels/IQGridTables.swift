@@ -2,7 +2,7 @@
 // (llama-cpp-python 0.3.36, llama.cpp commit 0c1e570). Do not edit by hand.
 
 /// `iq2xxs_grid`: 256 entries of 8 signed-byte levels (decoding grid).
-let iq2xxsGrid: [UInt64] = [
+public let iq2xxsGrid: [UInt64] = [
     0x0808080808080808, 0x080808080808082b, 0x0808080808081919, 0x0808080808082b08, 0x0808080808082b2b, 0x0808080808190819, 0x0808080808191908, 0x08080808082b0808,
     0x08080808082b082b, 0x08080808082b2b08, 0x08080808082b2b2b, 0x0808080819080819, 0x0808080819081908, 0x0808080819190808, 0x0808080819192b08, 0x08080808192b0819,
     0x08080808192b1908, 0x080808082b080808, 0x080808082b08082b, 0x080808082b082b2b, 0x080808082b2b082b, 0x0808081908080819, 0x0808081908081908, 0x0808081908190808,
@@ -37,7 +37,7 @@ let iq2xxsGrid: [UInt64] = [
     0x2b2b08080808082b, 0x2b2b080819190808, 0x2b2b08082b081919, 0x2b2b081908082b19, 0x2b2b082b08080808, 0x2b2b190808192b08, 0x2b2b2b0819190808, 0x2b2b2b1908081908,
 ]
 /// `kgrid_2bit_256` of ggml-quants.c: entry i packs grid entry i's level indices, 2 bits each.
-let iq2xxsGridIndex: [UInt16] = [
+public let iq2xxsGridIndex: [UInt16] = [
     0, 2, 5, 8, 10, 17, 20, 32, 34, 40, 42, 65, 68, 80, 88, 97,
     100, 128, 130, 138, 162, 257, 260, 272, 277, 320, 388, 408, 512, 514, 546, 642,
     1025, 1028, 1040, 1057, 1060, 1088, 1090, 1096, 1120, 1153, 1156, 1168, 1188, 1280, 1282, 1288,
@@ -57,7 +57,7 @@ let iq2xxsGridIndex: [UInt16] = [
 ]
 
 /// `iq2xs_grid`: 512 entries of 8 signed-byte levels (decoding grid).
-let iq2xsGrid: [UInt64] = [
+public let iq2xsGrid: [UInt64] = [
     0x0808080808080808, 0x080808080808082b, 0x0808080808081919, 0x0808080808082b08, 0x0808080808082b2b, 0x0808080808190819, 0x0808080808191908, 0x080808080819192b,
     0x0808080808192b19, 0x08080808082b0808, 0x08080808082b082b, 0x08080808082b1919, 0x08080808082b2b08, 0x0808080819080819, 0x0808080819081908, 0x080808081908192b,
     0x0808080819082b19, 0x0808080819190808, 0x080808081919082b, 0x0808080819191919, 0x0808080819192b08, 0x08080808192b0819, 0x08080808192b1908, 0x080808082b080808,
@@ -124,7 +124,7 @@ let iq2xsGrid: [UInt64] = [
     0x2b2b2b082b2b2b08, 0x2b2b2b1908081908, 0x2b2b2b192b081908, 0x2b2b2b192b08192b, 0x2b2b2b2b082b2b08, 0x2b2b2b2b082b2b2b, 0x2b2b2b2b2b190819, 0x2b2b2b2b2b2b2b2b,
 ]
 /// `kgrid_2bit_512` of ggml-quants.c: entry i packs grid entry i's level indices, 2 bits each.
-let iq2xsGridIndex: [UInt16] = [
+public let iq2xsGridIndex: [UInt16] = [
     0, 2, 5, 8, 10, 17, 20, 22, 25, 32, 34, 37, 40, 65, 68, 70,
     73, 80, 82, 85, 88, 97, 100, 128, 130, 133, 136, 145, 148, 153, 160, 257,
     260, 262, 265, 272, 274, 277, 280, 282, 289, 292, 320, 322, 325, 328, 337, 340,
@@ -160,7 +160,7 @@ let iq2xsGridIndex: [UInt16] = [
 ]
 
 /// `iq2s_grid`: 1024 entries of 8 signed-byte levels (decoding grid).
-let iq2sGrid: [UInt64] = [
+public let iq2sGrid: [UInt64] = [
     0x0808080808080808, 0x080808080808082b, 0x0808080808081919, 0x0808080808082b08, 0x0808080808082b2b, 0x0808080808190819, 0x0808080808191908, 0x080808080819192b,
     0x0808080808192b19, 0x08080808082b0808, 0x08080808082b082b, 0x08080808082b1919, 0x08080808082b2b08, 0x0808080819080819, 0x0808080819081908, 0x080808081908192b,
     0x0808080819082b19, 0x0808080819190808, 0x080808081919082b, 0x0808080819191919, 0x0808080819192b08, 0x08080808192b0819, 0x08080808192b1908, 0x08080808192b192b,
@@ -291,7 +291,7 @@ let iq2sGrid: [UInt64] = [
     0x2b2b2b192b08192b, 0x2b2b2b2b08082b08, 0x2b2b2b2b08082b2b, 0x2b2b2b2b082b0808, 0x2b2b2b2b082b082b, 0x2b2b2b2b082b2b08, 0x2b2b2b2b2b082b08, 0x2b2b2b2b2b2b2b2b,
 ]
 /// `kgrid_2bit_1024` of ggml-quants.c: entry i packs grid entry i's level indices, 2 bits each.
-let iq2sGridIndex: [UInt16] = [
+public let iq2sGridIndex: [UInt16] = [
     0, 2, 5, 8, 10, 17, 20, 22, 25, 32, 34, 37, 40, 65, 68, 70,
     73, 80, 82, 85, 88, 97, 100, 102, 105, 128, 130, 133, 136, 145, 148, 160,
     165, 170, 257, 260, 262, 265, 272, 274, 277, 280, 289, 292, 320, 322, 325, 328,
@@ -359,7 +359,7 @@ let iq2sGridIndex: [UInt16] = [
 ]
 
 /// `iq1s_grid`: 2048 entries of 8 signed-byte levels (decoding grid).
-let iq1sGrid: [UInt64] = [
+public let iq1sGrid: [UInt64] = [
     0xffffffffffffffff, 0xffffffffffffff01, 0xffffffffffff0000, 0xffffffffffff01ff, 0xffffffffffff0101, 0xffffffffff00ff00, 0xffffffffff000000, 0xffffffffff01ffff,
     0xffffffffff01ff01, 0xffffffffff0101ff, 0xffffffffff010101, 0xffffffff00ff0000, 0xffffffff0000ff00, 0xffffffff000000ff, 0xffffffff00000001, 0xffffffff00010000,
     0xffffffff01ffffff, 0xffffffff01ffff01, 0xffffffff01ff01ff, 0xffffffff01ff0101, 0xffffffff01000000, 0xffffffff0101ffff, 0xffffffff0101ff01, 0xffffffff010101ff,
@@ -618,7 +618,7 @@ let iq1sGrid: [UInt64] = [
     0x0101010101ffff01, 0x0101010101ff01ff, 0x0101010101ff0101, 0x0101010101000000, 0x010101010101ffff, 0x010101010101ff01, 0x01010101010101ff, 0x0101010101010101,
 ]
 /// `kgrid_1bit_2048` of ggml-quants.c: entry i packs grid entry i's level indices, 2 bits each.
-let iq1sGridIndex: [UInt16] = [
+public let iq1sGridIndex: [UInt16] = [
     0, 2, 5, 8, 10, 17, 21, 32, 34, 40, 42, 69, 81, 84, 86, 101,
     128, 130, 136, 138, 149, 160, 162, 168, 170, 260, 261, 273, 276, 278, 281, 282,
     293, 321, 326, 329, 338, 341, 346, 353, 356, 358, 360, 389, 401, 404, 406, 421,
@@ -750,7 +750,7 @@ let iq1sGridIndex: [UInt16] = [
 ]
 
 /// `iq3xxs_grid`: 256 entries of 4 signed-byte levels (decoding grid).
-let iq3xxsGrid: [UInt32] = [
+public let iq3xxsGrid: [UInt32] = [
     0x04040404, 0x04040414, 0x04040424, 0x04040c0c, 0x04040c1c, 0x04040c3e, 0x04041404, 0x04041414,
     0x04041c0c, 0x04042414, 0x04043e1c, 0x04043e2c, 0x040c040c, 0x040c041c, 0x040c0c04, 0x040c0c14,
     0x040c140c, 0x040c142c, 0x040c1c04, 0x040c1c14, 0x040c240c, 0x040c2c24, 0x040c3e04, 0x04140404,
@@ -785,7 +785,7 @@ let iq3xxsGrid: [UInt32] = [
     0x3e1c1c1c, 0x3e1c3404, 0x3e24140c, 0x3e24240c, 0x3e2c0404, 0x3e2c0414, 0x3e2c1424, 0x3e341c04,
 ]
 /// `kgrid_256` of ggml-quants.c: entry i packs grid entry i's level indices, 3 bits each.
-let iq3xxsGridIndex: [UInt16] = [
+public let iq3xxsGridIndex: [UInt16] = [
     0, 2, 4, 9, 11, 15, 16, 18, 25, 34, 59, 61, 65, 67, 72, 74,
     81, 85, 88, 90, 97, 108, 120, 128, 130, 132, 137, 144, 146, 153, 155, 159,
     169, 175, 189, 193, 199, 200, 202, 213, 248, 267, 287, 292, 303, 315, 317, 321,
@@ -805,7 +805,7 @@ let iq3xxsGridIndex: [UInt16] = [
 ]
 
 /// `iq3s_grid`: 512 entries of 4 signed-byte levels (decoding grid).
-let iq3sGrid: [UInt32] = [
+public let iq3sGrid: [UInt32] = [
     0x01010101, 0x01010103, 0x01010105, 0x0101010b, 0x0101010f, 0x01010301, 0x01010303, 0x01010305,
     0x01010309, 0x0101030d, 0x01010501, 0x01010503, 0x0101050b, 0x01010707, 0x01010901, 0x01010905,
     0x0101090b, 0x0101090f, 0x01010b03, 0x01010b07, 0x01010d01, 0x01010d05, 0x01010f03, 0x01010f09,
@@ -872,7 +872,7 @@ let iq3sGrid: [UInt32] = [
     0x0f090307, 0x0f090501, 0x0f090b01, 0x0f0b0505, 0x0f0b0905, 0x0f0d0105, 0x0f0d0703, 0x0f0f0101,
 ]
 /// `kgrid_512` of ggml-quants.c: entry i packs grid entry i's level indices, 3 bits each.
-let iq3sGridIndex: [UInt16] = [
+public let iq3sGridIndex: [UInt16] = [
     0, 1, 2, 5, 7, 8, 9, 10, 12, 14, 16, 17, 21, 27, 32, 34,
     37, 39, 41, 43, 48, 50, 57, 60, 63, 64, 65, 66, 68, 72, 73, 77,
     80, 83, 87, 89, 93, 100, 113, 117, 122, 128, 129, 133, 135, 136, 139, 142,
