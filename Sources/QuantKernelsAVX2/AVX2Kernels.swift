@@ -112,4 +112,14 @@ public enum AVX2Kernels {
     @inline(never) public static func encodeBF16(_ x: UnsafePointer<Float>, count: Int, into y: UnsafeMutableRawPointer) {
         BFloat16Rows.encode(x, count: count, into: y)
     }
+
+    @inline(never) public static func dequantizeIQ(_ lattice: IQLattice, _ y: UnsafeRawPointer, blocks: Int, into x: UnsafeMutablePointer<Float>) {
+        IQRows.dequantize(lattice, y, blocks: blocks, into: x, half: F16CHalf.self)
+    }
+    @inline(never) public static func dotIQ(_ lattice: IQLattice, _ y: UnsafeRawPointer, _ v: UnsafePointer<Float>, blocks: Int) -> Float {
+        IQRows.dot(lattice, y, v, blocks: blocks, half: F16CHalf.self, vector: F32Vector.self)
+    }
+    @inline(never) public static func dotIQ(_ lattice: IQLattice, _ y: UnsafeRawPointer, bf16 v: UnsafePointer<UInt16>, blocks: Int) -> Float {
+        IQRows.dot(lattice, y, v, blocks: blocks, half: F16CHalf.self, vector: BF16Vector.self)
+    }
 }

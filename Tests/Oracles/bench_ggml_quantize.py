@@ -3,6 +3,8 @@
 usage: bench_ggml_quantize.py MATRIX.f32 ROWS COLS THREADS TYPE_ID [TYPE_ID ...]
 Prints JSON {type_id: [seconds_1_thread, seconds_N_threads]} (best of 3 each). Threads split rows
 into contiguous chunks as llama-quantize does; ctypes releases the GIL during the C call.
+IQ2_XXS, IQ2_XS and IQ1_S (ids 16, 17, 19) cannot be quantized without importance weights: they get
+all-ones weights, which is what moepack substitutes.
 """
 import ctypes
 import json
@@ -24,6 +26,8 @@ lib.ggml_row_size.restype = ctypes.c_size_t
 lib.ggml_row_size.argtypes = [ctypes.c_int, ctypes.c_int64]
 x = np.fromfile(path, dtype=np.float32)
 assert x.size == rows * cols
+ones = np.ones(cols, dtype=np.float32)
+NEEDS_WEIGHTS = {16, 17, 19}
 
 
 def run(type_id, n_threads):
@@ -32,7 +36,8 @@ def run(type_id, n_threads):
 
     def work(chunk):
         start, end = chunk
-        lib.ggml_quantize_chunk(type_id, x.ctypes.data, dst, start * cols, end - start, cols, None)
+        weights = ones.ctypes.data if type_id in NEEDS_WEIGHTS else None
+        lib.ggml_quantize_chunk(type_id, x.ctypes.data, dst, start * cols, end - start, cols, weights)
 
     best = float("inf")
     for _ in range(3):

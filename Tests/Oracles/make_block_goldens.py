@@ -9,6 +9,10 @@ libggml-base exports ggml_quantize_chunk). Run once, commit the outputs:
 Writes inputs.f32 (ROWS x COLS little-endian float32), importance.f32 (COLS float32), per type
 <TYPE>.bin (ggml_quantize_chunk without an importance matrix) and <TYPE>.imatrix.bin (with it), and
 rmse-reference.json: llama.cpp's RMSE per type and row class (bytes dequantized with gguf-py).
+
+IQ2_XXS, IQ2_XS and IQ1_S have no unweighted path in llama.cpp (quantize_row_*_impl asserts
+quant_weights); their <TYPE>.bin is made with an all-ones importance matrix, which is what moepack
+substitutes when it is given none. IQ2_S, IQ3_XXS, IQ3_S and IQ1_M have an unweighted path.
 """
 import ctypes
 import os
@@ -66,11 +70,14 @@ x.tofile(os.path.join(out, "inputs.f32"))
 importance.tofile(os.path.join(out, "importance.f32"))
 
 TYPES = {"Q4_0": 2, "Q4_1": 3, "Q5_0": 6, "Q5_1": 7, "Q8_0": 8, "Q2_K": 10, "Q3_K": 11, "Q4_K": 12,
-         "Q5_K": 13, "Q6_K": 14, "IQ4_NL": 20, "IQ4_XS": 23, "F16": 1, "BF16": 30}
+         "Q5_K": 13, "Q6_K": 14, "IQ4_NL": 20, "IQ4_XS": 23, "F16": 1, "BF16": 30,
+         "IQ2_XXS": 16, "IQ2_XS": 17, "IQ3_XXS": 18, "IQ1_S": 19, "IQ3_S": 21, "IQ2_S": 22, "IQ1_M": 29}
+NEEDS_WEIGHTS = {"IQ2_XXS", "IQ2_XS", "IQ1_S"}
+ones = np.ones(COLS, dtype=np.float32)
 rmse = {}
 for name, type_id in TYPES.items():
     row = lib.ggml_row_size(type_id, COLS)
-    for suffix, weights in (("", None), (".imatrix", importance)):
+    for suffix, weights in (("", ones if name in NEEDS_WEIGHTS else None), (".imatrix", importance)):
         dst = ctypes.create_string_buffer(row * x.shape[0])
         size = lib.ggml_quantize_chunk(type_id, x.ctypes.data, dst, 0, x.shape[0], COLS,
                                        None if weights is None else weights.ctypes.data)

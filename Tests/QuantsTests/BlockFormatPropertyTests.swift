@@ -15,6 +15,7 @@ import Testing
         let expected: [GGMLType: Double] = [
             .q4_0: 4.5, .q4_1: 5, .q5_0: 5.5, .q5_1: 6, .q8_0: 8.5, .q2_K: 2.625, .q3_K: 3.4375, .q4_K: 4.5,
             .q5_K: 5.5, .q6_K: 6.5625, .iq4_nl: 4.5, .iq4_xs: 4.25, .f16: 16, .bf16: 16, .f32: 32,
+            .iq2_xxs: 2.0625, .iq2_xs: 2.3125, .iq2_s: 2.5625, .iq3_xxs: 3.0625, .iq3_s: 3.4375, .iq1_s: 1.5625, .iq1_m: 1.75,
         ]
         #expect(type.bitsPerWeight == expected[type])
         // Writing a row touches exactly its bytes: a canary after the row survives.

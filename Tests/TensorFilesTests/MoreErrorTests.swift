@@ -59,10 +59,10 @@ import Testing
         var out = [UInt8](repeating: 0, count: 64)
         let row = [Float](repeating: 1, count: 256)
         do {
-            try row.withUnsafeBufferPointer { x in try out.withUnsafeMutableBytes { try GGMLType.iq2_xxs.quantize(row: x, into: $0) } }
+            try row.withUnsafeBufferPointer { x in try out.withUnsafeMutableBytes { try GGMLType.tq1_0.quantize(row: x, into: $0) } }
             Issue.record("expected an error")
         } catch {
-            #expect("\(error)" == "moepack cannot write IQ2_XXS")
+            #expect("\(error)" == "moepack cannot write TQ1_0")
         }
     }
 }

@@ -88,9 +88,26 @@ public enum GGMLType: UInt32, CaseIterable, Sendable {
         case .q6_K: Q6_K.self
         case .iq4_nl: IQ4_NL.self
         case .iq4_xs: IQ4_XS.self
-        case .f64, .i8, .i16, .i32, .i64, .q8_1, .q8_K, .iq2_xxs, .iq2_xs, .iq3_xxs, .iq1_s, .iq3_s, .iq2_s, .iq1_m,
-            .tq1_0, .tq2_0, .mxfp4:
+        case .iq2_xxs: IQ2_XXS.self
+        case .iq2_xs: IQ2_XS.self
+        case .iq2_s: IQ2_S.self
+        case .iq3_xxs: IQ3_XXS.self
+        case .iq3_s: IQ3_S.self
+        case .iq1_s: IQ1_S.self
+        case .iq1_m: IQ1_M.self
+        case .f64, .i8, .i16, .i32, .i64, .q8_1, .q8_K, .tq1_0, .tq2_0, .mxfp4:
             nil
+        }
+    }
+
+    /// Types llama.cpp will not quantize without an importance matrix (`ggml_quantize_requires_imatrix`:
+    /// IQ2_XXS, IQ2_XS, IQ1_S; their `quantize_row_*_impl` assert weights). moepack's quantizers accept
+    /// `importance == nil` for them too and then use weights of 1 (the bytes llama.cpp gives for an
+    /// all-ones matrix); callers that want llama.cpp's policy check this.
+    public var llamaCppRequiresImportance: Bool {
+        switch self {
+        case .iq2_xxs, .iq2_xs, .iq1_s: true
+        default: false
         }
     }
 
@@ -120,7 +137,8 @@ public protocol BlockFormat: SendableMetatype {
     /// Quantizes `count` weights (a multiple of the block size) into `count / blockSize` blocks.
     ///
     /// With `importance == nil` the bytes equal llama.cpp's `ggml_quantize_chunk` without an
-    /// importance matrix (its `quantize_row_*_ref` or, for IQ4, its default search). With
+    /// importance matrix (its `quantize_row_*_ref` or, for IQ4, its default search; for the three
+    /// types llama.cpp refuses without one, `llamaCppRequiresImportance`, its bytes for weights of 1). With
     /// per-column importance weights, the quantization error is weighted by them as llama.cpp's
     /// `quantize_*_impl` functions do.
     static func quantizeRow(

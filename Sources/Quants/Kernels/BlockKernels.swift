@@ -28,6 +28,13 @@ public struct BlockKernels: Sendable {
     /// F16 and BF16 rows (`count` weights, not blocks).
     public let quantizeF16, quantizeBF16: Quantize
     public let dequantizeF16: Dequantize
+    /// The IQ1/IQ2/IQ3 lattice formats: dequantize, dot with F32 and with BF16 vectors (`blocks` of 256).
+    public typealias DequantizeIQ = @Sendable (_ lattice: IQLattice, _ y: UnsafeRawPointer, _ blocks: Int, _ x: UnsafeMutablePointer<Float>) -> Void
+    public typealias DotIQ = @Sendable (_ lattice: IQLattice, _ y: UnsafeRawPointer, _ v: UnsafePointer<Float>, _ blocks: Int) -> Float
+    public typealias DotIQBF16 = @Sendable (_ lattice: IQLattice, _ y: UnsafeRawPointer, _ v: UnsafePointer<UInt16>, _ blocks: Int) -> Float
+    public let dequantizeIQ: DequantizeIQ
+    public let dotIQ: DotIQ
+    public let dotIQBF16: DotIQBF16
 
     public static let baseline = BlockKernels(
         quantizeQ8_0: { LegacyQuantizers.q8_0($0, blocks: $1, into: $2, half: SoftwareHalf.self) },
@@ -58,7 +65,10 @@ public struct BlockKernels: Sendable {
         quantizeQ6_K: { KQuantizers.q6_K($0, count: $1, importance: $2, into: $3, half: SoftwareHalf.self) },
         quantizeF16: { HalfRows.encode($0, count: $1, into: $2, half: SoftwareHalf.self) },
         quantizeBF16: { BFloat16Rows.encode($0, count: $1, into: $2) },
-        dequantizeF16: { HalfRows.decode($0, count: $1, into: $2, half: SoftwareHalf.self) })
+        dequantizeF16: { HalfRows.decode($0, count: $1, into: $2, half: SoftwareHalf.self) },
+        dequantizeIQ: { IQRows.dequantize($0, $1, blocks: $2, into: $3, half: SoftwareHalf.self) },
+        dotIQ: { IQRows.dot($0, $1, $2, blocks: $3, half: SoftwareHalf.self, vector: F32Vector.self) },
+        dotIQBF16: { IQRows.dot($0, $1, $2, blocks: $3, half: SoftwareHalf.self, vector: BF16Vector.self) })
 
     #if canImport(QuantKernelsAVX2)
     static let avx2 = BlockKernels(
@@ -90,7 +100,10 @@ public struct BlockKernels: Sendable {
         quantizeQ6_K: { AVX2Kernels.quantizeQ6_K($0, count: $1, importance: $2, into: $3) },
         quantizeF16: { AVX2Kernels.encodeF16($0, count: $1, into: $2) },
         quantizeBF16: { AVX2Kernels.encodeBF16($0, count: $1, into: $2) },
-        dequantizeF16: { AVX2Kernels.decodeF16($0, count: $1, into: $2) })
+        dequantizeF16: { AVX2Kernels.decodeF16($0, count: $1, into: $2) },
+        dequantizeIQ: { AVX2Kernels.dequantizeIQ($0, $1, blocks: $2, into: $3) },
+        dotIQ: { AVX2Kernels.dotIQ($0, $1, $2, blocks: $3) },
+        dotIQBF16: { AVX2Kernels.dotIQ($0, $1, bf16: $2, blocks: $3) })
     #endif
 
     /// The dequantizer of `type` when it is a block format with a kernel here, else nil.
