@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Builds and runs one libFuzzer target over moepack's parsers (Fuzz/Fuzz<Target>.swift):
+# Builds and runs one libFuzzer target over moepack's parsers (Tests/Fuzz/Fuzz<Target>.swift):
 #   bash Tests/fuzz.sh TARGET SECONDS        e.g. bash Tests/fuzz.sh GGUF 60
 # TARGET: Safetensors, Config, Tokenizer, GGUF, BaseFile, Results (or "all").
 # The package's modules are built once with `-sanitize=fuzzer,address` into .build-fuzz (coverage
 # and AddressSanitizer everywhere), then each target's entry file is compiled against them with
 # swiftc and linked with the modules' object files; no manifest change is needed. The corpus starts
-# from the seeds in Fuzz/Seeds/TARGET and grows in .build-fuzz/corpus/TARGET; crashes, timeouts
+# from the seeds in Tests/Fuzz/Seeds/TARGET and grows in .build-fuzz/corpus/TARGET; crashes, timeouts
 # (> 1 s) and out-of-memory inputs (> 2 GB) land in .build-fuzz/artifacts/ and the script exits
 # non-zero. Needs the open-source Swift toolchain for Linux (it ships libFuzzer).
 set -euo pipefail
@@ -20,7 +20,7 @@ if [ "$target" = all ]; then
     for t in Safetensors Config Tokenizer GGUF BaseFile Results; do bash "$0" "$t" "$seconds" || status=1; done
     exit $status
 fi
-[ -f "Fuzz/Fuzz$target.swift" ] || { echo "Tests/fuzz.sh: no Fuzz/Fuzz$target.swift" >&2; exit 64; }
+[ -f "Tests/Fuzz/Fuzz$target.swift" ] || { echo "Tests/fuzz.sh: no Tests/Fuzz/Fuzz$target.swift" >&2; exit 64; }
 
 swift build -c release --scratch-path "$scratch" --target Inference -Xswiftc -sanitize=fuzzer,address >&2
 objects=()
@@ -31,13 +31,13 @@ done
 binary=$scratch/fuzz-$target
 swiftc -O -parse-as-library -sanitize=fuzzer,address -module-name "Fuzz$target" \
     -I "$scratch/release/Modules" -I Sources/CZstd -I Sources/CXXHash \
-    "Fuzz/Fuzz$target.swift" Fuzz/FuzzSupport.swift "${objects[@]}" \
+    "Tests/Fuzz/Fuzz$target.swift" Tests/Fuzz/FuzzSupport.swift "${objects[@]}" \
     $(pkg-config --libs libzstd libxxhash) -o "$binary" 2> >(grep -v "Cannot export local symbol" >&2)
 
 mkdir -p "$scratch/corpus/$target" "$scratch/artifacts"
 log=$scratch/fuzz-$target.log
 set +e
-ASAN_OPTIONS=detect_leaks=0 "$binary" "$scratch/corpus/$target" "Fuzz/Seeds/$target" \
+ASAN_OPTIONS=detect_leaks=0 "$binary" "$scratch/corpus/$target" "Tests/Fuzz/Seeds/$target" \
     -max_total_time="$seconds" -timeout=1 -rss_limit_mb=2048 -max_len=65536 \
     -artifact_prefix="$scratch/artifacts/$target-" -print_final_stats=1 > "$log" 2>&1
 status=$?
