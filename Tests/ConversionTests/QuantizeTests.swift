@@ -369,3 +369,24 @@ extension QuantizeCommandTests {
         #expect(dry.status == 0 && dry.stdout.contains("need an importance matrix"))
     }
 }
+
+extension LowBitMixTests {
+    /// The shipped dynamic R1 recipes plan files within 3% of the published ones they are modelled on.
+    @Test(arguments: [("r1-dynamic-1.58bit", 131.0), ("r1-dynamic-1.73bit", 158), ("r1-dynamic-2.22bit", 183), ("r1-dynamic-2.51bit", 212)])
+    func dynamicRecipesLandNearThePublishedSizes(recipe: String, publishedGiB: Double) throws {
+        let directory = TestSupport.scratchDirectory("r1-dynamic")
+        try FileManager.default.copyItem(
+            atPath: TestSupport.packageRoot + "/Tests/DeepSeekV3Tests/Fixtures/deepseek-r1-config.json", toPath: directory + "/config.json")
+        var options = GGUFConverter.Options()
+        options.rules = try QuantRecipe.ruleLines(fromFile: TestSupport.packageRoot + "/formats/recipes/\(recipe).txt").map { try QuantRecipe.Rule(parsing: $0) }
+        options.importance = (ImportanceMatrix(), "-", "-")
+        let plan = try GGUFConverter(input: directory, output: directory + "/x.gguf", options: options).plan()
+        let gib = Double(plan.layout.fileSize) / 1_073_741_824
+        #expect(abs(gib / publishedGiB - 1) < 0.03, "\(recipe): \(gib) GiB planned, \(publishedGiB) GiB published")
+        // Routed experts at the recipe's low-bit types; attention, shared experts, dense layers at 4-6 bits.
+        let types = Dictionary(uniqueKeysWithValues: plan.tensors.map { ($0.tensor.name, $0.type) })
+        #expect(types["blk.30.attn_q_b.weight"] == .q6_K && types["blk.30.ffn_up_shexp.weight"] == .q6_K && types["blk.1.ffn_down.weight"] == .q6_K)
+        #expect(types["token_embd.weight"] == .q4_K && types["output.weight"] == .q6_K)
+        #expect(types["blk.30.ffn_gate_exps.weight"]!.bitsPerWeight < 2.7)
+    }
+}
