@@ -2,6 +2,7 @@ import Conversion
 import DeepSeekV3
 import Foundation
 import Inference
+import TensorFiles
 import Testing
 import TestSupport
 
@@ -12,7 +13,7 @@ import TestSupport
 /// the F32 file can agree to float rounding; the quantized files agree to that extra error.
 @Suite(.enabled(if: ProcessInfo.processInfo.environment["MOEPACK_LLAMA_PYTHON"] != nil))
 struct LlamaCppForwardTests {
-    @Test(arguments: ["F32", "Q8_0", "Q4_K_M"])
+    @Test(arguments: ["F32", "Q8_0", "Q4_K_M", "IQ3_XXS", "IQ2_XXS", "IQ1_S"])
     func logitsAgreeWithLlamaCpp(type: String) throws {
         let python = ProcessInfo.processInfo.environment["MOEPACK_LLAMA_PYTHON"]!
         let root = TestSupport.scratchDirectory("llama-forward-\(type)")
@@ -22,6 +23,13 @@ struct LlamaCppForwardTests {
             options.rules = [try QuantRecipe.Rule(parsing: ".*=F32")]
         } else {
             options.recipe = QuantRecipe.Mix(argument: type)!
+        }
+        if type.hasPrefix("IQ") {
+            // The IQ mixes need an importance matrix: the tiny model's own, on other tokens.
+            let collector = ImatrixCollector()
+            let calibration = Fixtures.chunks(count: 4, length: 64, vocabulary: Fixtures.tinyWeights.config.vocabSize, seed: 11)
+            _ = try DeepSeekV3Model(source: Fixtures.tinyWeights, threads: 2, observer: collector).logits(chunks: calibration, positions: 0..<0)
+            options.importance = (try collector.result(datasets: [], chunkCount: 4, chunkSize: 64), "calibration", "-")
         }
         options.progress = .quiet
         _ = try GGUFConverter(input: Fixtures.tiny, output: path, options: options).run()

@@ -90,7 +90,7 @@ struct LlamaCppImatrixTests {
         let imatrix = Self.root + "/for-quantize.imatrix.gguf"
         var result = try TestSupport.run(TestSupport.moepackBinary, ["imatrix", Fixtures.tiny, "--text", Self.text, "--ctx", "64", "--chunks", "4", "--quiet", "-o", imatrix])
         #expect(result.status == 0, "\(result.stderr)")
-        for recipe in ["Q4_K_M", "Q3_K_M", "Q2_K", "IQ4_XS"] {
+        for recipe in ["Q4_K_M", "Q3_K_M", "Q2_K", "IQ4_XS", "IQ3_M", "IQ3_XXS", "IQ2_M", "IQ2_XXS", "IQ1_M", "IQ1_S"] {
             let theirs = Self.root + "/llama-\(recipe).gguf", ours = Self.root + "/moepack-\(recipe).gguf"
             result = try TestSupport.run(Self.tools + "/llama-quantize", ["--imatrix", imatrix, Self.f32, theirs, recipe, "2"])
             #expect(result.status == 0, "llama-quantize: \(result.stderr.suffix(2000))")
