@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds and runs one libFuzzer target over moepack's parsers (Tests/Fuzz/Fuzz<Target>.swift):
-#   bash Tests/fuzz.sh TARGET SECONDS        e.g. bash Tests/fuzz.sh GGUF 60
-# TARGET: Safetensors, Config, Tokenizer, GGUF, BaseFile, Results (or "all").
+#   bash Tests/fuzz.sh TARGET SECONDS [RUNS]   e.g. bash Tests/fuzz.sh GGUF 60
+# With RUNS the run is reproducible: libFuzzer's seed is fixed (1) and it stops after RUNS inputs
+# (or SECONDS, whichever comes first); Tests/run.sh runs every target that way.
+# TARGET: Safetensors, Config, Tokenizer, GGUF, BaseFile, Results, Imatrix (or "all").
 # The package's modules are built once with `-sanitize=fuzzer,address` into .build-fuzz (coverage
 # and AddressSanitizer everywhere), then each target's entry file is compiled against them with
 # swiftc and linked with the modules' object files; no manifest change is needed. The corpus starts
@@ -10,14 +12,15 @@
 # non-zero. Needs the open-source Swift toolchain for Linux (it ships libFuzzer).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-target=${1:?usage: Tests/fuzz.sh TARGET SECONDS}
+target=${1:?usage: Tests/fuzz.sh TARGET SECONDS [RUNS]}
 seconds=${2:-30}
+runs_limit=${3:-}
 scratch=$PWD/.build-fuzz
 modules=(QuantKernels QuantKernelsAVX2 Quants TensorFiles DeepSeekV3 Inference)
 
 if [ "$target" = all ]; then
     status=0
-    for t in Safetensors Config Tokenizer GGUF BaseFile Results; do bash "$0" "$t" "$seconds" || status=1; done
+    for t in Safetensors Config Tokenizer GGUF BaseFile Results Imatrix; do bash "$0" "$t" "$seconds" $runs_limit || status=1; done
     exit $status
 fi
 [ -f "Tests/Fuzz/Fuzz$target.swift" ] || { echo "Tests/fuzz.sh: no Tests/Fuzz/Fuzz$target.swift" >&2; exit 64; }
@@ -38,7 +41,7 @@ mkdir -p "$scratch/corpus/$target" "$scratch/artifacts"
 log=$scratch/fuzz-$target.log
 set +e
 ASAN_OPTIONS=detect_leaks=0 "$binary" "$scratch/corpus/$target" "Tests/Fuzz/Seeds/$target" \
-    -max_total_time="$seconds" -timeout=1 -rss_limit_mb=2048 -max_len=65536 \
+    -max_total_time="$seconds" ${runs_limit:+-runs=$runs_limit -seed=1} -timeout=1 -rss_limit_mb=2048 -max_len=65536 \
     -artifact_prefix="$scratch/artifacts/$target-" -print_final_stats=1 > "$log" 2>&1
 status=$?
 set -e

