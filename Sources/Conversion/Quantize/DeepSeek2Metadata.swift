@@ -4,7 +4,7 @@ import TensorFiles
 
 /// The `deepseek2` metadata llama.cpp's loader needs for DeepSeek-V3/R1, with the types it checks
 /// (`llama_model_loader::get_key`: counts u32, floats f32, flags bool), as listed in
-/// ../shared/REFERENCE.md "Metadata keys for deepseek2".
+/// formats/gguf.md "What moepack quantize writes" (llama.cpp `src/llama-arch.cpp`, `LLM_KV_*`).
 public enum DeepSeek2Metadata {
     /// A config count as u32. `DeepSeekV3Config.validate` bounds every field by 2³¹−1 (and the
     /// tokenizer its ids by 2²⁴), so a value out of range here is a programmer error: a config

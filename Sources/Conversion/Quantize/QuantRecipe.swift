@@ -7,9 +7,9 @@ import Quants
 /// number of the chosen type's blocks. Norms, the router and its bias always stay F32 (llama.cpp
 /// never quantizes them).
 public struct QuantRecipe: Sendable {
-    /// Built-in mixes, with llama.cpp's rules for `deepseek2` (`llama_tensor_get_type`, see
-    /// ../shared/REFERENCE.md "llama-quantize: types and default mixes"; DeepSeek's 256 experts get
-    /// none of the 8-expert special cases).
+    /// Built-in mixes, with llama.cpp's rules for `deepseek2` (`llama_tensor_get_type_impl` in
+    /// llama.cpp's `src/llama-quant.cpp`, the version llama-cpp-python 0.3.36 vendors; summarised in
+    /// formats/recipe.md; DeepSeek's 256 experts get none of the 8-expert special cases).
     public enum Mix: String, CaseIterable, Sendable {
         case q8_0 = "Q8_0", q6_K = "Q6_K", q5_K_M = "Q5_K_M", q4_K_M = "Q4_K_M", q3_K_M = "Q3_K_M", q2_K = "Q2_K"
         case iq4_xs = "IQ4_XS"

@@ -43,7 +43,8 @@ public enum SyntheticPreset: String, CaseIterable, Sendable {
         }
     }
 
-    /// A `config.json` with DeepSeek-R1's dimensions (`../shared/REFERENCE.md`), for planning and
+    /// A `config.json` with DeepSeek-R1's dimensions (the release's `config.json`, committed as
+    /// Tests/DeepSeekV3Tests/Fixtures/deepseek-r1-config.json), for planning and
     /// predictions at full size without the real files.
     public static var deepSeekR1ConfigJSON: String {
         configText(

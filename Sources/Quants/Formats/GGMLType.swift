@@ -150,5 +150,4 @@ public protocol BlockFormat: SendableMetatype {
 
 extension BlockFormat {
     public static var blockSize: Int { type.blockGeometry.weights }
-    public static var bytesPerBlock: Int { type.blockGeometry.bytes }
 }

@@ -2,7 +2,8 @@ import QuantKernels
 
 /// Dot products of a quantized row with an F32 or BF16 vector, without materializing the dequantized row:
 /// each block's integer levels are multiplied with the vector and its scales applied once per
-/// group. The verification engine's matrix-vector products use these.
+/// group. `bench quants` times them beside dequantize-then-dot; the engine does not use them yet
+/// (it decodes each weight once per batch and multiplies with SGEMM).
 ///
 /// Sums are accumulated in a different order than "dequantize, then dot", so results agree with
 /// it to rounding (tested with a relative tolerance), not bit for bit.

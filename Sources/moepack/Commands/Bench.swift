@@ -116,7 +116,7 @@ struct BenchTokenizer: ParsableCommand {
                 path = try ChildProcess.run(python, [script, "deepseek-path"]).standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
             }
             guard let path, !path.isEmpty else { throw ValidationError("give --tokenizer (or --peer-python to use DeepSeek-V3's)") }
-            let model = try BPETokenizer(path: path)
+            _ = try BPETokenizer(path: path)  // a bad tokenizer fails here, before the timing
             let text = TokenizerBenchmark.text(megabytes: megabytes)
             let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
             var best = Double.infinity, tokens = 0
@@ -133,7 +133,6 @@ struct BenchTokenizer: ParsableCommand {
                 wholeTokens = fresh.encode(text, addSpecialTokens: false).count
                 whole = min(whole, Date().timeIntervalSince(start))
             }
-            _ = model
             let bytes = Double(text.utf8.count)
             print("| encoder | line by line: MB/s (1 thread) | tokens | whole text in one call: MB/s | tokens | ratio (line by line / one call) |")
             print("|---|---|---|---|---|---|")
