@@ -10,6 +10,9 @@ public struct ChildProcess {
         public var seconds: Double
         public var peakResidentBytes: Int
         public var standardOutput: String
+        /// User + system CPU time of the child: what a job costs, less sensitive than wall time to
+        /// other load on the machine.
+        public var cpuSeconds: Double = 0
     }
 
     /// Path of the running executable (to re-invoke moepack itself).
@@ -36,9 +39,10 @@ public struct ChildProcess {
         let seconds = Date().timeIntervalSince(started)
         let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
         let exited = (waitStatus & 0x7F) == 0
+        let cpu = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
         return Result(
             exitStatus: exited ? (waitStatus >> 8) & 0xFF : 128 + (waitStatus & 0x7F), seconds: seconds,
-            peakResidentBytes: usage.ru_maxrss * 1024, standardOutput: output)
+            peakResidentBytes: usage.ru_maxrss * 1024, standardOutput: output, cpuSeconds: cpu)
     }
 }
 

@@ -12,7 +12,8 @@ struct BenchImatrix: ParsableCommand {
         discussion: """
             Runs `moepack perplexity` and `moepack imatrix` on the same model, text, context and \
             chunks, each as a whole child process (start-up, tokenizing and the file write \
-            included), best of --repeat runs each, and prints tokens/s, peak RSS and the ratio. \
+            included), the run with the least CPU time of --repeat runs each, and prints tokens/s, CPU \
+            time, peak RSS and the ratios. \
             Then predicts the wall time of a DeepSeek-R1 imatrix (--r1-chunks × 512, the size of \
             the published R1 imatrices) on a few machines from the measured per-core rate, the way \
             `bench perplexity` predicts R1 perplexity (compute from multiply-adds per token; reads \
@@ -56,7 +57,7 @@ struct BenchImatrix: ParsableCommand {
                 for _ in 0..<max(1, runs) {
                     let result = try ChildProcess.run(executable, arguments)
                     guard result.exitStatus == 0 else { throw ValidationError("\(arguments[0]) failed (status \(result.exitStatus)): \(result.standardOutput.suffix(500))") }
-                    if fastest == nil || result.seconds < fastest!.seconds { fastest = result }
+                    if fastest == nil || result.cpuSeconds < fastest!.cpuSeconds { fastest = result }
                 }
                 return fastest!
             }
@@ -67,17 +68,20 @@ struct BenchImatrix: ParsableCommand {
             else { throw ValidationError("imatrix printed no summary") }
             let tokens = Double(evaluated * context)
             let config = try openWeights(model).config
-            print("Model \(model), \(evaluated) chunks × \(context) tokens, \(threads) threads; whole processes, best of \(max(1, runs)).\n")
-            print("| command | seconds | tokens/s | peak RSS |")
-            print("|---|---|---|---|")
+            print("Model \(model), \(evaluated) chunks × \(context) tokens, \(threads) threads; whole processes, the least CPU time of \(max(1, runs)) runs each.\n")
+            print("| command | seconds | tokens/s | CPU seconds (user + system) | peak RSS |")
+            print("|---|---|---|---|---|")
             for (label, r) in [("perplexity", perplexity), ("imatrix", imatrix)] {
-                print(String(format: "| %@ | %.1f | %.1f | %@ |", label, r.seconds, tokens / r.seconds, formatBytes(r.peakResidentBytes)))
+                print(String(format: "| %@ | %.1f | %.1f | %.1f | %@ |", label, r.seconds, tokens / r.seconds, r.cpuSeconds, formatBytes(r.peakResidentBytes)))
             }
-            print(String(format: "\nimatrix costs %.1f%% over perplexity on the same chunks.", (imatrix.seconds / perplexity.seconds - 1) * 100))
+            print(String(format: "\nimatrix costs %+.1f%% of wall time and %+.1f%% of CPU time over perplexity on the same chunks (CPU time is the steadier figure on a shared machine).",
+                (imatrix.seconds / perplexity.seconds - 1) * 100, (imatrix.cpuSeconds / perplexity.cpuSeconds - 1) * 100))
 
             // R1 prediction from the imatrix run's per-core rate (multiply-adds per second per core).
             let r1 = try DeepSeekV3Config.parse(Data(SyntheticPreset.deepSeekR1ConfigJSON.utf8), file: "R1 dimensions")
             let scored = context - 1 - context / 2
+            // Per core from wall time × threads, as `bench perplexity` predicts (idle and serial parts
+            // included; run on a quiet machine).
             let perCore = tokens * EvaluationCost.multiplyAddsPerToken(config: config, context: context, scored: scored) / imatrix.seconds / Double(threads)
             let perToken = EvaluationCost.multiplyAddsPerToken(config: r1, context: context, scored: scored)
             let fp8Bytes = CheckpointLayout(config: r1).tensors.filter { !$0.isMTP }.reduce(0) { $0 + $1.storedBytes }
