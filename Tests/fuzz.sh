@@ -9,7 +9,8 @@
 # swiftc and linked with the modules' object files; no manifest change is needed. The corpus starts
 # from the seeds in Tests/Fuzz/Seeds/TARGET and grows in .build-fuzz/corpus/TARGET; crashes, timeouts
 # (> 1 s) and out-of-memory inputs (> 2 GB) land in .build-fuzz/artifacts/ and the script exits
-# non-zero. Needs the open-source Swift toolchain for Linux (it ships libFuzzer).
+# non-zero (MOEPACK_FUZZ_TIMEOUT sets the timeout in seconds). Needs the open-source Swift
+# toolchain for Linux (it ships libFuzzer).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target=${1:?usage: Tests/fuzz.sh TARGET SECONDS [RUNS]}
@@ -41,7 +42,7 @@ mkdir -p "$scratch/corpus/$target" "$scratch/artifacts"
 log=$scratch/fuzz-$target.log
 set +e
 ASAN_OPTIONS=detect_leaks=0 "$binary" "$scratch/corpus/$target" "Tests/Fuzz/Seeds/$target" \
-    -max_total_time="$seconds" ${runs_limit:+-runs=$runs_limit -seed=1} -timeout=1 -rss_limit_mb=2048 -max_len=65536 \
+    -max_total_time="$seconds" ${runs_limit:+-runs=$runs_limit -seed=1} -timeout="${MOEPACK_FUZZ_TIMEOUT:-1}" -rss_limit_mb=2048 -max_len=65536 \
     -artifact_prefix="$scratch/artifacts/$target-" -print_final_stats=1 > "$log" 2>&1
 status=$?
 set -e
