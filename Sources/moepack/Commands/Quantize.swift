@@ -23,9 +23,16 @@ struct Quantize: ParsableCommand {
             Rows that are not whole blocks of the chosen type fall back as llama-quantize does \
             (attn_k_b, 128 wide: Q4_K -> Q5_0), and the plan says so.
 
+            Importance matrix: --imatrix FILE (from `moepack imatrix` or llama-imatrix, GGUF or legacy \
+            .dat) weights every tensor's rounding error by its inputs' statistics, each expert by its \
+            own; the IQ1/IQ2/IQ3_XXS types are refused without one, as llama.cpp refuses them. \
+            Dynamic low-bit R1 recipes ship in formats/recipes/ (1.58 to 2.51 bits, 133 to 214 GiB).
+
             Examples:
               moepack quantize /models/DeepSeek-R1 r1-q4_k_m.gguf --recipe Q4_K_M
               moepack quantize /models/DeepSeek-R1 out.gguf --recipe Q4_K_M --dry-run
+              moepack quantize /models/DeepSeek-R1 r1-iq2_xxs.gguf --recipe IQ2_XXS --imatrix r1.imatrix.gguf
+              moepack quantize /models/DeepSeek-R1 r1-1.58bit.gguf --recipe-file formats/recipes/r1-dynamic-1.58bit.txt --imatrix r1.imatrix.gguf
             """)
 
     @Argument(help: "Checkpoint directory (config.json; for --dry-run, config.json alone is enough).", completion: .directory)
