@@ -133,4 +133,26 @@ import Testing
         let big = try self.fitter(target: .bytes(1 << 40))
         #expect { try big.solve(model) } throws: { "\($0)".contains("above the largest file") }
     }
+
+    /// The command: `--dry-run` prints the allocation table and writes OUT.recipe; an unreachable
+    /// target is one error line naming the smallest possible size, exit 1.
+    @Test func commandLine() throws {
+        let directory = TestSupport.scratchDirectory("fit-cli")
+        let text = directory + "/calib.txt"
+        try Data(String(repeating: SyntheticCorpus.text + "\n", count: 20).utf8).write(to: URL(fileURLWithPath: text))
+        let output = directory + "/fit.gguf"
+        let run = try TestSupport.moepack(
+            "quantize", Fixtures.tiny, output, "--target-bpw", "5", "--calibration", text, "--probe-chunks", "1", "--dry-run", "--quiet")
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("total: file"))
+        #expect(run.stdout.contains("predicted KLD"))
+        let rules = try QuantRecipe.ruleLines(fromFile: output + ".recipe")
+        #expect(rules.contains { $0.hasPrefix("^token_embd\\.weight$=") })
+        #expect(!FileManager.default.fileExists(atPath: output))
+        let small = try TestSupport.moepack(
+            "quantize", Fixtures.tiny, output, "--target-size", "1K", "--calibration", text, "--probe-chunks", "1", "--dry-run", "--quiet")
+        #expect(small.status == 1)
+        #expect(small.stderr.contains("below the smallest file these types give"), "\(small.stderr)")
+        #expect(small.stderr.split(separator: "\n").count == 1)
+    }
 }

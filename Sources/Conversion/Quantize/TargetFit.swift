@@ -93,6 +93,20 @@ public final class TargetFit {
         return free
     }
 
+    /// Tensors fixed by `--type`/recipe rules that the engine can degrade: measured at their fixed
+    /// type, so the predicted KLD of the file includes them.
+    func pinnedTensors(in plan: GGUFConverter.Plan) -> [(index: Int, types: [GGMLType])] {
+        let user = QuantRecipe(mix: converterOptions.recipe, rules: converterOptions.rules, layerCount: plan.config.numHiddenLayers)
+        return plan.tensors.enumerated().compactMap { i, planned in
+            let t = planned.tensor
+            guard t.role != .keepF32, user.rules.contains(where: { $0.matches(t.name) }), planned.type.format != nil else { return nil }
+            switch t.source {
+            case .tensor, .stacked: return (i, [planned.type])
+            case .keyFromKVB, .valueFromKVB: return nil
+            }
+        }
+    }
+
     // MARK: - Measurement
 
     /// The cost of every free tensor: errors on sampled rows, sensitivity from engine passes.
@@ -100,7 +114,7 @@ public final class TargetFit {
         let converter = GGUFConverter(input: input, output: "/dev/null", options: converterOptions)
         let plan = try converter.plan()
         let importance = try converter.importanceWeights(for: plan).weights
-        let free = freeTensors(in: plan, importance: importance)
+        let free = freeTensors(in: plan, importance: importance) + pinnedTensors(in: plan)
         guard let calibration = options.calibration else {
             throw ConversionError.unsupportedTensor(file: input, tensor: "-", detail: "--target-size needs --calibration TEXT (the text the sensitivity passes run on)")
         }
@@ -204,8 +218,18 @@ public final class TargetFit {
         "^" + NSRegularExpression.escapedPattern(for: name) + "$=" + type.name
     }
 
-    /// Chooses the types for the target and returns the plan of the file they give.
-    public func solve(_ model: AllocationCostModel) throws -> Result {
+    struct Sizes {
+        var plan: GGUFConverter.Plan
+        var free: [(index: Int, types: [GGMLType])]
+        var targetBytes: Int
+        var fixedBytes: Int
+        /// Padded bytes of each free tensor at each of its types.
+        var optionBytes: [[Int]]
+        var planned: [GGMLType]
+    }
+
+    /// The budget problem without costs: target, fixed part, sizes of every option.
+    func sizes() throws -> Sizes {
         let converter = GGUFConverter(input: input, output: "/dev/null", options: converterOptions)
         let plan = try converter.plan()
         let importance = try converter.importanceWeights(for: plan).weights
@@ -217,7 +241,6 @@ public final class TargetFit {
         case .bytes(let b): targetBytes = b
         case .bitsPerWeight(let bpw): targetBytes = Int((bpw * Double(plan.parameterCount) / 8).rounded(.down))
         }
-
         // The header holds the rules (moepack.recipe): plan it with the longest candidate name of
         // every free tensor, an upper bound on the real header.
         var planned = plan.tensors.map(\.type)
@@ -226,37 +249,60 @@ public final class TargetFit {
         let freeSet = Set(free.map(\.index))
         let fixedBytes = boundPlan.layout.dataOffset
             + boundPlan.tensors.enumerated().filter { !freeSet.contains($0.offset) }.reduce(0) { $0 + padded($1.element.bytes) }
-        let items = free.map { (index, types) in
+        let optionBytes = free.map { (index, types) in
             types.map { type in
                 let t = plan.tensors[index].tensor
-                return AllocationSolver.Option(bytes: padded(type.rowBytes(t.dimensions[0])! * t.rowCount), cost: model.costs[t.name]?.predicted(type) ?? .infinity)
+                return padded(type.rowBytes(t.dimensions[0])! * t.rowCount)
             }
         }
-        let smallest = fixedBytes + items.reduce(0) { $0 + $1.map(\.bytes).min()! }
-        let largest = fixedBytes + items.reduce(0) { $0 + $1.map(\.bytes).max()! }
-        guard targetBytes >= smallest else {
+        return Sizes(plan: plan, free: free, targetBytes: targetBytes, fixedBytes: fixedBytes, optionBytes: optionBytes, planned: planned)
+    }
+
+    /// Throws a one-line error when no allocation can reach the target (below the smallest file
+    /// the candidates give, or above the largest), before anything is measured.
+    public func checkTarget() throws {
+        let s = try sizes()
+        let smallest = s.fixedBytes + s.optionBytes.reduce(0) { $0 + $1.min()! }
+        let largest = s.fixedBytes + s.optionBytes.reduce(0) { $0 + $1.max()! }
+        guard s.targetBytes >= smallest else {
             throw ConversionError.unsupportedTensor(
                 file: input, tensor: "-",
-                detail: "target \(targetBytes) bytes is below the smallest file these types give: \(smallest) bytes (\(formatBytes(smallest)))")
+                detail: "target \(s.targetBytes) bytes is below the smallest file these types give: \(smallest) bytes (\(formatBytes(smallest)))")
         }
-        guard targetBytes <= largest else {
+        guard s.targetBytes <= largest else {
             throw ConversionError.unsupportedTensor(
                 file: input, tensor: "-",
-                detail: "target \(targetBytes) bytes is above the largest file these types give: \(largest) bytes (\(formatBytes(largest)))")
+                detail: "target \(s.targetBytes) bytes is above the largest file these types give: \(largest) bytes (\(formatBytes(largest)))")
+        }
+    }
+
+    /// Chooses the types for the target and returns the plan of the file they give.
+    public func solve(_ model: AllocationCostModel) throws -> Result {
+        try checkTarget()
+        var s = try sizes()
+        let (plan, free, targetBytes, fixedBytes) = (s.plan, s.free, s.targetBytes, s.fixedBytes)
+        let alignment = Int(converterOptions.alignment)
+        func padded(_ bytes: Int) -> Int { (bytes + alignment - 1) / alignment * alignment }
+        let freeSet = Set(free.map(\.index))
+        let items = zip(free, s.optionBytes).map { entry, bytes in
+            zip(entry.types, bytes).map { type, b in
+                AllocationSolver.Option(bytes: b, cost: model.costs[plan.tensors[entry.index].tensor.name]?.predicted(type) ?? .infinity)
+            }
         }
         guard let solution = AllocationSolver.solve(items, budget: targetBytes - fixedBytes, buckets: options.buckets) else {
             throw ConversionError.unsupportedTensor(file: input, tensor: "-", detail: "no allocation fits \(targetBytes) bytes")
         }
-        for ((index, types), k) in zip(free, solution.choices) { planned[index] = types[k] }
-        let rules = plan.tensors.enumerated().compactMap { i, p in p.tensor.role == .keepF32 ? nil : Self.exactRule(p.tensor.name, planned[i]) }
+        for ((index, types), k) in zip(free, solution.choices) { s.planned[index] = types[k] }
+        let rules = plan.tensors.enumerated().compactMap { i, p in p.tensor.role == .keepF32 ? nil : Self.exactRule(p.tensor.name, s.planned[i]) }
         let finalPlan = try self.plan(rules: rules)
         precondition(finalPlan.layout.fileSize <= targetBytes, "allocation above the target: \(finalPlan.layout.fileSize) > \(targetBytes)")
         let choices = finalPlan.tensors.enumerated().map { i, p in
-            Choice(
-                tensor: p.tensor, type: p.type, bytes: padded(p.bytes), free: freeSet.contains(i),
-                predicted: freeSet.contains(i) ? (model.costs[p.tensor.name]?.predicted(p.type) ?? 0) : 0)
+            // Fixed tensors count where they were measured (pinned ones, at their type), else 0.
+            let predicted = model.costs[p.tensor.name].flatMap { $0.errors[p.type] != nil ? $0.predicted(p.type) : nil } ?? 0
+            return Choice(tensor: p.tensor, type: p.type, bytes: padded(p.bytes), free: freeSet.contains(i), predicted: predicted)
         }
-        return Result(choices: choices, targetBytes: targetBytes, plan: finalPlan, predictedKLD: solution.cost, rules: rules)
+        let predictedKLD = choices.reduce(0) { $0 + $1.predicted }
+        return Result(choices: choices, targetBytes: targetBytes, plan: finalPlan, predictedKLD: predictedKLD, rules: rules)
     }
 
     func plan(types: [GGMLType]) throws -> GGUFConverter.Plan {

@@ -197,6 +197,7 @@ struct Quantize: ParsableCommand {
         }
         if !quiet { fitOptions.log = { line in FileHandle.standardError.write(Data(("fit: " + line + "\n").utf8)) } }
         let fitter = TargetFit(input: input, converterOptions: converterOptions, options: fitOptions)
+        try fitter.checkTarget()
         let model = try fitter.measure()
         let result = try fitter.solve(model)
         print(TargetFit.describe(result))
