@@ -28,7 +28,7 @@ struct Quantize: ParsableCommand {
             type on sampled rows, times the tensor's sensitivity (the KLD against the original when it \
             alone is degraded to --probe-type, measured with the engine on --probe-chunks chunks of \
             --calibration), then an exact knapsack over the byte budget. --type rules and recipe files \
-            are fixed choices. The allocation is written beside the output as OUT.recipe (one \
+            are fixed choices. The allocation is written beside the output as <output>.recipe (one \
             ^name$=TYPE rule per tensor; --recipe-file reproduces the file), then the file is written \
             (not with --dry-run). --costs FILE keeps the measurement for fits at other sizes.
 
