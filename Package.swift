@@ -58,7 +58,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         .target(
             name: "Conversion",
-            dependencies: ["Quants", "TensorFiles", "DeepSeekV3"],
+            dependencies: ["Quants", "TensorFiles", "DeepSeekV3", "Inference"],
             swiftSettings: swiftSettings),
         .target(
             name: "Inference",

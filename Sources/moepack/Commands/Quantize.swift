@@ -28,8 +28,18 @@ struct Quantize: ParsableCommand {
             own; the IQ1/IQ2/IQ3_XXS types are refused without one, as llama.cpp refuses them. \
             Dynamic low-bit R1 recipes ship in formats/recipes/ (1.58 to 2.51 bits, 133 to 214 GiB).
 
+            --target-size SIZE (or --target-bpw B) chooses every tensor's type by measurement \
+            (formats/allocation.md): the importance-weighted error of each tensor at each candidate \
+            type on sampled rows, times the tensor's sensitivity (the KLD against the original when it \
+            alone is degraded to --probe-type, measured with the engine on --probe-chunks chunks of \
+            --calibration), then an exact knapsack over the byte budget. --type rules and recipe files \
+            are fixed choices. The allocation is written beside the output as <output>.recipe (one \
+            ^name$=TYPE rule per tensor; --recipe-file reproduces the file), then the file is written \
+            (not with --dry-run). --costs FILE keeps the measurement for fits at other sizes.
+
             Examples:
               moepack quantize /models/DeepSeek-R1 r1-q4_k_m.gguf --recipe Q4_K_M
+              moepack quantize DIR fit.gguf --target-size 50M --imatrix im.gguf --calibration calib.txt
               moepack quantize /models/DeepSeek-R1 out.gguf --recipe Q4_K_M --dry-run
               moepack quantize /models/DeepSeek-R1 r1-iq2_xxs.gguf --recipe IQ2_XXS --imatrix r1.imatrix.gguf
               moepack quantize /models/DeepSeek-R1 r1-1.58bit.gguf --recipe-file formats/recipes/r1-dynamic-1.58bit.txt --imatrix r1.imatrix.gguf
@@ -65,8 +75,29 @@ struct Quantize: ParsableCommand {
     @Flag(help: "Also export the multi-token-prediction layer as llama.cpp's nextn block (off by default: llama.cpp skips it unless asked, and it adds ~2% to the file).")
     var keepMTP = false
 
-    @Flag(help: "Print the plan (tensor, shape, type, bytes, totals) and exit without reading weights.")
+    @Flag(help: "Print the plan (tensor, shape, type, bytes, totals) and exit without reading weights (with --target-size: after measuring, print the allocation and write OUT.recipe).")
     var dryRun = false
+
+    @Option(help: "Fit the file to this size (binary units: 180G, 50M, or bytes): each tensor's type chosen by measurement; never above it.")
+    var targetSize: String?
+
+    @Option(help: "Fit the file to this many bits per weight (instead of --target-size).")
+    var targetBpw: Double?
+
+    @Option(help: "With --target-size: the text the sensitivity passes run on (default: the importance matrix's dataset, if that file exists).", completion: .file())
+    var calibration: String?
+
+    @Option(help: "With --target-size: candidate types, comma-separated (default IQ1_S,IQ1_M,IQ2_XXS,IQ2_XS,IQ2_S,IQ3_XXS,IQ3_S,Q2_K,Q3_K,IQ4_XS,Q4_K,Q5_K,Q6_K,Q8_0).")
+    var types: String?
+
+    @Option(help: "With --target-size: the type each tensor is degraded to when its sensitivity is measured.")
+    var probeType: String = "Q2_K"
+
+    @Option(help: "With --target-size: calibration chunks per sensitivity pass.")
+    var probeChunks: Int = 4
+
+    @Option(help: "With --target-size: a file of measured costs, reused when it matches (same checkpoint, imatrix, calibration, probe, candidates), written otherwise.", completion: .file())
+    var costs: String?
 
     @Option(help: "Worker threads.")
     var threads: Int = availableCoreCount
@@ -82,6 +113,13 @@ struct Quantize: ParsableCommand {
 
     func validate() throws {
         if alignment == 0 || alignment & (alignment - 1) != 0 { throw ValidationError("--alignment \(alignment) is not a power of two") }
+        if targetSize != nil && targetBpw != nil { throw ValidationError("--target-size and --target-bpw are exclusive") }
+        if let targetBpw, !(targetBpw > 0 && targetBpw < 64) { throw ValidationError("--target-bpw must be in (0, 64)") }
+        if targetSize != nil || targetBpw != nil {
+            _ = try targetTypes()
+            guard GGMLType(name: probeType)?.format != nil else { throw ValidationError("--probe-type \(probeType): unknown type") }
+            if probeChunks < 1 { throw ValidationError("--probe-chunks must be at least 1") }
+        }
         if !dryRun && !force && FileManager.default.fileExists(atPath: output) {
             throw ValidationError("\(output) exists; pass --force to overwrite")
         }
@@ -104,6 +142,10 @@ struct Quantize: ParsableCommand {
                 options.importance = (try ImatrixFile.read(path: imatrix).matrix, imatrix, checksum)
             }
             options.coldExperts = coldExperts
+            if targetSize != nil || targetBpw != nil {
+                try fit(options)
+                return
+            }
             let converter = GGUFConverter(input: input, output: output, options: options)
             if dryRun {
                 let plan = try converter.plan()
@@ -135,6 +177,46 @@ struct Quantize: ParsableCommand {
                     + String(format: "%.3f bits per weight, %.1f s", summary.plan.bitsPerWeight, summary.seconds)
                     + (summary.resumedTensors > 0 ? "; resumed: \(summary.resumedTensors) tensors from the interrupted run verified and kept" : ""))
         }
+    }
+
+    func targetTypes() throws -> [GGMLType] {
+        guard let types else { return TargetFit.defaultTypes }
+        return try types.split(separator: ",").map { name in
+            guard let type = GGMLType(name: String(name).trimmingCharacters(in: .whitespaces)), type.format != nil else {
+                throw ValidationError("--types: unknown or unsupported type '\(name)'")
+            }
+            return type
+        }
+    }
+
+    /// `--target-size`: measure, solve, print the allocation, write OUT.recipe, then the file.
+    func fit(_ converterOptions: GGUFConverter.Options) throws {
+        var fitOptions = TargetFit.Options()
+        if let targetSize { fitOptions.target = .bytes(try parseByteSize(targetSize, option: "--target-size")) }
+        if let targetBpw { fitOptions.target = .bitsPerWeight(targetBpw) }
+        fitOptions.types = try targetTypes()
+        fitOptions.probeType = GGMLType(name: probeType)!
+        fitOptions.probeChunks = probeChunks
+        fitOptions.costsFile = costs
+        fitOptions.calibration = calibration
+        if calibration == nil, let dataset = converterOptions.importance?.matrix.datasets.first, FileManager.default.fileExists(atPath: dataset) {
+            fitOptions.calibration = dataset
+        }
+        if !quiet { fitOptions.log = { line in FileHandle.standardError.write(Data(("fit: " + line + "\n").utf8)) } }
+        let fitter = TargetFit(input: input, converterOptions: converterOptions, options: fitOptions)
+        try fitter.checkTarget()
+        let model = try fitter.measure()
+        let result = try fitter.solve(model)
+        print(TargetFit.describe(result))
+        let recipePath = output + ".recipe"
+        let command = (["moepack"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
+        try AtomicOutputFile.write(Array(fitter.recipeText(result, command: command).utf8), to: recipePath)
+        print("wrote \(recipePath): \(result.rules.count) rules")
+        if dryRun { return }
+        let summary = try GGUFConverter(input: input, output: output, options: try fitter.converterOptions(for: result)).run()
+        print(
+            "wrote \(output): \(summary.plan.tensors.count) tensors, \(summary.plan.layout.fileSize) bytes (\(formatBytes(summary.plan.layout.fileSize))), "
+                + String(format: "%.3f bits per weight, %.1f s", summary.plan.bitsPerWeight, summary.seconds))
     }
 
     /// A recipe file's `# published: N GiB (what)` comments beside the plan's size, so a recipe

@@ -73,10 +73,10 @@ struct EvaluationOptions: ParsableArguments {
     }
 }
 
-/// `16G`, `512M`, `64K` (binary units) or a plain byte count.
+/// `16G`, `512M`, `64K`, `2T` (binary units) or a plain byte count.
 func parseByteSize(_ text: String, option: String) throws -> Int {
     let upper = text.uppercased()
-    for (suffix, scale) in [("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)] where upper.hasSuffix(suffix) {
+    for (suffix, scale) in [("T", 1 << 40), ("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)] where upper.hasSuffix(suffix) {
         if let value = Double(upper.dropLast()), value >= 0, let bytes = Int(exactly: (value * Double(scale)).rounded(.down)) { return bytes }
     }
     guard let bytes = Int(upper), bytes >= 0 else { throw ValidationError("\(option) must look like 16G, 512M or a byte count (got \(text))") }

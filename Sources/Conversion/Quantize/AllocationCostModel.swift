@@ -1,0 +1,160 @@
+import DeepSeekV3
+import Foundation
+import Inference
+import Quants
+import Synchronization
+import TensorFiles
+
+/// The measured cost model of `quantize --target-size` (formats/allocation.md): for every free GGUF
+/// tensor `t` and candidate type, predicted ΔKLD(t, type) = s(t) · e(t, type), where
+///
+/// - e(t, type) is the importance-weighted relative quantization error of `t` at `type` on sampled
+///   rows: Σ w·(x − q)² / Σ w·x², with `w` the tensor's importance weights (1 without an entry);
+/// - s(t) is the tensor's sensitivity: the mean KLD against the original when `t` alone is
+///   degraded to a probe type (everything else the FP8 original), divided by e(t, probe).
+///
+/// The predicted KLD of a file is the sum over its tensors (fixed tensors count 0: they are not
+/// part of the choice).
+public struct AllocationCostModel: Sendable {
+    public struct Cost: Sendable {
+        public var name: String
+        /// e(t, type) for each candidate type.
+        public var errors: [GGMLType: Double]
+        /// ΔKLD per unit of relative error.
+        public var sensitivity: Double
+        /// Whether s was measured on this tensor (false: interpolated from its role's other layers).
+        public var measured: Bool
+
+        public func predicted(_ type: GGMLType) -> Double { sensitivity * (errors[type] ?? .infinity) }
+    }
+
+    public var costs: [String: Cost]
+
+    public init(costs: [String: Cost]) { self.costs = costs }
+
+    // MARK: - Relative error on sampled rows
+
+    /// e(t, type) for each type: rows spread evenly over the tensor (so over every expert of a
+    /// stack), at most `sampleRows` of them.
+    static func relativeErrors(
+        of tensor: DeepSeek2Tensor, types: [GGMLType], importance: [Float]?, reader: RowReader, sampleRows: Int, threads: Int
+    ) throws -> [GGMLType: Double] {
+        let columns = tensor.dimensions[0]
+        let rowsPerMatrix = tensor.dimensions.count > 1 ? tensor.dimensions[1] : 1
+        let n = min(sampleRows, tensor.rowCount)
+        let rows = (0..<n).map { ($0 * tensor.rowCount + tensor.rowCount / (2 * n)) / n }
+        var values = [Float](repeating: 0, count: n * columns)
+        try values.withUnsafeMutableBufferPointer { buffer in
+            for (i, r) in rows.enumerated() { try reader.fill(tensor.source, row: r, columns: columns, into: buffer.baseAddress! + i * columns) }
+        }
+        let sums = Mutex<[GGMLType: (Double, Double)]>([:])
+        let failure = Mutex<(any Error)?>(nil)
+        let work = types.flatMap { type in (0..<n).map { (type, $0) } }
+        let input = values
+        parallelFor(work.count, threads: threads) { range in
+            var local: [GGMLType: (Double, Double)] = [:]
+            var decoded = [Float](repeating: 0, count: columns)
+            for w in range {
+                let (type, i) = work[w]
+                let matrix = rows[i] / rowsPerMatrix
+                do {
+                    try input.withUnsafeBufferPointer { all in
+                        let row = UnsafeBufferPointer(rebasing: all[(i * columns)..<((i + 1) * columns)])
+                        let bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: type.rowBytes(columns)!, alignment: 64)
+                        defer { bytes.deallocate() }
+                        try importance.withUnsafeBufferPointerIfPresent { weights in
+                            try type.quantize(
+                                row: row, importance: weights.map { UnsafeBufferPointer(rebasing: $0[(matrix * columns)..<((matrix + 1) * columns)]) },
+                                into: bytes)
+                        }
+                        try decoded.withUnsafeMutableBufferPointer { out in try type.dequantize(row: UnsafeRawBufferPointer(bytes), count: columns, into: out) }
+                        var error = 0.0, norm = 0.0
+                        for j in 0..<columns {
+                            let weight = importance.map { Double($0[matrix * columns + j]) } ?? 1
+                            let x = Double(row[j]), d = x - Double(decoded[j])
+                            error += weight * d * d
+                            norm += weight * x * x
+                        }
+                        local[type, default: (0, 0)].0 += error
+                        local[type, default: (0, 0)].1 += norm
+                    }
+                } catch {
+                    failure.withLock { if $0 == nil { $0 = ConversionError.unsupportedTensor(file: "-", tensor: tensor.name, detail: "\(type.name): \(error)") } }
+                }
+            }
+            sums.withLock { total in for (k, v) in local { total[k, default: (0, 0)].0 += v.0; total[k, default: (0, 0)].1 += v.1 } }
+        }
+        if let error = failure.withLock({ $0 }) { throw error }
+        return sums.withLock { $0 }.mapValues { $0.1 > 0 ? $0.0 / $0.1 : 0 }
+    }
+
+    // MARK: - Layer interpolation
+
+    /// The tensor's name with its layer replaced by `*` (`blk.*.attn_q_a.weight`): tensors of one
+    /// role in different layers share it.
+    static func roleKey(_ name: String) -> String {
+        guard name.hasPrefix("blk."), let dot = name.dropFirst(4).firstIndex(of: ".") else { return name }
+        return "blk.*" + name[dot...]
+    }
+
+    /// Layers to measure when not all are: every dense layer, the first MoE layer, and `count`
+    /// evenly spaced layers through the last one. Other layers take their role's sensitivity
+    /// interpolated linearly in the layer index between the nearest measured layers.
+    public static func representativeLayers(layerCount: Int, denseLayers: Int, count: Int) -> Set<Int> {
+        guard layerCount > count + denseLayers + 1 else { return Set(0..<layerCount) }
+        var layers = Set(0..<min(denseLayers, layerCount))
+        layers.insert(min(denseLayers, layerCount - 1))
+        for i in 0..<count { layers.insert(denseLayers + (layerCount - 1 - denseLayers) * (i + 1) / count) }
+        return layers
+    }
+
+    /// s(t) for an unmeasured layer `layer` from the measured (layer, s) pairs of its role.
+    public static func interpolate(_ points: [(layer: Int, s: Double)], at layer: Int) -> Double? {
+        let sorted = points.sorted { $0.layer < $1.layer }
+        guard let first = sorted.first, let last = sorted.last else { return nil }
+        if layer <= first.layer { return first.s }
+        if layer >= last.layer { return last.s }
+        for (a, b) in zip(sorted, sorted.dropFirst()) where a.layer <= layer && layer <= b.layer {
+            if a.layer == b.layer { return a.s }
+            let f = Double(layer - a.layer) / Double(b.layer - a.layer)
+            return a.s + f * (b.s - a.s)
+        }
+        return last.s
+    }
+
+    // MARK: - Saved costs
+
+    /// One line per tensor: `name sensitivity measured type=error ...`, after a fingerprint line, so
+    /// a later fit (another target) reuses the measurement.
+    func text(fingerprint: String) -> String {
+        var lines = ["# moepack allocation costs v1 " + fingerprint]
+        for name in costs.keys.sorted() {
+            let c = costs[name]!
+            let errors = c.errors.keys.sorted { $0.rawValue < $1.rawValue }.map { "\($0.name)=\(c.errors[$0]!)" }
+            lines.append(([name, "\(c.sensitivity)", c.measured ? "measured" : "interpolated"] + errors).joined(separator: " "))
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// The costs saved by `text(fingerprint:)`, or nil if the file is missing, malformed or of
+    /// another measurement.
+    static func load(path: String, fingerprint: String) -> AllocationCostModel? {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+        var lines = text.split(separator: "\n")
+        guard lines.first.map(String.init) == "# moepack allocation costs v1 " + fingerprint else { return nil }
+        lines.removeFirst()
+        var costs: [String: Cost] = [:]
+        for line in lines {
+            let words = line.split(separator: " ").map(String.init)
+            guard words.count >= 3, let s = Double(words[1]), s.isFinite else { return nil }
+            var errors: [GGMLType: Double] = [:]
+            for word in words.dropFirst(3) {
+                let parts = word.split(separator: "=")
+                guard parts.count == 2, let type = GGMLType(name: String(parts[0])), let e = Double(parts[1]) else { return nil }
+                errors[type] = e
+            }
+            costs[words[0]] = Cost(name: words[0], errors: errors, sensitivity: s, measured: words[2] == "measured")
+        }
+        return AllocationCostModel(costs: costs)
+    }
+}

@@ -1,0 +1,366 @@
+import DeepSeekV3
+import Foundation
+import Inference
+import Quants
+import TensorFiles
+
+/// `quantize --target-size`: measures the cost model (`AllocationCostModel`), chooses each free
+/// tensor's type with the exact solver (`AllocationSolver`) so that the file is as close to the
+/// target as the bucket resolution allows and never above it, and expresses the result as recipe
+/// rules (`^name$=TYPE` per tensor) that `GGUFConverter` then applies.
+public final class TargetFit {
+    public enum Target: Sendable {
+        case bytes(Int)
+        case bitsPerWeight(Double)
+    }
+
+    public struct Options: Sendable {
+        public var target: Target = .bytes(0)
+        /// Candidate types (each tensor keeps those that fit its rows without fallback; the
+        /// importance-only types only where the importance matrix has the tensor).
+        public var types: [GGMLType] = TargetFit.defaultTypes
+        /// Calibration text for the sensitivity passes.
+        public var calibration: String?
+        public var probeType: GGMLType = .q2_K
+        public var probeChunks = 4
+        public var context = 512
+        public var sampleRows = 64
+        /// Measure every layer up to this many; above it, representative layers (interpolated).
+        public var measureAllLayersUpTo = 8
+        public var representativeLayerCount = 6
+        /// A file of saved costs: read if it matches this measurement, written otherwise.
+        public var costsFile: String?
+        public var buckets = 20_000
+        public var log: (@Sendable (String) -> Void)?
+        public init() {}
+    }
+
+    public static let defaultTypes: [GGMLType] = [
+        .iq1_s, .iq1_m, .iq2_xxs, .iq2_xs, .iq2_s, .iq3_xxs, .iq3_s, .q2_K, .q3_K, .iq4_xs, .q4_K, .q5_K, .q6_K, .q8_0,
+    ]
+
+    /// One tensor of the result.
+    public struct Choice: Sendable {
+        public var tensor: DeepSeek2Tensor
+        public var type: GGMLType
+        /// Bytes in the file (padded to the alignment).
+        public var bytes: Int
+        /// Chosen by the solver (false: F32, a `--type`/recipe rule, or not degradable).
+        public var free: Bool
+        public var predicted: Double
+    }
+
+    public struct Result: Sendable {
+        public var choices: [Choice]
+        public var targetBytes: Int
+        public var plan: GGUFConverter.Plan
+        public var predictedKLD: Double
+        /// `^name$=TYPE` for every quantized tensor: exactly the rules the file is written with.
+        public var rules: [String]
+    }
+
+    public let input: String
+    public let converterOptions: GGUFConverter.Options
+    public let options: Options
+
+    /// - Parameter converterOptions: the `quantize` options; their `rules` (from `--type` and
+    ///   recipe files) are fixed choices.
+    public init(input: String, converterOptions: GGUFConverter.Options, options: Options) {
+        self.input = input
+        self.converterOptions = converterOptions
+        self.options = options
+    }
+
+    func log(_ text: String) { options.log?(text) }
+
+    /// Which tensors the solver chooses for, and their candidate types.
+    func freeTensors(in plan: GGUFConverter.Plan, importance: [[Float]?]) -> [(index: Int, types: [GGMLType])] {
+        let user = QuantRecipe(mix: converterOptions.recipe, rules: converterOptions.rules, layerCount: plan.config.numHiddenLayers)
+        var free: [(Int, [GGMLType])] = []
+        for (i, planned) in plan.tensors.enumerated() {
+            let t = planned.tensor
+            guard t.role != .keepF32, !user.rules.contains(where: { $0.matches(t.name) }) else { continue }
+            switch t.source {
+            case .tensor, .stacked: break
+            case .keyFromKVB, .valueFromKVB: continue  // kept at the recipe's type (formats/allocation.md)
+            }
+            let types = options.types.filter { type in
+                type.format != nil && QuantRecipe.fallback(type, rowLength: t.dimensions[0]) == type
+                    && (!QuantRecipe.typesNeedingImportance.contains(type) || importance[i] != nil)
+            }
+            if !types.isEmpty { free.append((i, types)) }
+        }
+        return free
+    }
+
+    /// Tensors fixed by `--type`/recipe rules that the engine can degrade: measured at their fixed
+    /// type, so the predicted KLD of the file includes them.
+    func pinnedTensors(in plan: GGUFConverter.Plan) -> [(index: Int, types: [GGMLType])] {
+        let user = QuantRecipe(mix: converterOptions.recipe, rules: converterOptions.rules, layerCount: plan.config.numHiddenLayers)
+        return plan.tensors.enumerated().compactMap { i, planned in
+            let t = planned.tensor
+            guard t.role != .keepF32, user.rules.contains(where: { $0.matches(t.name) }), planned.type.format != nil else { return nil }
+            switch t.source {
+            case .tensor, .stacked: return (i, [planned.type])
+            case .keyFromKVB, .valueFromKVB: return nil
+            }
+        }
+    }
+
+    // MARK: - Measurement
+
+    /// The cost of every free tensor: errors on sampled rows, sensitivity from engine passes.
+    public func measure() throws -> AllocationCostModel {
+        let converter = GGUFConverter(input: input, output: "/dev/null", options: converterOptions)
+        let plan = try converter.plan()
+        let importance = try converter.importanceWeights(for: plan).weights
+        let free = freeTensors(in: plan, importance: importance) + pinnedTensors(in: plan)
+        guard let calibration = options.calibration else {
+            throw ConversionError.unsupportedTensor(file: input, tensor: "-", detail: "--target-size needs --calibration TEXT (the text the sensitivity passes run on)")
+        }
+        let fingerprint = try self.fingerprint(free: free, plan: plan, calibration: calibration)
+        if let path = options.costsFile, let saved = AllocationCostModel.load(path: path, fingerprint: fingerprint),
+            free.allSatisfy({ saved.costs[plan.tensors[$0.index].tensor.name] != nil })
+        {
+            log("costs: reusing \(path)")
+            return saved
+        }
+
+        let checkpoint = try Checkpoint(directory: input)
+        try ConversionError.requireValidLayout(config: plan.config, checkpoint: checkpoint, directory: input)
+        let reader = RowReader(checkpoint: checkpoint, blockSize: plan.config.weightBlockSize?.rows ?? 128)
+        var costs: [String: AllocationCostModel.Cost] = [:]
+        let started = Date()
+        for (n, (index, types)) in free.enumerated() {
+            let t = plan.tensors[index].tensor
+            let probe = types.contains(options.probeType) ? options.probeType : types[0]
+            let errors = try AllocationCostModel.relativeErrors(
+                of: t, types: Array(Set(types + [probe])), importance: importance[index], reader: reader,
+                sampleRows: options.sampleRows, threads: converterOptions.threads)
+            costs[t.name] = .init(name: t.name, errors: errors, sensitivity: 0, measured: false)
+            if n % 8 == 7 || n == free.count - 1 { log("errors: \(n + 1)/\(free.count) tensors, \(formatDuration(Date().timeIntervalSince(started)))") }
+        }
+
+        // Sensitivity: base log-probs of the original once, then one pass per measured tensor.
+        let original = try CheckpointWeights(directory: input)
+        let tokenizer = try BPETokenizer(path: input)
+        let data = try Data(contentsOf: URL(fileURLWithPath: calibration))
+        let chunks = TokenChunks(text: [UInt8](data), tokenizer: tokenizer, context: options.context)
+        guard chunks.available >= 1 else {
+            throw ConversionError.unsupportedTensor(file: calibration, tensor: "-", detail: "shorter than one \(options.context)-token chunk")
+        }
+        let chunkList = (0..<min(options.probeChunks, chunks.available)).map(chunks.chunk)
+        let targets = (0..<chunkList.count).map(chunks.targets)
+        let baseModel = try DeepSeekV3Model(source: original, threads: converterOptions.threads)
+        let base = try baseModel.logits(chunks: chunkList, positions: chunks.positions).map(Scoring.baseLogProbabilities)
+        let layers = plan.config.numHiddenLayers <= options.measureAllLayersUpTo
+            ? Set(0..<plan.config.numHiddenLayers)
+            : AllocationCostModel.representativeLayers(
+                layerCount: plan.config.numHiddenLayers, denseLayers: plan.config.firstKDenseReplace, count: options.representativeLayerCount)
+        let measured = free.filter { plan.tensors[$0.index].tensor.layer.map(layers.contains) ?? true }
+        let passStart = Date()
+        for (n, (index, types)) in measured.enumerated() {
+            let t = plan.tensors[index].tensor
+            let probe = types.contains(options.probeType) ? options.probeType : types[0]
+            let degraded = try DegradedWeights(base: original, degrading: [(t, probe, importance[index])])
+            let model = try DeepSeekV3Model(source: degraded, threads: converterOptions.threads)
+            let logits = try model.logits(chunks: chunkList, positions: chunks.positions)
+            var kld = 0.0, count = 0
+            for i in 0..<chunkList.count {
+                let score = Scoring.compare(chunk: i, base: base[i], logits: logits[i], targets: targets[i])
+                for v in score.kld ?? [] { kld += Double(v) }
+                count += score.kld?.count ?? 0
+            }
+            let meanKLD = kld / Double(max(count, 1))
+            let e = costs[t.name]!.errors[probe]!
+            costs[t.name]!.sensitivity = e > 0 ? max(0, meanKLD) / e : 0
+            costs[t.name]!.measured = true
+            let elapsed = Date().timeIntervalSince(passStart)
+            let eta = elapsed / Double(n + 1) * Double(measured.count - n - 1)
+            log("sensitivity \(n + 1)/\(measured.count) \(t.name) at \(probe.name): " + String(format: "KLD %.6f, e %.4g, s %.4g", meanKLD, e, costs[t.name]!.sensitivity)
+                + " (ETA \(formatDuration(eta)))")
+        }
+        // Unmeasured layers: their role's sensitivity interpolated by layer.
+        for (index, _) in free where !measured.contains(where: { $0.index == index }) {
+            let t = plan.tensors[index].tensor
+            let key = AllocationCostModel.roleKey(t.name)
+            let points = measured.compactMap { m -> (layer: Int, s: Double)? in
+                let u = plan.tensors[m.index].tensor
+                guard AllocationCostModel.roleKey(u.name) == key, let layer = u.layer else { return nil }
+                return (layer, costs[u.name]!.sensitivity)
+            }
+            costs[t.name]!.sensitivity = AllocationCostModel.interpolate(points, at: t.layer ?? 0) ?? 0
+        }
+        let model = AllocationCostModel(costs: costs)
+        if let path = options.costsFile {
+            try AtomicOutputFile.write(Array(model.text(fingerprint: fingerprint).utf8), to: path)
+        }
+        return model
+    }
+
+    /// What the measurement depends on: the checkpoint's config, the imatrix, the calibration
+    /// text, the probe settings and the candidate set.
+    func fingerprint(free: [(index: Int, types: [GGMLType])], plan: GGUFConverter.Plan, calibration: String) throws -> String {
+        var hasher = XXH3Hasher()
+        func add(_ text: String) { Data(text.utf8).withUnsafeBytes { hasher.update($0) } }
+        if let config = try? Data(contentsOf: URL(fileURLWithPath: input + "/config.json")) { config.withUnsafeBytes { hasher.update($0) } }
+        try Data(contentsOf: URL(fileURLWithPath: calibration)).withUnsafeBytes { hasher.update($0) }
+        add(converterOptions.importance?.checksum ?? "no imatrix")
+        add(converterOptions.coldExperts.rawValue)
+        add("\(options.probeType.name) \(options.probeChunks) \(options.context) \(options.sampleRows) \(options.measureAllLayersUpTo) \(options.representativeLayerCount)")
+        for (i, types) in free { add(plan.tensors[i].tensor.name + ":" + types.map(\.name).joined(separator: ",")) }
+        return XXH3Hasher.hex(hasher.finalize())
+    }
+
+    // MARK: - Solving
+
+    static func exactRule(_ name: String, _ type: GGMLType) -> String {
+        "^" + NSRegularExpression.escapedPattern(for: name) + "$=" + type.name
+    }
+
+    struct Sizes {
+        var plan: GGUFConverter.Plan
+        var free: [(index: Int, types: [GGMLType])]
+        var targetBytes: Int
+        var fixedBytes: Int
+        /// Padded bytes of each free tensor at each of its types.
+        var optionBytes: [[Int]]
+        var planned: [GGMLType]
+    }
+
+    /// The budget problem without costs: target, fixed part, sizes of every option.
+    func sizes() throws -> Sizes {
+        let converter = GGUFConverter(input: input, output: "/dev/null", options: converterOptions)
+        let plan = try converter.plan()
+        let importance = try converter.importanceWeights(for: plan).weights
+        let free = freeTensors(in: plan, importance: importance)
+        let alignment = Int(converterOptions.alignment)
+        func padded(_ bytes: Int) -> Int { (bytes + alignment - 1) / alignment * alignment }
+        let targetBytes: Int
+        switch options.target {
+        case .bytes(let b): targetBytes = b
+        case .bitsPerWeight(let bpw): targetBytes = Int((bpw * Double(plan.parameterCount) / 8).rounded(.down))
+        }
+        // The header holds the rules (moepack.recipe): plan it with the longest candidate name of
+        // every free tensor, an upper bound on the real header.
+        var planned = plan.tensors.map(\.type)
+        for (i, types) in free { planned[i] = types.max { $0.name.utf8.count < $1.name.utf8.count }! }
+        let boundPlan = try self.plan(types: planned)
+        let freeSet = Set(free.map(\.index))
+        let fixedBytes = boundPlan.layout.dataOffset
+            + boundPlan.tensors.enumerated().filter { !freeSet.contains($0.offset) }.reduce(0) { $0 + padded($1.element.bytes) }
+        let optionBytes = free.map { (index, types) in
+            types.map { type in
+                let t = plan.tensors[index].tensor
+                return padded(type.rowBytes(t.dimensions[0])! * t.rowCount)
+            }
+        }
+        return Sizes(plan: plan, free: free, targetBytes: targetBytes, fixedBytes: fixedBytes, optionBytes: optionBytes, planned: planned)
+    }
+
+    /// Throws a one-line error when no allocation can reach the target (below the smallest file
+    /// the candidates give, or above the largest), before anything is measured.
+    public func checkTarget() throws {
+        let s = try sizes()
+        let smallest = s.fixedBytes + s.optionBytes.reduce(0) { $0 + $1.min()! }
+        let largest = s.fixedBytes + s.optionBytes.reduce(0) { $0 + $1.max()! }
+        guard s.targetBytes >= smallest else {
+            throw ConversionError.unsupportedTensor(
+                file: input, tensor: "-",
+                detail: "target \(s.targetBytes) bytes is below the smallest file these types give: \(smallest) bytes (\(formatBytes(smallest)))")
+        }
+        guard s.targetBytes <= largest else {
+            throw ConversionError.unsupportedTensor(
+                file: input, tensor: "-",
+                detail: "target \(s.targetBytes) bytes is above the largest file these types give: \(largest) bytes (\(formatBytes(largest)))")
+        }
+    }
+
+    /// Chooses the types for the target and returns the plan of the file they give.
+    public func solve(_ model: AllocationCostModel) throws -> Result {
+        try checkTarget()
+        var s = try sizes()
+        let (plan, free, targetBytes, fixedBytes) = (s.plan, s.free, s.targetBytes, s.fixedBytes)
+        let alignment = Int(converterOptions.alignment)
+        func padded(_ bytes: Int) -> Int { (bytes + alignment - 1) / alignment * alignment }
+        let freeSet = Set(free.map(\.index))
+        let items = zip(free, s.optionBytes).map { entry, bytes in
+            zip(entry.types, bytes).map { type, b in
+                AllocationSolver.Option(bytes: b, cost: model.costs[plan.tensors[entry.index].tensor.name]?.predicted(type) ?? .infinity)
+            }
+        }
+        guard let solution = AllocationSolver.solve(items, budget: targetBytes - fixedBytes, buckets: options.buckets) else {
+            throw ConversionError.unsupportedTensor(file: input, tensor: "-", detail: "no allocation fits \(targetBytes) bytes")
+        }
+        for ((index, types), k) in zip(free, solution.choices) { s.planned[index] = types[k] }
+        let rules = plan.tensors.enumerated().compactMap { i, p in p.tensor.role == .keepF32 ? nil : Self.exactRule(p.tensor.name, s.planned[i]) }
+        let finalPlan = try self.plan(rules: rules)
+        precondition(finalPlan.layout.fileSize <= targetBytes, "allocation above the target: \(finalPlan.layout.fileSize) > \(targetBytes)")
+        let choices = finalPlan.tensors.enumerated().map { i, p in
+            // Fixed tensors count where they were measured (pinned ones, at their type), else 0.
+            let predicted = model.costs[p.tensor.name].flatMap { $0.errors[p.type] != nil ? $0.predicted(p.type) : nil } ?? 0
+            return Choice(tensor: p.tensor, type: p.type, bytes: padded(p.bytes), free: freeSet.contains(i), predicted: predicted)
+        }
+        let predictedKLD = choices.reduce(0) { $0 + $1.predicted }
+        return Result(choices: choices, targetBytes: targetBytes, plan: finalPlan, predictedKLD: predictedKLD, rules: rules)
+    }
+
+    func plan(types: [GGMLType]) throws -> GGUFConverter.Plan {
+        let base = try GGUFConverter(input: input, output: "/dev/null", options: converterOptions).plan()
+        let rules = base.tensors.enumerated().compactMap { i, p in p.tensor.role == .keepF32 ? nil : Self.exactRule(p.tensor.name, types[i]) }
+        return try plan(rules: rules)
+    }
+
+    func plan(rules: [String]) throws -> GGUFConverter.Plan {
+        var options = converterOptions
+        options.rules = try rules.map { try QuantRecipe.Rule(parsing: $0) }
+        return try GGUFConverter(input: input, output: "/dev/null", options: options).plan()
+    }
+
+    /// The converter options that write the fitted file: the allocation's rules replace the
+    /// user's (which they already honour), so the recipe file alone reproduces the same bytes.
+    public func converterOptions(for result: Result) throws -> GGUFConverter.Options {
+        var options = converterOptions
+        options.rules = try result.rules.map { try QuantRecipe.Rule(parsing: $0) }
+        return options
+    }
+
+    /// The recipe file written beside the output.
+    public func recipeText(_ result: Result, command: String) -> String {
+        var lines = [
+            "# moepack quantize --target-size allocation (formats/allocation.md)",
+            "# \(command)",
+            "# target \(result.targetBytes) bytes; file \(result.plan.layout.fileSize) bytes, "
+                + String(format: "%.3f bits per weight; predicted KLD %.6f", result.plan.bitsPerWeight, result.predictedKLD),
+            "# reproduce: moepack quantize IN OUT.gguf --recipe \(converterOptions.recipe.rawValue) --recipe-file THIS_FILE (with the same --imatrix)",
+        ]
+        lines += result.rules
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// The table of `--dry-run`/the run: one line per tensor group (role across layers) and type.
+    public static func describe(_ result: Result) -> String {
+        var lines = ["group\ttype\ttensors\tbytes\tpredicted ΔKLD"]
+        var groups: [String: [GGMLType: (count: Int, bytes: Int, predicted: Double)]] = [:]
+        var order: [String] = []
+        for c in result.choices where c.tensor.role != .keepF32 {
+            let key = AllocationCostModel.roleKey(c.tensor.name) + (c.free ? "" : " (fixed)")
+            if groups[key] == nil { order.append(key) }
+            groups[key, default: [:]][c.type, default: (0, 0, 0)].count += 1
+            groups[key, default: [:]][c.type, default: (0, 0, 0)].bytes += c.bytes
+            groups[key, default: [:]][c.type, default: (0, 0, 0)].predicted += c.predicted
+        }
+        for key in order {
+            for (type, v) in groups[key]!.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+                lines.append("\(key)\t\(type.name)\t\(v.count)\t\(v.bytes)\t" + String(format: "%.6f", v.predicted))
+            }
+        }
+        let floats = result.choices.filter { $0.tensor.role == .keepF32 }
+        lines.append("F32 (norms, router)\tF32\t\(floats.count)\t\(floats.reduce(0) { $0 + $1.bytes })\t0")
+        lines.append(
+            "total: file \(result.plan.layout.fileSize) bytes (\(formatBytes(result.plan.layout.fileSize))), target \(result.targetBytes) ("
+                + String(format: "%.3f%% of it), %.3f bits per weight, predicted KLD %.6f",
+                         100 * Double(result.plan.layout.fileSize) / Double(result.targetBytes), result.plan.bitsPerWeight, result.predictedKLD))
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,158 @@
+import Conversion
+import DeepSeekV3
+import Foundation
+import Quants
+import TensorFiles
+import TestSupport
+import Testing
+
+@Suite struct AllocationSolverTests {
+    typealias Option = AllocationSolver.Option
+
+    /// Every combination, for small problems.
+    func bruteForce(_ items: [[Option]], budget: Int) -> Double? {
+        var best: Double?
+        func visit(_ i: Int, bytes: Int, cost: Double) {
+            if bytes > budget { return }
+            if i == items.count {
+                if best == nil || cost < best! { best = cost }
+                return
+            }
+            for o in items[i] { visit(i + 1, bytes: bytes + o.bytes, cost: cost + o.cost) }
+        }
+        visit(0, bytes: 0, cost: 0)
+        return best
+    }
+
+    @Test func handMadeProblemHasItsKnownOptimum() throws {
+        // Three tensors; 10 bytes: the cheap big option of the sensitive tensor beats the rest.
+        let items: [[Option]] = [
+            [Option(bytes: 2, cost: 10), Option(bytes: 6, cost: 1)],
+            [Option(bytes: 2, cost: 2), Option(bytes: 4, cost: 1.5)],
+            [Option(bytes: 2, cost: 3), Option(bytes: 3, cost: 2.9)],
+        ]
+        let solution = try #require(AllocationSolver.solve(items, budget: 10, buckets: 10))
+        #expect(solution.choices == [1, 0, 0])
+        #expect(solution.bytes == 10)
+        #expect(solution.cost == 6)
+        #expect(AllocationSolver.solve(items, budget: 5) == nil)  // below the smallest choice (6 bytes)
+    }
+
+    /// With one byte per bucket the DP is exact: it equals exhaustive search; with coarse buckets
+    /// it is never over the budget and never better than the optimum.
+    @Test func equalsExhaustiveSearchAndNeverExceedsTheBudget() throws {
+        var rng = SplitMix64(seed: 15)
+        for trial in 0..<200 {
+            let n = Int.random(in: 1...5, using: &rng)
+            let items: [[Option]] = (0..<n).map { _ in
+                (0..<Int.random(in: 1...4, using: &rng)).map { _ in
+                    Option(bytes: Int.random(in: 1...40, using: &rng), cost: Double.random(in: 0...10, using: &rng))
+                }
+            }
+            let budget = Int.random(in: 0...120, using: &rng)
+            let exact = bruteForce(items, budget: budget)
+            let solved = AllocationSolver.solve(items, budget: budget, buckets: max(budget, 1))
+            #expect((exact == nil) == (solved == nil), "trial \(trial)")
+            if let exact, let solved {
+                #expect(abs(solved.cost - exact) < 1e-9, "trial \(trial): \(solved.cost) vs \(exact)")
+                #expect(solved.bytes <= budget)
+            }
+            if let coarse = AllocationSolver.solve(items, budget: budget, buckets: 7) {
+                #expect(coarse.bytes <= budget, "trial \(trial)")
+                #expect(coarse.cost >= (exact ?? 0) - 1e-9)
+            }
+        }
+    }
+
+    @Test func layerInterpolation() {
+        #expect(AllocationCostModel.interpolate([(3, 1.0), (7, 3.0)], at: 5) == 2.0)
+        #expect(AllocationCostModel.interpolate([(3, 1.0), (7, 3.0)], at: 1) == 1.0)
+        #expect(AllocationCostModel.interpolate([(3, 1.0), (7, 3.0)], at: 60) == 3.0)
+        let layers = AllocationCostModel.representativeLayers(layerCount: 61, denseLayers: 3, count: 6)
+        #expect(layers.isSuperset(of: [0, 1, 2, 3, 60]))
+        #expect(layers.count <= 10)
+    }
+}
+
+@Suite struct TargetFitTests {
+    func calibration() throws -> String {
+        let path = TestSupport.scratchDirectory("fit-calib") + "/calib.txt"
+        try Data(SyntheticCorpus.text.utf8).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    func fitter(target: TargetFit.Target, rules: [String] = []) throws -> TargetFit {
+        var converter = GGUFConverter.Options()
+        converter.rules = try rules.map { try QuantRecipe.Rule(parsing: $0) }
+        converter.threads = 2
+        converter.progress = .quiet
+        var options = TargetFit.Options()
+        options.target = target
+        options.calibration = try calibration()
+        options.context = 64
+        options.probeChunks = 2
+        options.sampleRows = 16
+        return TargetFit(input: Fixtures.tiny, converterOptions: converter, options: options)
+    }
+
+    /// The fitted file is at most the target and within 0.5% of it, `--type` rules are kept, and
+    /// the recipe file written beside it reproduces it byte for byte.
+    @Test func fitsTheTargetAndTheRecipeReproducesTheFile() throws {
+        var q4 = GGUFConverter.Options()
+        q4.recipe = .q4_K_M
+        let target = try GGUFConverter(input: Fixtures.tiny, output: "/dev/null", options: q4).plan().layout.fileSize
+        let fitter = try fitter(target: .bytes(target), rules: ["^token_embd\\.weight$=Q8_0"])
+        let model = try fitter.measure()
+        #expect(model.costs.values.contains { $0.measured && $0.sensitivity > 0 })
+        let result = try fitter.solve(model)
+        #expect(result.plan.layout.fileSize <= target)
+        #expect(Double(result.plan.layout.fileSize) >= 0.995 * Double(target), "\(result.plan.layout.fileSize) for \(target)")
+        #expect(result.choices.first { $0.tensor.name == "token_embd.weight" }?.type == .q8_0)
+        #expect(result.choices.first { $0.tensor.name == "token_embd.weight" }?.free == false)
+        #expect(result.predictedKLD > 0 && result.predictedKLD.isFinite)
+
+        let directory = TestSupport.scratchDirectory("fit")
+        let fitted = directory + "/fit.gguf"
+        _ = try GGUFConverter(input: Fixtures.tiny, output: fitted, options: try fitter.converterOptions(for: result)).run()
+        #expect(try FileManager.default.attributesOfItem(atPath: fitted)[.size] as? Int == result.plan.layout.fileSize)
+        let recipe = directory + "/fit.gguf.recipe"
+        try Data(fitter.recipeText(result, command: "test").utf8).write(to: URL(fileURLWithPath: recipe))
+        var again = GGUFConverter.Options()
+        again.rules = try QuantRecipe.ruleLines(fromFile: recipe).map { try QuantRecipe.Rule(parsing: $0) }
+        again.progress = .quiet
+        let reproduced = directory + "/again.gguf"
+        _ = try GGUFConverter(input: Fixtures.tiny, output: reproduced, options: again).run()
+        #expect(try Data(contentsOf: URL(fileURLWithPath: fitted)) == Data(contentsOf: URL(fileURLWithPath: reproduced)))
+    }
+
+    /// Targets no allocation can reach are one-line errors naming the size that is possible.
+    @Test func unreachableTargetsNameTheLimit() throws {
+        let fitter = try fitter(target: .bytes(1000))
+        let model = try fitter.measure()
+        #expect { try fitter.solve(model) } throws: { "\($0)".contains("below the smallest file these types give") }
+        let big = try self.fitter(target: .bytes(1 << 40))
+        #expect { try big.solve(model) } throws: { "\($0)".contains("above the largest file") }
+    }
+
+    /// The command: `--dry-run` prints the allocation table and writes OUT.recipe; an unreachable
+    /// target is one error line naming the smallest possible size, exit 1.
+    @Test func commandLine() throws {
+        let directory = TestSupport.scratchDirectory("fit-cli")
+        let text = directory + "/calib.txt"
+        try Data(String(repeating: SyntheticCorpus.text + "\n", count: 20).utf8).write(to: URL(fileURLWithPath: text))
+        let output = directory + "/fit.gguf"
+        let run = try TestSupport.moepack(
+            "quantize", Fixtures.tiny, output, "--target-bpw", "5", "--calibration", text, "--probe-chunks", "1", "--dry-run", "--quiet")
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("total: file"))
+        #expect(run.stdout.contains("predicted KLD"))
+        let rules = try QuantRecipe.ruleLines(fromFile: output + ".recipe")
+        #expect(rules.contains { $0.hasPrefix("^token_embd\\.weight$=") })
+        #expect(!FileManager.default.fileExists(atPath: output))
+        let small = try TestSupport.moepack(
+            "quantize", Fixtures.tiny, output, "--target-size", "1K", "--calibration", text, "--probe-chunks", "1", "--dry-run", "--quiet")
+        #expect(small.status == 1)
+        #expect(small.stderr.contains("below the smallest file these types give"), "\(small.stderr)")
+        #expect(small.stderr.split(separator: "\n").count == 1)
+    }
+}
