@@ -1,4 +1,5 @@
 import Foundation
+import Quants
 import TensorFiles
 
 /// `config.json` of a `DeepseekV3ForCausalLM` checkpoint (DeepSeek-V3, V3-0324, R1, R1-0528, ...).
@@ -311,25 +312,7 @@ extension DeepSeekV3Config {
     /// An upper bound of the stored bytes of every tensor (8 bytes per element, every layer both
     /// dense and MoE, every layer with the MTP extras), or nil when it exceeds `Int.max`.
     static func checkedBytes(_ c: DeepSeekV3Config) -> Int? {
-        func product(_ factors: Int...) -> Int? {
-            var result = 1
-            for f in factors {
-                let (value, overflow) = result.multipliedReportingOverflow(by: f)
-                if overflow { return nil }
-                result = value
-            }
-            return result
-        }
-        func sum(_ terms: Int?...) -> Int? {
-            var result = 0
-            for term in terms {
-                guard let term else { return nil }
-                let (value, overflow) = result.addingReportingOverflow(term)
-                if overflow { return nil }
-                result = value
-            }
-            return result
-        }
+        let product = CheckedArithmetic.product, sum = CheckedArithmetic.sum
         let h = c.hiddenSize, heads = c.numAttentionHeads
         let perLayer = sum(
             product(c.qLoraRank, h), c.qLoraRank, product(heads, c.qkNopeHeadDim + c.qkRopeHeadDim, c.qLoraRank),

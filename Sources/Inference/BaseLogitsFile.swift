@@ -1,5 +1,6 @@
 import CZstd
 import Foundation
+import Quants
 import TensorFiles
 
 /// The original model's log-probabilities for the scored positions of every chunk, saved once by
@@ -178,7 +179,7 @@ public final class BaseLogitsReader {
             throw fail("header field positions \(h.positions), expected \(h.context - 1 - h.context / 2) for context \(h.context)")
         }
         guard h.vocabulary >= 1, h.vocabulary <= Int(Int32.max) else { throw fail("header field vocabulary \(h.vocabulary) must be in 1...\(Int32.max)") }
-        guard let bytesPerChunk = Self.product([h.positions, h.vocabulary, 4]) else {
+        guard let bytesPerChunk = CheckedArithmetic.product(h.positions, h.vocabulary, 4) else {
             throw fail("header fields positions × vocabulary overflow (\(h.positions) × \(h.vocabulary))")
         }
         chunkBytes = bytesPerChunk
@@ -222,16 +223,6 @@ public final class BaseLogitsReader {
         tokens = ids.map { Int($0) }
         guard TokenChunks.fingerprint(tokens) == header.tokensXXH3 else { throw fail("token ids do not match their fingerprint") }
         nextChunk = header.firstChunk
-    }
-
-    static func product(_ factors: [Int]) -> Int? {
-        var result = 1
-        for factor in factors {
-            let (value, overflow) = result.multipliedReportingOverflow(by: factor)
-            if overflow { return nil }
-            result = value
-        }
-        return result
     }
 
     /// The frame's bytes after its checksum and its declared size are checked.

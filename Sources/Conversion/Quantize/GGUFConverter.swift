@@ -128,38 +128,57 @@ public final class GGUFConverter {
         return plan.tensors.first { QuantRecipe.typesNeedingImportance.contains($0.type) && ![.tokenEmbedding, .output].contains($0.tensor.role) }
     }
 
-    /// The importance weights of each planned tensor (nil where none apply), checked against its
-    /// shape: an entry of another model is an error naming the tensor. Tensors kept as floats
-    /// and the token embedding (a row lookup, never a product, so no imatrix has it) take none.
-    public func importanceWeights(for plan: Plan) throws -> (weights: [[Float]?], missing: [String]) {
-        guard let (matrix, file, _) = options.importance else { return ([[Float]?](repeating: nil, count: plan.tensors.count), []) }
-        var weights: [[Float]?] = []
-        var missing: [String] = []
-        for planned in plan.tensors {
-            let t = planned.tensor
-            guard ![.f32, .f16, .bf16].contains(planned.type), t.role != .tokenEmbedding else {
-                weights.append(nil)
-                continue
-            }
-            guard let values = matrix.weights(for: t.name, cold: options.coldExperts.policy(for: t.role)) else {
-                missing.append(t.name)
-                weights.append(nil)
-                continue
-            }
-            let expected = t.dimensions[0] * (t.dimensions.count > 2 ? t.dimensions[2] : 1)
-            guard values.count == expected else {
-                throw ConversionError.unsupportedTensor(
-                    file: file, tensor: t.name,
-                    detail: "importance matrix entry has \(values.count) values, the tensor needs \(expected) (\(t.dimensions[0]) per row × \(expected / t.dimensions[0]) matrices): an imatrix of another model?")
-            }
-            weights.append(values)
-        }
-        return (weights, missing)
+    /// Whether a planned tensor's quantizer takes importance weights: not the tensors kept as
+    /// floats, not the token embedding (a row lookup, never a product, so no imatrix has it).
+    func takesImportance(_ planned: PlannedTensor) -> Bool {
+        options.importance != nil && ![.f32, .f16, .bf16].contains(planned.type) && planned.tensor.role != .tokenEmbedding
     }
 
-    public func run() throws -> Summary {
+    /// Whether the importance matrix has an entry for a planned tensor that takes one.
+    public func hasImportance(_ planned: PlannedTensor) -> Bool {
+        takesImportance(planned) && options.importance?.matrix.entries[planned.tensor.name] != nil
+    }
+
+    /// Checks every entry the plan uses against its tensor's shape (an entry of another model is an
+    /// error naming the tensor), without building any weights, and lists the quantized tensors the
+    /// importance matrix has no entry for.
+    public func tensorsWithoutImportance(in plan: Plan) throws -> [String] {
+        guard let (matrix, file, _) = options.importance else { return [] }
+        var missing: [String] = []
+        for planned in plan.tensors where takesImportance(planned) {
+            guard let entry = matrix.entries[planned.tensor.name] else {
+                missing.append(planned.tensor.name)
+                continue
+            }
+            try Self.checkImportance(count: entry.sums.count, for: planned.tensor, file: file)
+        }
+        return missing
+    }
+
+    /// The importance weights of one planned tensor (`columns` per matrix, matrix-major), or nil
+    /// where none apply or the importance matrix has no entry. Built per tensor, when it is
+    /// written: an R1 expert stack's weights alone are 7 MB.
+    public func importanceWeights(for planned: PlannedTensor) throws -> [Float]? {
+        guard takesImportance(planned), let (matrix, file, _) = options.importance,
+            let values = matrix.weights(for: planned.tensor.name, cold: options.coldExperts.policy(for: planned.tensor.role))
+        else { return nil }
+        try Self.checkImportance(count: values.count, for: planned.tensor, file: file)
+        return values
+    }
+
+    static func checkImportance(count: Int, for t: DeepSeek2Tensor, file: String) throws {
+        let expected = t.dimensions[0] * (t.dimensions.count > 2 ? t.dimensions[2] : 1)
+        guard count == expected else {
+            throw ConversionError.unsupportedTensor(
+                file: file, tensor: t.name,
+                detail: "importance matrix entry has \(count) values, the tensor needs \(expected) (\(t.dimensions[0]) per row × \(expected / t.dimensions[0]) matrices): an imatrix of another model?")
+        }
+    }
+
+    /// Writes the file; `plan` is `plan()`'s result when the caller already has it.
+    public func run(plan planned: Plan? = nil) throws -> Summary {
         let started = Date()
-        let plan = try plan()
+        let plan = try planned ?? self.plan()
         if let needy = tensorNeedingImportance(in: plan) {
             throw ConversionError.unsupportedTensor(
                 file: input, tensor: needy.tensor.name,
@@ -169,7 +188,7 @@ public final class GGUFConverter {
         try ConversionError.requireValidLayout(config: plan.config, checkpoint: checkpoint, directory: input)
         let blockSize = plan.config.weightBlockSize?.rows ?? 128
         let reader = RowReader(checkpoint: checkpoint, blockSize: blockSize)
-        let importance = try importanceWeights(for: plan).weights
+        _ = try tensorsWithoutImportance(in: plan)  // every entry fits its tensor, before anything is written
         let progress = ProgressReporter(label: "quantize", totalBytes: plan.parameterCount, style: options.progress)
         // Resume: a journal beside the temporary file lists tensors an interrupted run finished
         // (written and fsynced) with their checksums; each is re-verified before it is reused.
@@ -211,7 +230,7 @@ public final class GGUFConverter {
             let rowsPerChunk = max(1, chunkBytes / (columns * 4))
             // Row r of a 3-D tensor belongs to matrix r / ne1 (an expert, or a head of attn_k_b/v_b).
             let rowsPerMatrix = planned.tensor.dimensions.count > 1 ? planned.tensor.dimensions[1] : 1
-            let weights = importance[index]
+            let weights = try importanceWeights(for: planned)
             var hasher = XXH3Hasher()
             let floats = UnsafeMutableBufferPointer<Float>.allocate(capacity: rowsPerChunk * columns)
             let bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: rowsPerChunk * rowBytes, alignment: 64)

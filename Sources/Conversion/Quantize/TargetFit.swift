@@ -74,7 +74,7 @@ public final class TargetFit {
     func log(_ text: String) { options.log?(text) }
 
     /// Which tensors the solver chooses for, and their candidate types.
-    func freeTensors(in plan: GGUFConverter.Plan, importance: [[Float]?]) -> [(index: Int, types: [GGMLType])] {
+    func freeTensors(in plan: GGUFConverter.Plan, converter: GGUFConverter) -> [(index: Int, types: [GGMLType])] {
         let user = QuantRecipe(mix: converterOptions.recipe, rules: converterOptions.rules, layerCount: plan.config.numHiddenLayers)
         var free: [(Int, [GGMLType])] = []
         for (i, planned) in plan.tensors.enumerated() {
@@ -86,7 +86,7 @@ public final class TargetFit {
             }
             let types = options.types.filter { type in
                 type.format != nil && QuantRecipe.fallback(type, rowLength: t.dimensions[0]) == type
-                    && (!QuantRecipe.typesNeedingImportance.contains(type) || importance[i] != nil)
+                    && (!QuantRecipe.typesNeedingImportance.contains(type) || converter.hasImportance(planned))
             }
             if !types.isEmpty { free.append((i, types)) }
         }
@@ -113,8 +113,8 @@ public final class TargetFit {
     public func measure() throws -> AllocationCostModel {
         let converter = GGUFConverter(input: input, output: "/dev/null", options: converterOptions)
         let plan = try converter.plan()
-        let importance = try converter.importanceWeights(for: plan).weights
-        let free = freeTensors(in: plan, importance: importance) + pinnedTensors(in: plan)
+        _ = try converter.tensorsWithoutImportance(in: plan)  // entries checked against their tensors
+        let free = freeTensors(in: plan, converter: converter) + pinnedTensors(in: plan)
         guard let calibration = options.calibration else {
             throw ConversionError.unsupportedTensor(file: input, tensor: "-", detail: "--target-size needs --calibration TEXT (the text the sensitivity passes run on)")
         }
@@ -135,7 +135,7 @@ public final class TargetFit {
             let t = plan.tensors[index].tensor
             let probe = types.contains(options.probeType) ? options.probeType : types[0]
             let errors = try AllocationCostModel.relativeErrors(
-                of: t, types: Array(Set(types + [probe])), importance: importance[index], reader: reader,
+                of: t, types: Array(Set(types + [probe])), importance: try converter.importanceWeights(for: plan.tensors[index]), reader: reader,
                 sampleRows: options.sampleRows, threads: converterOptions.threads)
             costs[t.name] = .init(name: t.name, errors: errors, sensitivity: 0, measured: false)
             if n % 8 == 7 || n == free.count - 1 { log("errors: \(n + 1)/\(free.count) tensors, \(formatDuration(Date().timeIntervalSince(started)))") }
@@ -162,7 +162,7 @@ public final class TargetFit {
         for (n, (index, types)) in measured.enumerated() {
             let t = plan.tensors[index].tensor
             let probe = types.contains(options.probeType) ? options.probeType : types[0]
-            let degraded = try DegradedWeights(base: original, degrading: [(t, probe, importance[index])])
+            let degraded = try DegradedWeights(base: original, degrading: [(t, probe, try converter.importanceWeights(for: plan.tensors[index]))])
             let model = try DeepSeekV3Model(source: degraded, threads: converterOptions.threads)
             let logits = try model.logits(chunks: chunkList, positions: chunks.positions)
             var kld = 0.0, count = 0
@@ -232,8 +232,7 @@ public final class TargetFit {
     func sizes() throws -> Sizes {
         let converter = GGUFConverter(input: input, output: "/dev/null", options: converterOptions)
         let plan = try converter.plan()
-        let importance = try converter.importanceWeights(for: plan).weights
-        let free = freeTensors(in: plan, importance: importance)
+        let free = freeTensors(in: plan, converter: converter)
         let alignment = Int(converterOptions.alignment)
         func padded(_ bytes: Int) -> Int { (bytes + alignment - 1) / alignment * alignment }
         let targetBytes: Int

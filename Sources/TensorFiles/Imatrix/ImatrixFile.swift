@@ -42,7 +42,12 @@ public enum ImatrixFile {
     /// file's per-chunk means back to sums and counts (the format does not store it; llama.cpp
     /// assumes its `-c`, 512 by default).
     public static func read(path: String, legacyChunkSize: Int = 512) throws -> (matrix: ImportanceMatrix, slice: SliceInfo?) {
-        let mapping = try MappedFile(path: path)
+        try read(mapping: MappedFile(path: path), legacyChunkSize: legacyChunkSize)
+    }
+
+    /// The same, from a file already mapped (e.g. one whose bytes were just hashed).
+    public static func read(mapping: MappedFile, legacyChunkSize: Int = 512) throws -> (matrix: ImportanceMatrix, slice: SliceInfo?) {
+        let path = mapping.path
         if mapping.size >= 4, Array(mapping.bytes.prefix(4)) == GGUFLayout.magic {
             return try readGGUF(GGUFFile(mapping: mapping))
         }

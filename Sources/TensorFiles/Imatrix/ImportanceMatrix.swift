@@ -112,7 +112,7 @@ public struct ImportanceMatrix: Sendable, Equatable {
         let n = entry.columns
         var pooled = [Double](repeating: 0, count: n)
         var pooledCount: Int64 = 0
-        if cold == .layerMean {
+        if cold == .layerMean, entry.counts.contains(0) {
             for m in 0..<entry.matrices where entry.counts[m] > 0 {
                 for j in 0..<n { pooled[j] += entry.sum(matrix: m, column: j) }
                 pooledCount += entry.counts[m]

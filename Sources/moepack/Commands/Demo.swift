@@ -96,11 +96,12 @@ struct Demo: ParsableCommand {
         let chunks = TokenChunks(text: Array(SyntheticCorpus.text.utf8), tokenizer: tokenizer, context: context)
         let range = (chunks.available / 2)..<min(chunks.available, chunks.available / 2 + 16)
         print("\n== 5. moepack imatrix \(source) --text \(text) --ctx \(context) --chunks \(range.lowerBound)..\(range.upperBound) -o \(output)")
+        let weights = try CheckpointWeights(directory: source)
         let job = ImatrixJob(
-            source: try CheckpointWeights(directory: source), chunks: chunks, output: output,
+            source: weights, chunks: chunks, output: output,
             options: .init(range: range, batchChunks: range.count, threads: threads, dataset: text))
         let summary = try job.run()
-        let coverage = ExpertCoverage(summary.matrix, config: try CheckpointWeights(directory: source).config, threshold: 16)
+        let coverage = ExpertCoverage(summary.matrix, config: weights.config, threshold: 16)
         print("   \(summary.matrix.entries.count) entries from \(range.count) chunks in \(String(format: "%.1f", summary.seconds)) s; routed experts without tokens: \(coverage.layers.map(\.withoutTokens).reduce(0, +)) of \(coverage.layers.map(\.experts).reduce(0, +))")
         let path = dir + "/\(preset.rawValue)-q2_k-imatrix.gguf"
         print("   moepack quantize \(source) \(path) --recipe Q2_K --imatrix \(output)")

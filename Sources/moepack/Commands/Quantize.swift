@@ -139,7 +139,7 @@ struct Quantize: ParsableCommand {
             if let imatrix {
                 let file = try MappedFile(path: imatrix)
                 let checksum = withExtendedLifetime(file) { XXH3Hasher.hex(XXH3Hasher.hash(file.bytes)) }
-                options.importance = (try ImatrixFile.read(path: imatrix).matrix, imatrix, checksum)
+                options.importance = (try ImatrixFile.read(mapping: file).matrix, imatrix, checksum)
             }
             options.coldExperts = coldExperts
             if targetSize != nil || targetBpw != nil {
@@ -147,8 +147,8 @@ struct Quantize: ParsableCommand {
                 return
             }
             let converter = GGUFConverter(input: input, output: output, options: options)
+            let plan = try converter.plan()
             if dryRun {
-                let plan = try converter.plan()
                 print(Self.describe(plan))
                 if let recipeFile { for line in Self.publishedSizeLines(recipeFile: recipeFile, plannedBytes: plan.layout.fileSize) { print(line) } }
                 if let needy = converter.tensorNeedingImportance(in: plan) {
@@ -156,13 +156,11 @@ struct Quantize: ParsableCommand {
                 }
                 return
             }
-            if options.importance != nil {
-                let missing = try converter.importanceWeights(for: converter.plan()).missing
-                if !missing.isEmpty {
-                    FileHandle.standardError.write(Data("moepack: warning: the importance matrix has no entry for \(missing.count) quantized tensors; they are quantized without: \(missing.prefix(4).joined(separator: ", "))\(missing.count > 4 ? ", ..." : "")\n".utf8))
-                }
+            let missing = try converter.tensorsWithoutImportance(in: plan)
+            if !missing.isEmpty {
+                FileHandle.standardError.write(Data("moepack: warning: the importance matrix has no entry for \(missing.count) quantized tensors; they are quantized without: \(missing.prefix(4).joined(separator: ", "))\(missing.count > 4 ? ", ..." : "")\n".utf8))
             }
-            let summary = try converter.run()
+            let summary = try converter.run(plan: plan)
             if json {
                 print("""
                     {"output": \(jsonText(output)), "tensors": \(summary.plan.tensors.count), "bytes": \(summary.plan.layout.fileSize), \
