@@ -4,6 +4,7 @@ import Foundation
 import Quants
 import TensorFiles
 import TestSupport
+import Synchronization
 import Testing
 
 @Suite struct AllocationSolverTests {
@@ -103,7 +104,7 @@ import Testing
         let target = try GGUFConverter(input: Fixtures.tiny, output: "/dev/null", options: q4).plan().layout.fileSize
         let fitter = try fitter(target: .bytes(target), rules: ["^token_embd\\.weight$=Q8_0"])
         let model = try fitter.measure()
-        #expect(model.costs.values.contains { $0.measured && $0.sensitivity > 0 })
+        #expect(model.costs.values.contains { $0.state == .measured && $0.sensitivity > 0 })
         let result = try fitter.solve(model)
         #expect(result.plan.layout.fileSize <= target)
         #expect(Double(result.plan.layout.fileSize) >= 0.995 * Double(target), "\(result.plan.layout.fileSize) for \(target)")
@@ -123,6 +124,81 @@ import Testing
         let reproduced = directory + "/again.gguf"
         _ = try GGUFConverter(input: Fixtures.tiny, output: reproduced, options: again).run()
         #expect(try Data(contentsOf: URL(fileURLWithPath: fitted)) == Data(contentsOf: URL(fileURLWithPath: reproduced)))
+    }
+
+    /// An interrupted measurement resumes from its resume file: the engine passes already made are
+    /// not repeated, and the result equals the uninterrupted measurement exactly.
+    @Test func interruptedMeasurementResumesWithoutRepeatingPasses() throws {
+        let directory = TestSupport.scratchDirectory("fit-resume")
+        var fitter = try fitter(target: .bytes(1 << 20))
+        var options = fitter.options
+        options.costsFile = directory + "/full.costs"
+        fitter = TargetFit(input: fitter.input, converterOptions: fitter.converterOptions, options: options)
+        let full = try fitter.measure()
+        let measured = full.costs.values.filter { $0.state == .measured }.map(\.name).sorted()
+        try #require(measured.count >= 4)
+        #expect(!FileManager.default.fileExists(atPath: TargetFit.resumePath(forCosts: directory + "/full.costs")))
+
+        // The state a kill after half the passes leaves: errors known, the second half pending.
+        let saved = try String(contentsOfFile: directory + "/full.costs", encoding: .utf8)
+        let pendingNames = Set(measured.suffix(measured.count / 2))
+        let partial = saved.split(separator: "\n").map { line -> String in
+            var words = line.split(separator: " ").map(String.init)
+            if words.count > 2, pendingNames.contains(words[0]) { words[1] = "0"; words[2] = "pending" }
+            return words.joined(separator: " ")
+        }.joined(separator: "\n") + "\n"
+        options.costsFile = directory + "/resumed.costs"
+        try Data(partial.utf8).write(to: URL(fileURLWithPath: TargetFit.resumePath(forCosts: options.costsFile!)))
+        let lines = Mutex<[String]>([])
+        options.log = { line in lines.withLock { $0.append(line) } }
+        let resumed = try TargetFit(input: fitter.input, converterOptions: fitter.converterOptions, options: options).measure()
+
+        let passes = lines.withLock { $0 }.filter { $0.hasPrefix("sensitivity ") }
+        #expect(passes.count == pendingNames.count, "\(passes)")
+        #expect(passes.allSatisfy { line in pendingNames.contains { line.contains(" \($0) ") } })
+        #expect(lines.withLock { $0 }.contains { $0.hasPrefix("costs: resuming") })
+        #expect(!lines.withLock { $0 }.contains { $0.hasPrefix("errors:") })  // the error phase was not redone
+        for (name, cost) in full.costs {
+            #expect(resumed.costs[name]?.sensitivity == cost.sensitivity, "\(name)")
+            #expect(resumed.costs[name]?.errors == cost.errors, "\(name)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: TargetFit.resumePath(forCosts: options.costsFile!)))
+        #expect(FileManager.default.fileExists(atPath: options.costsFile!))
+    }
+
+    /// DeepSeek-R1's config alone, a synthetic importance matrix (an entry for every tensor that
+    /// takes one) and the synthetic cost model: a full plan of every tensor, at most the target and
+    /// within 0.5% of it, for the sizes of the published dynamic files.
+    @Test func r1PlanFromTheConfigAloneFitsEachTarget() throws {
+        let directory = TestSupport.scratchDirectory("fit-r1")
+        try Data(SyntheticPreset.deepSeekR1ConfigJSON.utf8).write(to: URL(fileURLWithPath: directory + "/config.json"))
+        var converter = GGUFConverter.Options()
+        converter.threads = 2
+        converter.progress = .quiet
+        let plan = try GGUFConverter(input: directory, output: "/dev/null", options: converter).plan()
+        var entries: [String: ImportanceMatrix.Entry] = [:]
+        for planned in plan.tensors where planned.tensor.role != .keepF32 && planned.tensor.role != .tokenEmbedding {
+            entries[planned.tensor.name] = ImportanceMatrix.Entry(columns: 1)  // presence is all the plan uses
+        }
+        converter.importance = (ImportanceMatrix(entries: entries), "synthetic", "0")
+        var options = TargetFit.Options()
+        options.sampleRows = 8
+        var model: AllocationCostModel?
+        for gib in [131, 158, 183, 212] {
+            options.target = .bytes(gib << 30)
+            let fitter = TargetFit(input: directory, converterOptions: converter, options: options)
+            if model == nil { model = try fitter.syntheticCosts() }
+            let result = try fitter.solve(model!)
+            #expect(result.plan.layout.fileSize <= gib << 30)
+            #expect(Double(result.plan.layout.fileSize) >= 0.995 * Double(gib << 30), "\(result.plan.layout.fileSize) for \(gib) GiB")
+            #expect(result.choices.count == plan.tensors.count)
+            // The solver spends the budget where the bytes are: the routed experts get the low-bit types.
+            let experts = result.choices.filter { $0.tensor.name.contains("_exps.") }
+            #expect(experts.count == 3 * (plan.config.numHiddenLayers - plan.config.firstKDenseReplace))
+            let table = TargetFit.describe(result)
+            #expect(table.contains("blk.*.ffn_down_exps.weight"))
+            #expect(table.contains("total: file"))
+        }
     }
 
     /// Targets no allocation can reach are one-line errors naming the size that is possible.

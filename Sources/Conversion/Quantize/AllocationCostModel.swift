@@ -22,8 +22,17 @@ public struct AllocationCostModel: Sendable {
         public var errors: [GGMLType: Double]
         /// ΔKLD per unit of relative error.
         public var sensitivity: Double
-        /// Whether s was measured on this tensor (false: interpolated from its role's other layers).
-        public var measured: Bool
+        public var state: State
+
+        /// Where `sensitivity` comes from.
+        public enum State: String, Sendable {
+            /// An engine pass with this tensor degraded.
+            case measured
+            /// Its role's measured layers, interpolated by layer index.
+            case interpolated
+            /// Not yet known: only in the resume file of an unfinished measurement.
+            case pending
+        }
 
         public func predicted(_ type: GGMLType) -> Double { sensitivity * (errors[type] ?? .infinity) }
     }
@@ -88,6 +97,60 @@ public struct AllocationCostModel: Sendable {
         return sums.withLock { $0 }.mapValues { $0.1 > 0 ? $0.0 / $0.1 : 0 }
     }
 
+    // MARK: - Without weights
+
+    /// A cost model that needs no weights: e(t, type) measured on `sampleRows` synthetic rows of
+    /// t's row length (bell-shaped with heavy tails, `SplitMix64.heavyTailedSample`, no importance
+    /// weights), every sensitivity 1. It plans sizes and layouts on a config alone (R1's
+    /// `config.json` before downloading 640 GB) and tests the solver at full scale; the KLD it
+    /// predicts is not a KLD.
+    public static func synthetic(tensors: [(tensor: DeepSeek2Tensor, types: [GGMLType])], sampleRows: Int, threads: Int) throws -> AllocationCostModel {
+        var byLength: [Int: Set<GGMLType>] = [:]
+        for (t, types) in tensors { byLength[t.dimensions[0], default: []].formUnion(types) }
+        var errors: [Int: [GGMLType: Double]] = [:]
+        for (columns, types) in byLength.sorted(by: { $0.key < $1.key }) {
+            var values = [Float](repeating: 0, count: sampleRows * columns)
+            var random = SplitMix64(seed: SplitMix64.derive(7, "allocation rows", columns))
+            for i in values.indices { values[i] = random.heavyTailedSample() * 0.02 }
+            let work = types.sorted { $0.rawValue < $1.rawValue }.flatMap { type in (0..<sampleRows).map { (type, $0) } }
+            let sums = Mutex<[GGMLType: (Double, Double)]>([:])
+            let failure = Mutex<(any Error)?>(nil)
+            let input = values
+            parallelFor(work.count, threads: threads) { range in
+                var decoded = [Float](repeating: 0, count: columns)
+                for w in range {
+                    let (type, i) = work[w]
+                    do {
+                        try input.withUnsafeBufferPointer { all in
+                            let row = UnsafeBufferPointer(rebasing: all[(i * columns)..<((i + 1) * columns)])
+                            let bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: type.rowBytes(columns)!, alignment: 64)
+                            defer { bytes.deallocate() }
+                            try type.quantize(row: row, importance: nil, into: bytes)
+                            try decoded.withUnsafeMutableBufferPointer { out in try type.dequantize(row: UnsafeRawBufferPointer(bytes), count: columns, into: out) }
+                            var error = 0.0, norm = 0.0
+                            for j in 0..<columns {
+                                let x = Double(row[j]), d = x - Double(decoded[j])
+                                error += d * d
+                                norm += x * x
+                            }
+                            sums.withLock { $0[type, default: (0, 0)].0 += error; $0[type, default: (0, 0)].1 += norm }
+                        }
+                    } catch {
+                        failure.withLock { if $0 == nil { $0 = error } }
+                    }
+                }
+            }
+            if let error = failure.withLock({ $0 }) { throw error }
+            errors[columns] = sums.withLock { $0 }.mapValues { $0.1 > 0 ? $0.0 / $0.1 : 0 }
+        }
+        var costs: [String: Cost] = [:]
+        for (t, types) in tensors {
+            let table = errors[t.dimensions[0]]!
+            costs[t.name] = Cost(name: t.name, errors: table.filter { types.contains($0.key) }, sensitivity: 1, state: .measured)
+        }
+        return AllocationCostModel(costs: costs)
+    }
+
     // MARK: - Layer interpolation
 
     /// The tensor's name with its layer replaced by `*` (`blk.*.attn_q_a.weight`): tensors of one
@@ -124,14 +187,15 @@ public struct AllocationCostModel: Sendable {
 
     // MARK: - Saved costs
 
-    /// One line per tensor: `name sensitivity measured type=error ...`, after a fingerprint line, so
-    /// a later fit (another target) reuses the measurement.
+    /// One line per tensor: `name sensitivity state type=error ...`, after a fingerprint line, so
+    /// a later fit (another target) reuses the measurement, and an interrupted one resumes (its
+    /// resume file has `pending` tensors).
     func text(fingerprint: String) -> String {
         var lines = ["# moepack allocation costs v1 " + fingerprint]
         for name in costs.keys.sorted() {
             let c = costs[name]!
             let errors = c.errors.keys.sorted { $0.rawValue < $1.rawValue }.map { "\($0.name)=\(c.errors[$0]!)" }
-            lines.append(([name, "\(c.sensitivity)", c.measured ? "measured" : "interpolated"] + errors).joined(separator: " "))
+            lines.append(([name, "\(c.sensitivity)", c.state.rawValue] + errors).joined(separator: " "))
         }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -146,14 +210,14 @@ public struct AllocationCostModel: Sendable {
         var costs: [String: Cost] = [:]
         for line in lines {
             let words = line.split(separator: " ").map(String.init)
-            guard words.count >= 3, let s = Double(words[1]), s.isFinite else { return nil }
+            guard words.count >= 3, let s = Double(words[1]), s.isFinite, let state = Cost.State(rawValue: words[2]) else { return nil }
             var errors: [GGMLType: Double] = [:]
             for word in words.dropFirst(3) {
                 let parts = word.split(separator: "=")
                 guard parts.count == 2, let type = GGMLType(name: String(parts[0])), let e = Double(parts[1]) else { return nil }
                 errors[type] = e
             }
-            costs[words[0]] = Cost(name: words[0], errors: errors, sensitivity: s, measured: words[2] == "measured")
+            costs[words[0]] = Cost(name: words[0], errors: errors, sensitivity: s, state: state)
         }
         return AllocationCostModel(costs: costs)
     }

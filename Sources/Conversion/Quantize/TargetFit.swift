@@ -109,7 +109,27 @@ public final class TargetFit {
 
     // MARK: - Measurement
 
+    /// The synthetic cost model (`AllocationCostModel.synthetic`) for this fit's tensors: no
+    /// weights read, no engine pass. For planning on a config alone.
+    public func syntheticCosts() throws -> AllocationCostModel {
+        let converter = GGUFConverter(input: input, output: "/dev/null", options: converterOptions)
+        let plan = try converter.plan()
+        let tensors = (freeTensors(in: plan, converter: converter) + pinnedTensors(in: plan)).map { (plan.tensors[$0.index].tensor, $0.types) }
+        log("costs: synthetic (rows of \(Set(tensors.map { $0.0.dimensions[0] }).sorted().map(String.init).joined(separator: ", ")) values, every sensitivity 1): the predicted KLD is not a measurement")
+        return try AllocationCostModel.synthetic(tensors: tensors, sampleRows: options.sampleRows, threads: converterOptions.threads)
+    }
+
+    /// The resume file of an unfinished measurement saved to `costsFile`: beside it, hidden.
+    public static func resumePath(forCosts path: String) -> String {
+        let url = URL(fileURLWithPath: path)
+        return url.deletingLastPathComponent().appendingPathComponent("." + url.lastPathComponent + ".moepack-partial").path
+    }
+
     /// The cost of every free tensor: errors on sampled rows, sensitivity from engine passes.
+    ///
+    /// With `costsFile`, a finished measurement that matches is reused; otherwise progress is saved
+    /// (atomically) to its resume file after the error phase and after every engine pass, and a
+    /// rerun after a kill continues from there: the engine passes already made are not repeated.
     public func measure() throws -> AllocationCostModel {
         let converter = GGUFConverter(input: input, output: "/dev/null", options: converterOptions)
         let plan = try converter.plan()
@@ -119,27 +139,47 @@ public final class TargetFit {
             throw ConversionError.unsupportedTensor(file: input, tensor: "-", detail: "--target-size needs --calibration TEXT (the text the sensitivity passes run on)")
         }
         let fingerprint = try self.fingerprint(free: free, plan: plan, calibration: calibration)
-        if let path = options.costsFile, let saved = AllocationCostModel.load(path: path, fingerprint: fingerprint),
-            free.allSatisfy({ saved.costs[plan.tensors[$0.index].tensor.name] != nil })
-        {
+        func complete(_ model: AllocationCostModel) -> Bool {
+            free.allSatisfy { model.costs[plan.tensors[$0.index].tensor.name].map { $0.state != .pending } ?? false }
+        }
+        if let path = options.costsFile, let saved = AllocationCostModel.load(path: path, fingerprint: fingerprint), complete(saved) {
             log("costs: reusing \(path)")
             return saved
+        }
+        let resumePath = options.costsFile.map(Self.resumePath(forCosts:))
+        var costs: [String: AllocationCostModel.Cost] = [:]
+        if let resumePath, let saved = AllocationCostModel.load(path: resumePath, fingerprint: fingerprint) {
+            costs = saved.costs
+            log("costs: resuming \(resumePath): errors of \(costs.count) tensors, \(costs.values.filter { $0.state == .measured }.count) engine passes done")
+        }
+        func save() throws {
+            guard let resumePath else { return }
+            try AtomicOutputFile.write(Array(AllocationCostModel(costs: costs).text(fingerprint: fingerprint).utf8), to: resumePath)
         }
 
         let checkpoint = try Checkpoint(directory: input)
         try ConversionError.requireValidLayout(config: plan.config, checkpoint: checkpoint, directory: input)
         let reader = RowReader(checkpoint: checkpoint, blockSize: plan.config.weightBlockSize?.rows ?? 128)
-        var costs: [String: AllocationCostModel.Cost] = [:]
         let started = Date()
-        for (n, (index, types)) in free.enumerated() {
+        var quantizedValues = 0.0  // sampled values × candidate types, for the rate of the error phase
+        let pendingErrors = free.filter { costs[plan.tensors[$0.index].tensor.name] == nil }
+        for (n, (index, types)) in pendingErrors.enumerated() {
             let t = plan.tensors[index].tensor
             let probe = types.contains(options.probeType) ? options.probeType : types[0]
+            let measuredTypes = Array(Set(types + [probe]))
             let errors = try AllocationCostModel.relativeErrors(
-                of: t, types: Array(Set(types + [probe])), importance: try converter.importanceWeights(for: plan.tensors[index]), reader: reader,
+                of: t, types: measuredTypes, importance: try converter.importanceWeights(for: plan.tensors[index]), reader: reader,
                 sampleRows: options.sampleRows, threads: converterOptions.threads)
-            costs[t.name] = .init(name: t.name, errors: errors, sensitivity: 0, measured: false)
-            if n % 8 == 7 || n == free.count - 1 { log("errors: \(n + 1)/\(free.count) tensors, \(formatDuration(Date().timeIntervalSince(started)))") }
+            costs[t.name] = .init(name: t.name, errors: errors, sensitivity: 0, state: .pending)
+            quantizedValues += Double(min(options.sampleRows, t.rowCount) * t.dimensions[0] * measuredTypes.count)
+            if n % 8 == 7 || n == pendingErrors.count - 1 {
+                let elapsed = Date().timeIntervalSince(started)
+                let eta = elapsed / Double(n + 1) * Double(pendingErrors.count - n - 1)
+                log("errors: \(n + 1)/\(pendingErrors.count) tensors, \(formatDuration(elapsed)) (ETA \(formatDuration(eta)))")
+            }
         }
+        let errorSeconds = Date().timeIntervalSince(started)
+        if !pendingErrors.isEmpty { try save() }
 
         // Sensitivity: base log-probs of the original once, then one pass per measured tensor.
         let original = try CheckpointWeights(directory: input)
@@ -151,34 +191,41 @@ public final class TargetFit {
         }
         let chunkList = (0..<min(options.probeChunks, chunks.available)).map(chunks.chunk)
         let targets = (0..<chunkList.count).map(chunks.targets)
-        let baseModel = try DeepSeekV3Model(source: original, threads: converterOptions.threads)
-        let base = try baseModel.logits(chunks: chunkList, positions: chunks.positions).map(Scoring.baseLogProbabilities)
         let layers = plan.config.numHiddenLayers <= options.measureAllLayersUpTo
             ? Set(0..<plan.config.numHiddenLayers)
             : AllocationCostModel.representativeLayers(
                 layerCount: plan.config.numHiddenLayers, denseLayers: plan.config.firstKDenseReplace, count: options.representativeLayerCount)
         let measured = free.filter { plan.tensors[$0.index].tensor.layer.map(layers.contains) ?? true }
-        let passStart = Date()
-        for (n, (index, types)) in measured.enumerated() {
-            let t = plan.tensors[index].tensor
-            let probe = types.contains(options.probeType) ? options.probeType : types[0]
-            let degraded = try DegradedWeights(base: original, degrading: [(t, probe, try converter.importanceWeights(for: plan.tensors[index]))])
-            let model = try DeepSeekV3Model(source: degraded, threads: converterOptions.threads)
-            let logits = try model.logits(chunks: chunkList, positions: chunks.positions)
-            var kld = 0.0, count = 0
-            for i in 0..<chunkList.count {
-                let score = Scoring.compare(chunk: i, base: base[i], logits: logits[i], targets: targets[i])
-                for v in score.kld ?? [] { kld += Double(v) }
-                count += score.kld?.count ?? 0
+        let pendingPasses = measured.filter { costs[plan.tensors[$0.index].tensor.name]?.state != .measured }
+        if !pendingPasses.isEmpty {
+            let baseModel = try DeepSeekV3Model(source: original, threads: converterOptions.threads)
+            let base = try baseModel.logits(chunks: chunkList, positions: chunks.positions).map(Scoring.baseLogProbabilities)
+            let passStart = Date()
+            for (n, (index, types)) in pendingPasses.enumerated() {
+                let t = plan.tensors[index].tensor
+                let probe = types.contains(options.probeType) ? options.probeType : types[0]
+                let degraded = try DegradedWeights(base: original, degrading: [(t, probe, try converter.importanceWeights(for: plan.tensors[index]))])
+                let model = try DeepSeekV3Model(source: degraded, threads: converterOptions.threads)
+                let logits = try model.logits(chunks: chunkList, positions: chunks.positions)
+                var kld = 0.0, count = 0
+                for i in 0..<chunkList.count {
+                    let score = Scoring.compare(chunk: i, base: base[i], logits: logits[i], targets: targets[i])
+                    for v in score.kld ?? [] { kld += Double(v) }
+                    count += score.kld?.count ?? 0
+                }
+                let meanKLD = kld / Double(max(count, 1))
+                let e = costs[t.name]!.errors[probe]!
+                costs[t.name]!.sensitivity = e > 0 ? max(0, meanKLD) / e : 0
+                costs[t.name]!.state = .measured
+                try save()
+                let elapsed = Date().timeIntervalSince(passStart)
+                let eta = elapsed / Double(n + 1) * Double(pendingPasses.count - n - 1)
+                log("sensitivity \(n + 1)/\(pendingPasses.count) \(t.name) at \(probe.name): " + String(format: "KLD %.6f, e %.4g, s %.4g", meanKLD, e, costs[t.name]!.sensitivity)
+                    + " (ETA \(formatDuration(eta)))")
+                if n == 0 || n == pendingPasses.count - 1 {
+                    log(r1Prediction(errorSeconds: errorSeconds, quantizedValues: quantizedValues, passSeconds: elapsed / Double(n + 1), passTokens: chunkList.count * options.context))
+                }
             }
-            let meanKLD = kld / Double(max(count, 1))
-            let e = costs[t.name]!.errors[probe]!
-            costs[t.name]!.sensitivity = e > 0 ? max(0, meanKLD) / e : 0
-            costs[t.name]!.measured = true
-            let elapsed = Date().timeIntervalSince(passStart)
-            let eta = elapsed / Double(n + 1) * Double(measured.count - n - 1)
-            log("sensitivity \(n + 1)/\(measured.count) \(t.name) at \(probe.name): " + String(format: "KLD %.6f, e %.4g, s %.4g", meanKLD, e, costs[t.name]!.sensitivity)
-                + " (ETA \(formatDuration(eta)))")
         }
         // Unmeasured layers: their role's sensitivity interpolated by layer.
         for (index, _) in free where !measured.contains(where: { $0.index == index }) {
@@ -190,12 +237,46 @@ public final class TargetFit {
                 return (layer, costs[u.name]!.sensitivity)
             }
             costs[t.name]!.sensitivity = AllocationCostModel.interpolate(points, at: t.layer ?? 0) ?? 0
+            costs[t.name]!.state = .interpolated
         }
         let model = AllocationCostModel(costs: costs)
         if let path = options.costsFile {
             try AtomicOutputFile.write(Array(model.text(fingerprint: fingerprint).utf8), to: path)
+            if let resumePath { unlink(resumePath) }
         }
         return model
+    }
+
+    /// What the same measurement would take on DeepSeek-R1 on this machine, from this run's rates:
+    /// the error phase at the measured sampled values per second, the engine passes at the measured
+    /// multiply-adds per second (`EvaluationCost`), one pass per tensor of R1's representative
+    /// layers, each also reading the FP8 checkpoint once (at an assumed 2 GB/s, overlapped).
+    func r1Prediction(errorSeconds: Double, quantizedValues: Double, passSeconds: Double, passTokens: Int) -> String {
+        guard let r1 = try? DeepSeekV3Config.parse(Data(SyntheticPreset.deepSeekR1ConfigJSON.utf8), file: "R1 dimensions"),
+            let own = try? DeepSeekV3Config.load(path: input + "/config.json")
+        else { return "R1 prediction: unavailable" }
+        let scored = options.context / 2
+        let ownRate = Double(passTokens) * EvaluationCost.multiplyAddsPerToken(config: own, context: options.context, scored: scored) / passSeconds
+        let r1Pass = Double(passTokens) * EvaluationCost.multiplyAddsPerToken(config: r1, context: options.context, scored: scored) / ownRate
+        let layout = CheckpointLayout(config: r1)
+        let fp8Bytes = Double(layout.tensors.filter { !$0.isMTP }.reduce(0) { $0 + $1.storedBytes })
+        let r1Layers = AllocationCostModel.representativeLayers(
+            layerCount: r1.numHiddenLayers, denseLayers: r1.firstKDenseReplace, count: options.representativeLayerCount)
+        let tensors: [DeepSeek2Tensor] = DeepSeek2Tensor.plan(r1).filter { $0.role != .keepF32 }
+        var passes = 0, sampled = 0
+        for t in tensors {
+            sampled += min(options.sampleRows, t.rowCount) * t.dimensions[0]
+            switch t.source {
+            case .keyFromKVB, .valueFromKVB: continue
+            case .tensor, .stacked: if t.layer.map(r1Layers.contains) ?? true { passes += 1 }
+            }
+        }
+        let values = Double(sampled) * Double(options.types.count)
+        let errors = quantizedValues > 0 ? errorSeconds / quantizedValues * values : 0
+        let pass = max(r1Pass, fp8Bytes / 2e9)
+        return "predicted for DeepSeek-R1 on this machine: errors \(formatDuration(errors)), \(passes) engine passes × \(formatDuration(pass)) = "
+            + "\(formatDuration(Double(passes) * pass)) (\(String(format: "%.1f", ownRate / 1e9)) G multiply-adds/s measured here; "
+            + "reading the \(formatBytes(Int(fp8Bytes))) checkpoint once per pass at 2 GB/s takes \(formatDuration(fp8Bytes / 2e9)))"
     }
 
     /// What the measurement depends on: the checkpoint's config, the imatrix, the calibration

@@ -35,11 +35,16 @@ struct Quantize: ParsableCommand {
             --calibration), then an exact knapsack over the byte budget. --type rules and recipe files \
             are fixed choices. The allocation is written beside the output as <output>.recipe (one \
             ^name$=TYPE rule per tensor; --recipe-file reproduces the file), then the file is written \
-            (not with --dry-run). --costs FILE keeps the measurement for fits at other sizes.
+            (not with --dry-run). The measurement is kept in <output>.costs (or --costs FILE) and \
+            reused by fits at other sizes; a killed measurement resumes from its hidden resume file \
+            beside it (.<name>.moepack-partial) without repeating finished engine passes. Progress \
+            shows an ETA per phase and the predicted time of the same measurement on DeepSeek-R1. \
+            --synthetic-costs plans without weights (sizes and layout only, e.g. on R1's config.json).
 
             Examples:
               moepack quantize /models/DeepSeek-R1 r1-q4_k_m.gguf --recipe Q4_K_M
               moepack quantize DIR fit.gguf --target-size 50M --imatrix im.gguf --calibration calib.txt
+              moepack quantize R1-CONFIG-DIR r1-fit.gguf --target-size 180G --imatrix r1.imatrix.gguf --synthetic-costs --dry-run
               moepack quantize /models/DeepSeek-R1 out.gguf --recipe Q4_K_M --dry-run
               moepack quantize /models/DeepSeek-R1 r1-iq2_xxs.gguf --recipe IQ2_XXS --imatrix r1.imatrix.gguf
               moepack quantize /models/DeepSeek-R1 r1-1.58bit.gguf --recipe-file formats/recipes/r1-dynamic-1.58bit.txt --imatrix r1.imatrix.gguf
@@ -96,8 +101,11 @@ struct Quantize: ParsableCommand {
     @Option(help: "With --target-size: calibration chunks per sensitivity pass.")
     var probeChunks: Int = 4
 
-    @Option(help: "With --target-size: a file of measured costs, reused when it matches (same checkpoint, imatrix, calibration, probe, candidates), written otherwise.", completion: .file())
+    @Option(help: "With --target-size: the file of measured costs (default <output>.costs), reused when it matches (same checkpoint, imatrix, calibration, probe, candidates), written otherwise.", completion: .file())
     var costs: String?
+
+    @Flag(help: "With --target-size: no measurement; errors of each type on synthetic rows of each tensor's row length, every tensor equally sensitive. Plans sizes on a config alone (e.g. DeepSeek-R1's config.json with --dry-run); the predicted KLD it prints is not a measurement.")
+    var syntheticCosts = false
 
     @Option(help: "Worker threads.")
     var threads: Int = availableCoreCount
@@ -120,6 +128,7 @@ struct Quantize: ParsableCommand {
             guard GGMLType(name: probeType)?.format != nil else { throw ValidationError("--probe-type \(probeType): unknown type") }
             if probeChunks < 1 { throw ValidationError("--probe-chunks must be at least 1") }
         }
+        if syntheticCosts && targetSize == nil && targetBpw == nil { throw ValidationError("--synthetic-costs needs --target-size or --target-bpw") }
         if !dryRun && !force && FileManager.default.fileExists(atPath: output) {
             throw ValidationError("\(output) exists; pass --force to overwrite")
         }
@@ -195,7 +204,7 @@ struct Quantize: ParsableCommand {
         fitOptions.types = try targetTypes()
         fitOptions.probeType = GGMLType(name: probeType)!
         fitOptions.probeChunks = probeChunks
-        fitOptions.costsFile = costs
+        fitOptions.costsFile = syntheticCosts ? nil : (costs ?? output + ".costs")
         fitOptions.calibration = calibration
         if calibration == nil, let dataset = converterOptions.importance?.matrix.datasets.first, FileManager.default.fileExists(atPath: dataset) {
             fitOptions.calibration = dataset
@@ -203,7 +212,7 @@ struct Quantize: ParsableCommand {
         if !quiet { fitOptions.log = { line in FileHandle.standardError.write(Data(("fit: " + line + "\n").utf8)) } }
         let fitter = TargetFit(input: input, converterOptions: converterOptions, options: fitOptions)
         try fitter.checkTarget()
-        let model = try fitter.measure()
+        let model = syntheticCosts ? try fitter.syntheticCosts() : try fitter.measure()
         let result = try fitter.solve(model)
         print(TargetFit.describe(result))
         let recipePath = output + ".recipe"
