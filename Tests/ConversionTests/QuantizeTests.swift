@@ -378,7 +378,9 @@ extension LowBitMixTests {
         try FileManager.default.copyItem(
             atPath: TestSupport.packageRoot + "/Tests/DeepSeekV3Tests/Fixtures/deepseek-r1-config.json", toPath: directory + "/config.json")
         var options = GGUFConverter.Options()
-        options.rules = try QuantRecipe.ruleLines(fromFile: TestSupport.packageRoot + "/formats/recipes/\(recipe).txt").map { try QuantRecipe.Rule(parsing: $0) }
+        let config = try DeepSeekV3Config.load(path: directory + "/config.json")
+        let lines = try QuantRecipe.ruleLines(fromFile: TestSupport.packageRoot + "/formats/recipes/\(recipe).txt")
+        options.rules = try QuantRecipe.rules(lines, config: config)
         options.importance = (ImportanceMatrix(), "-", "-")
         let plan = try GGUFConverter(input: directory, output: directory + "/x.gguf", options: options).plan()
         let gib = Double(plan.layout.fileSize) / 1_073_741_824
@@ -388,5 +390,26 @@ extension LowBitMixTests {
         #expect(types["blk.30.attn_q_b.weight"] == .q6_K && types["blk.30.ffn_up_shexp.weight"] == .q6_K && types["blk.1.ffn_down.weight"] == .q6_K)
         #expect(types["token_embd.weight"] == .q4_K && types["output.weight"] == .q6_K)
         #expect(types["blk.30.ffn_gate_exps.weight"]!.bitsPerWeight < 2.7)
+        // {dense} is R1's layers 0-2 and {moe:3} its layers 3-5: the first MoE layers' down is raised.
+        #expect(types["blk.2.ffn_gate.weight"] == .q6_K)
+        #expect(types["blk.5.ffn_down_exps.weight"]!.bitsPerWeight > types["blk.6.ffn_down_exps.weight"]!.bitsPerWeight)
+    }
+
+    /// Layer sets in rules follow the config, not R1's numbers.
+    @Test func layerSetsInRulesFollowTheConfig() throws {
+        let r1 = try DeepSeekV3Config.parse(Data(SyntheticPreset.deepSeekR1ConfigJSON.utf8))
+        #expect(try QuantRecipe.expandingLayerSets("blk\\.{dense}\\.=Q6_K", config: r1) == "blk\\.(0|1|2)\\.=Q6_K")
+        #expect(try QuantRecipe.expandingLayerSets("blk\\.{moe:3}\\.ffn_down_exps=Q3_K", config: r1) == "blk\\.(3|4|5)\\.ffn_down_exps=Q3_K")
+        #expect(try QuantRecipe.expandingLayerSets("blk\\.[0-9]{2}\\.=Q4_K", config: r1) == "blk\\.[0-9]{2}\\.=Q4_K")  // a regex count stays
+        let dev = try DeepSeekV3Config.load(path: Fixtures.tiny + "/config.json")
+        let moe = (0..<dev.numHiddenLayers).filter(dev.isMoELayer), dense = (0..<dev.numHiddenLayers).filter { !dev.isMoELayer($0) }
+        let rules = try QuantRecipe.rules(["blk\\.{dense}\\.=Q8_0", "blk\\.{moe:1}\\.=Q6_K", "blk\\.{moe}\\.=Q4_K"], config: dev)
+        for layer in dense { #expect(rules.first { $0.matches("blk.\(layer).attn_q_a.weight") }?.type == .q8_0) }
+        #expect(rules.first { $0.matches("blk.\(moe[0]).attn_q_a.weight") }?.type == .q6_K)
+        for layer in moe.dropFirst() { #expect(rules.first { $0.matches("blk.\(layer).attn_q_a.weight") }?.type == .q4_K) }
+        var noDense = r1
+        noDense.firstKDenseReplace = 0
+        #expect(try !QuantRecipe.rules(["blk\\.{dense}\\.=Q8_0"], config: noDense)[0].matches("blk.0.attn_q_a.weight"))
+        #expect(throws: QuantRecipe.RecipeError.self) { try QuantRecipe.expandingLayerSets("blk\\.{first}\\.=Q8_0", config: r1) }
     }
 }

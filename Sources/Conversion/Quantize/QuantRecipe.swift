@@ -95,7 +95,7 @@ public struct QuantRecipe: Sendable {
             }
         }
 
-        func matches(_ name: String) -> Bool {
+        package func matches(_ name: String) -> Bool {
             regex.firstMatch(in: name, range: NSRange(name.startIndex..., in: name)) != nil
         }
     }
@@ -153,6 +153,42 @@ public struct QuantRecipe: Sendable {
         }
         return text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
             .filter { !$0.isEmpty && !$0.hasPrefix("#") }
+    }
+
+    /// Parses `REGEX=TYPE` rule texts (`--type` and recipe-file lines) for one config, layer sets
+    /// (`{dense}`, `{moe:N}`) spelled out first.
+    public static func rules(_ texts: [String], config: DeepSeekV3Config) throws -> [Rule] {
+        try texts.map { try Rule(parsing: expandingLayerSets($0, config: config)) }
+    }
+
+    /// A rule with its layer sets spelled out for one config, so a recipe names layers by what they
+    /// are rather than by R1's numbers: `{dense}` is the dense-FFN layers (R1's first_k_dense_replace:
+    /// `(0|1|2)`), `{moe:N}` the first N MoE layers (R1, N = 3: `(3|4|5)`), `{moe}` every MoE
+    /// layer. An empty set never matches. Other braces (regex counts such as `{2}`) are left alone;
+    /// an unknown name is an error.
+    public static func expandingLayerSets(_ rule: String, config: DeepSeekV3Config) throws -> String {
+        let moe = (0..<config.numHiddenLayers).filter(config.isMoELayer)
+        let dense = (0..<config.numHiddenLayers).filter { !config.isMoELayer($0) }
+        func alternation(_ layers: [Int]) -> String { layers.isEmpty ? "(?!)" : "(" + layers.map(String.init).joined(separator: "|") + ")" }
+        var out = "", rest = Substring(rule)
+        while let open = rest.firstIndex(of: "{") {
+            out += rest[..<open]
+            guard let close = rest[open...].firstIndex(of: "}") else { out += rest[open...]; rest = ""; break }
+            let name = rest[rest.index(after: open)..<close]
+            switch name {
+            case "dense": out += alternation(dense)
+            case "moe": out += alternation(moe)
+            case _ where name.hasPrefix("moe:"):
+                guard let n = Int(name.dropFirst(4)), n >= 0 else { throw RecipeError.badRule(rule, "{\(name)}: expected {moe:N} with N a count of layers") }
+                out += alternation(Array(moe.prefix(n)))
+            case _ where name.allSatisfy({ $0.isNumber || $0 == "," }):
+                out += rest[open...close]  // a regex count
+            default:
+                throw RecipeError.badRule(rule, "unknown layer set {\(name)}: use {dense}, {moe} or {moe:N}")
+            }
+            rest = rest[rest.index(after: close)...]
+        }
+        return out + rest
     }
 
     /// The chosen type and, when the shape forced a different one, the type that was asked for.

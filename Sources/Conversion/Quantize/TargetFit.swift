@@ -272,9 +272,9 @@ public final class TargetFit {
             }
         }
         let values = Double(sampled) * Double(options.types.count)
-        let errors = quantizedValues > 0 ? errorSeconds / quantizedValues * values : 0
+        let errors = quantizedValues > 0 ? formatDuration(errorSeconds / quantizedValues * values) : "not timed (resumed run)"
         let pass = max(r1Pass, fp8Bytes / 2e9)
-        return "predicted for DeepSeek-R1 on this machine: errors \(formatDuration(errors)), \(passes) engine passes × \(formatDuration(pass)) = "
+        return "predicted for DeepSeek-R1 on this machine: errors \(errors), \(passes) engine passes × \(formatDuration(pass)) = "
             + "\(formatDuration(Double(passes) * pass)) (\(String(format: "%.1f", ownRate / 1e9)) G multiply-adds/s measured here; "
             + "reading the \(formatBytes(Int(fp8Bytes))) checkpoint once per pass at 2 GB/s takes \(formatDuration(fp8Bytes / 2e9)))"
     }

@@ -140,7 +140,9 @@ struct Quantize: ParsableCommand {
             options.recipe = recipe
             var ruleTexts = rules
             if let recipeFile { ruleTexts += try QuantRecipe.ruleLines(fromFile: recipeFile) }
-            options.rules = try ruleTexts.map { try QuantRecipe.Rule(parsing: $0) }
+            options.rules = ruleTexts.contains(where: { $0.contains("{") })
+                ? try QuantRecipe.rules(ruleTexts, config: DeepSeekV3Config.load(path: input + "/config.json"))
+                : try ruleTexts.map { try QuantRecipe.Rule(parsing: $0) }
             options.threads = max(1, threads)
             options.alignment = alignment
             options.keepMTP = keepMTP
