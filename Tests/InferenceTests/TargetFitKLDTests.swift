@@ -3,6 +3,7 @@ import DeepSeekV3
 import Foundation
 import Inference
 import Quants
+import TensorFiles
 import TestSupport
 import Testing
 
@@ -41,7 +42,7 @@ import Testing
 
     /// The cost model's assumption that single-tensor ΔKLDs add up: the fitted file's KLD against
     /// the original, measured on the calibration chunks, is within a factor of 2 of the prediction
-    /// (on the trained dev checkpoint, held-out text: within 5%, README).
+    /// (in-sample, on random weights; the trained checkpoint's case is `TargetFitDevModelTests`).
     @Test func predictedKLDMatchesTheFittedFile() throws {
         let directory = TestSupport.scratchDirectory("fit-kld")
         let text = directory + "/calib.txt"
@@ -76,5 +77,59 @@ import Testing
         let measured = sum / Double(count)
         let ratio = measured / result.predictedKLD
         #expect(ratio > 0.5 && ratio < 2, "predicted \(result.predictedKLD), measured \(measured)")
+    }
+}
+
+/// `--target-size` on the trained dev checkpoint, the case the README's tables measure: importance
+/// matrix and sensitivities from the first 4 chunks of the held-out text, KLD measured on the other
+/// 8. At the size of llama.cpp's IQ4_XS mix the free fit beats the mix by more than the 0.8× the
+/// allocation issue asks for (README: 0.50×), and its prediction is within the factor 3 the README
+/// states (measured there: 2.7× too low at this size, the worst of the four).
+@Suite(.enabled(if: TestSupport.devModelAvailable)) struct TargetFitDevModelTests {
+    @Test func fitBeatsTheMixAtItsSizeAndPredictsItsKLD() throws {
+        let (checkpoint, textPath) = try #require(TestSupport.devModel)
+        let weights = try CheckpointWeights(directory: checkpoint)
+        let tokenizer = try BPETokenizer(path: checkpoint)
+        let chunks = TokenChunks(text: [UInt8](try Data(contentsOf: URL(fileURLWithPath: textPath))), tokenizer: tokenizer, context: 512)
+        try #require(chunks.available >= 12)
+        let collector = ImatrixCollector()
+        _ = try DeepSeekV3Model(source: weights, threads: 2, attention: .absorbed, observer: collector)
+            .logits(chunks: (0..<4).map(chunks.chunk), positions: 0..<0)
+        var converter = GGUFConverter.Options()
+        converter.threads = 2
+        converter.progress = .quiet
+        converter.importance = (try collector.result(datasets: [textPath], chunkCount: 4, chunkSize: 512), "calibration chunks 0..<4", "test")
+        var mix = converter
+        mix.recipe = .iq4_xs
+        let directory = TestSupport.scratchDirectory("fit-dev")
+        let mixPath = directory + "/mix-IQ4_XS.gguf"
+        let mixSize = try GGUFConverter(input: checkpoint, output: mixPath, options: mix).run().plan.layout.fileSize
+
+        var options = TargetFit.Options()
+        options.calibration = textPath  // its first probeChunks chunks: the imatrix's
+        options.probeChunks = 4
+        options.target = .bytes(mixSize)
+        let fitter = TargetFit(input: checkpoint, converterOptions: converter, options: options)
+        let result = try fitter.solve(try fitter.measure())
+        let fitPath = directory + "/fit.gguf"
+        _ = try GGUFConverter(input: checkpoint, output: fitPath, options: try fitter.converterOptions(for: result)).run()
+        #expect(result.plan.layout.fileSize <= mixSize && Double(result.plan.layout.fileSize) > 0.995 * Double(mixSize))
+
+        let held = (4..<12).map(chunks.chunk)
+        let base = try DeepSeekV3Model(source: weights, threads: 2).logits(chunks: held, positions: chunks.positions).map(Scoring.baseLogProbabilities)
+        func meanKLD(_ path: String) throws -> Double {
+            let logits = try DeepSeekV3Model(source: try GGUFWeights(path: path), threads: 2).logits(chunks: held, positions: chunks.positions)
+            var sum = 0.0, count = 0
+            for i in 0..<held.count {
+                let kld = Scoring.compare(chunk: i, base: base[i], logits: logits[i], targets: chunks.targets(4 + i)).kld ?? []
+                sum += kld.reduce(0.0) { $0 + Double($1) }
+                count += kld.count
+            }
+            return sum / Double(count)
+        }
+        let fitted = try meanKLD(fitPath), mixed = try meanKLD(mixPath)
+        #expect(fitted <= 0.8 * mixed, "fit \(fitted) vs IQ4_XS mix \(mixed)")
+        let ratio = fitted / result.predictedKLD
+        #expect(ratio > 1.0 / 3 && ratio < 3, "predicted \(result.predictedKLD), measured \(fitted)")
     }
 }

@@ -66,14 +66,18 @@ def main():
     fig, ax = plt.subplots(figsize=(9, 5.5), dpi=110)
     for prefix, legend, marker, color, annotate in SERIES:
         points = sorted((b * 8 / args.weights, k, e, label) for (p, label), (b, k, e) in data.items() if p == prefix)
+        if prefix == "dyn":
+            points = [(x, k, e, label.replace("bit", "")) for x, k, e, label in points]
         if not points:
             continue
         xs, ys, es, labels = zip(*points)
         ax.errorbar(xs, ys, yerr=es, marker=marker, color=color, label=legend, linestyle="-" if prefix != "mix" else "none",
                     markersize=5, capsize=2, linewidth=1)
         if annotate:
-            for x, y, label in zip(xs, ys, labels):
-                ax.annotate(label.replace("r1-dynamic-", ""), (x, y), textcoords="offset points", xytext=(4, 3), fontsize=7, color=color)
+            # Neighbouring points alternate above and below their marker, so close labels stay apart.
+            for i, (x, y, label) in enumerate(zip(xs, ys, labels)):
+                offset = (4, 4) if i % 2 == 0 else (4, -10)
+                ax.annotate(label.replace("r1-dynamic-", ""), (x, y), textcoords="offset points", xytext=offset, fontsize=7, color=color)
     ax.set_yscale("log")
     ax.set_xlabel("bits per weight (file bytes × 8 / weights)")
     ax.set_ylabel("mean KLD vs FP8 original (log)")

@@ -21,7 +21,9 @@ public final class TargetFit {
         public var types: [GGMLType] = TargetFit.defaultTypes
         /// Calibration text for the sensitivity passes.
         public var calibration: String?
-        public var probeType: GGMLType = .q2_K
+        /// The type a tensor is degraded to when its sensitivity is measured; nil: each tensor's
+        /// smallest candidate, so the low-bit choices the solver weighs are measured, not extrapolated.
+        public var probeType: GGMLType?
         public var probeChunks = 4
         public var context = 512
         public var sampleRows = 64
@@ -165,7 +167,7 @@ public final class TargetFit {
         let pendingErrors = free.filter { costs[plan.tensors[$0.index].tensor.name] == nil }
         for (n, (index, types)) in pendingErrors.enumerated() {
             let t = plan.tensors[index].tensor
-            let probe = types.contains(options.probeType) ? options.probeType : types[0]
+            let probe = probeType(among: types)
             let measuredTypes = Array(Set(types + [probe]))
             let errors = try AllocationCostModel.relativeErrors(
                 of: t, types: measuredTypes, importance: try converter.importanceWeights(for: plan.tensors[index]), reader: reader,
@@ -203,7 +205,7 @@ public final class TargetFit {
             let passStart = Date()
             for (n, (index, types)) in pendingPasses.enumerated() {
                 let t = plan.tensors[index].tensor
-                let probe = types.contains(options.probeType) ? options.probeType : types[0]
+                let probe = probeType(among: types)
                 let degraded = try DegradedWeights(base: original, degrading: [(t, probe, try converter.importanceWeights(for: plan.tensors[index]))])
                 let model = try DeepSeekV3Model(source: degraded, threads: converterOptions.threads)
                 let logits = try model.logits(chunks: chunkList, positions: chunks.positions)
@@ -279,6 +281,13 @@ public final class TargetFit {
             + "reading the \(formatBytes(Int(fp8Bytes))) checkpoint once per pass at 2 GB/s takes \(formatDuration(fp8Bytes / 2e9)))"
     }
 
+    /// The probe of a tensor with these candidates: `probeType` if it is one of them, else the
+    /// candidate with the fewest bits per weight.
+    func probeType(among types: [GGMLType]) -> GGMLType {
+        if let wanted = options.probeType, types.contains(wanted) { return wanted }
+        return types.min { $0.bitsPerWeight < $1.bitsPerWeight }!
+    }
+
     /// What the measurement depends on: the checkpoint's config, the imatrix, the calibration
     /// text, the probe settings and the candidate set.
     func fingerprint(free: [(index: Int, types: [GGMLType])], plan: GGUFConverter.Plan, calibration: String) throws -> String {
@@ -288,7 +297,7 @@ public final class TargetFit {
         try Data(contentsOf: URL(fileURLWithPath: calibration)).withUnsafeBytes { hasher.update($0) }
         add(converterOptions.importance?.checksum ?? "no imatrix")
         add(converterOptions.coldExperts.rawValue)
-        add("\(options.probeType.name) \(options.probeChunks) \(options.context) \(options.sampleRows) \(options.measureAllLayersUpTo) \(options.representativeLayerCount)")
+        add("\(options.probeType?.name ?? "lowest") \(options.probeChunks) \(options.context) \(options.sampleRows) \(options.measureAllLayersUpTo) \(options.representativeLayerCount)")
         for (i, types) in free { add(plan.tensors[i].tensor.name + ":" + types.map(\.name).joined(separator: ",")) }
         return XXH3Hasher.hex(hasher.finalize())
     }

@@ -95,8 +95,8 @@ struct Quantize: ParsableCommand {
     @Option(help: "With --target-size: candidate types, comma-separated (default IQ1_S,IQ1_M,IQ2_XXS,IQ2_XS,IQ2_S,IQ3_XXS,IQ3_S,Q2_K,Q3_K,IQ4_XS,Q4_K,Q5_K,Q6_K,Q8_0).")
     var types: String?
 
-    @Option(help: "With --target-size: the type each tensor is degraded to when its sensitivity is measured.")
-    var probeType: String = "Q2_K"
+    @Option(help: "With --target-size: the type each tensor is degraded to when its sensitivity is measured (lowest: its candidate with the fewest bits, e.g. IQ1_S).")
+    var probeType: String = "lowest"
 
     @Option(help: "With --target-size: calibration chunks per sensitivity pass.")
     var probeChunks: Int = 4
@@ -125,7 +125,7 @@ struct Quantize: ParsableCommand {
         if let targetBpw, !(targetBpw > 0 && targetBpw < 64) { throw ValidationError("--target-bpw must be in (0, 64)") }
         if targetSize != nil || targetBpw != nil {
             _ = try targetTypes()
-            guard GGMLType(name: probeType)?.format != nil else { throw ValidationError("--probe-type \(probeType): unknown type") }
+            guard probeType == "lowest" || GGMLType(name: probeType)?.format != nil else { throw ValidationError("--probe-type \(probeType): unknown type (or 'lowest')") }
             if probeChunks < 1 { throw ValidationError("--probe-chunks must be at least 1") }
         }
         if syntheticCosts && targetSize == nil && targetBpw == nil { throw ValidationError("--synthetic-costs needs --target-size or --target-bpw") }
@@ -204,7 +204,7 @@ struct Quantize: ParsableCommand {
         if let targetSize { fitOptions.target = .bytes(try parseByteSize(targetSize, option: "--target-size")) }
         if let targetBpw { fitOptions.target = .bitsPerWeight(targetBpw) }
         fitOptions.types = try targetTypes()
-        fitOptions.probeType = GGMLType(name: probeType)!
+        fitOptions.probeType = probeType == "lowest" ? nil : GGMLType(name: probeType)
         fitOptions.probeChunks = probeChunks
         fitOptions.costsFile = syntheticCosts ? nil : (costs ?? output + ".costs")
         fitOptions.calibration = calibration
