@@ -166,6 +166,34 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: options.costsFile!))
     }
 
+    /// A costs file edited by hand is not trusted where it cannot be right: a negative sensitivity
+    /// makes the file unreadable, a tensor without an error for one of its candidates is measured
+    /// again; neither reaches the solver.
+    @Test func editedCostsFilesAreMeasuredAgain() throws {
+        let directory = TestSupport.scratchDirectory("fit-costs-edit")
+        var options = try fitter(target: .bytes(1 << 20)).options
+        options.costsFile = directory + "/fit.costs"
+        let base = try fitter(target: .bytes(1 << 20))
+        let full = try TargetFit(input: base.input, converterOptions: base.converterOptions, options: options).measure()
+        let saved = try String(contentsOfFile: options.costsFile!, encoding: .utf8)
+        var lines = saved.split(separator: "\n").map(String.init)
+        let victim = try #require(lines.firstIndex { $0.contains(" measured ") && $0.contains(" Q4_K=") })
+        lines[victim] = lines[victim].split(separator: " ").filter { !$0.hasPrefix("Q4_K=") }.joined(separator: " ")
+        var negative = saved.split(separator: "\n").map(String.init)
+        let other = try #require(negative.indices.last { $0 != victim && $0 > 0 })
+        var words = negative[other].split(separator: " ").map(String.init)
+        words[1] = "-1"  // the sensitivity
+        negative[other] = words.joined(separator: " ")
+        for (edit, label) in [(lines, "missing error"), (negative, "negative sensitivity")] {
+            try Data((edit.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: options.costsFile!))
+            let log = Mutex<[String]>([])
+            options.log = { line in log.withLock { $0.append(line) } }
+            let again = try TargetFit(input: base.input, converterOptions: base.converterOptions, options: options).measure()
+            #expect(!log.withLock { $0 }.contains { $0.hasPrefix("costs: reusing") }, "\(label)")
+            for (name, cost) in full.costs { #expect(again.costs[name]?.errors == cost.errors, "\(label): \(name)") }
+        }
+    }
+
     /// DeepSeek-R1's config alone, a synthetic importance matrix (an entry for every tensor that
     /// takes one) and the synthetic cost model: a full plan of every tensor, at most the target and
     /// within 0.5% of it, for the sizes of the published dynamic files.

@@ -210,11 +210,11 @@ public struct AllocationCostModel: Sendable {
         var costs: [String: Cost] = [:]
         for line in lines {
             let words = line.split(separator: " ").map(String.init)
-            guard words.count >= 3, let s = Double(words[1]), s.isFinite, let state = Cost.State(rawValue: words[2]) else { return nil }
+            guard words.count >= 3, let s = Double(words[1]), s.isFinite, s >= 0, let state = Cost.State(rawValue: words[2]) else { return nil }
             var errors: [GGMLType: Double] = [:]
             for word in words.dropFirst(3) {
                 let parts = word.split(separator: "=")
-                guard parts.count == 2, let type = GGMLType(name: String(parts[0])), let e = Double(parts[1]) else { return nil }
+                guard parts.count == 2, let type = GGMLType(name: String(parts[0])), let e = Double(parts[1]), e.isFinite, e >= 0 else { return nil }
                 errors[type] = e
             }
             costs[words[0]] = Cost(name: words[0], errors: errors, sensitivity: s, state: state)

@@ -141,8 +141,17 @@ public final class TargetFit {
             throw ConversionError.unsupportedTensor(file: input, tensor: "-", detail: "--target-size needs --calibration TEXT (the text the sensitivity passes run on)")
         }
         let fingerprint = try self.fingerprint(free: free, plan: plan, calibration: calibration)
+        // A saved cost is usable when it has an error for every candidate and the probe (a file
+        // edited by hand, or of another candidate set, is measured again rather than trusted).
+        func usable(_ cost: AllocationCostModel.Cost?, _ types: [GGMLType]) -> Bool {
+            guard let cost else { return false }
+            return (types + [probeType(among: types)]).allSatisfy { cost.errors[$0] != nil }
+        }
         func complete(_ model: AllocationCostModel) -> Bool {
-            free.allSatisfy { model.costs[plan.tensors[$0.index].tensor.name].map { $0.state != .pending } ?? false }
+            free.allSatisfy { f in
+                let cost = model.costs[plan.tensors[f.index].tensor.name]
+                return usable(cost, f.types) && cost?.state != .pending
+            }
         }
         if let path = options.costsFile, let saved = AllocationCostModel.load(path: path, fingerprint: fingerprint), complete(saved) {
             log("costs: reusing \(path)")
@@ -151,7 +160,10 @@ public final class TargetFit {
         let resumePath = options.costsFile.map(Self.resumePath(forCosts:))
         var costs: [String: AllocationCostModel.Cost] = [:]
         if let resumePath, let saved = AllocationCostModel.load(path: resumePath, fingerprint: fingerprint) {
-            costs = saved.costs
+            for (index, types) in free {
+                let name = plan.tensors[index].tensor.name
+                if usable(saved.costs[name], types) { costs[name] = saved.costs[name] }
+            }
             log("costs: resuming \(resumePath): errors of \(costs.count) tensors, \(costs.values.filter { $0.state == .measured }.count) engine passes done")
         }
         func save() throws {
