@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Faults during long jobs: kill -9 at random points of `dequant`, `quantize` and `imatrix`, and a
+# Faults during long jobs: kill -9 at random points of `dequant`, `quantize`, `imatrix` and the
+# `quantize --target-size` measurement (its costs file is the output compared), and a
 # full disk (a file-size limit, `ulimit -f`, so the write fails with EFBIG like ENOSPC) at random
 # points of `dequant` and `quantize`. After each fault the same command is rerun to completion and
 # its output must be byte-identical to an uninterrupted run's; after a full disk the failed run
@@ -24,6 +25,7 @@ jobs=(
     "dequant|dequant $work/ckpt \$OUT --dtype bf16 --quiet --threads 2"
     "quantize|quantize $work/ckpt \$OUT --recipe Q4_K_M --quiet --threads 2 --force"
     "imatrix|imatrix $work/ckpt --text $work/text.txt --ctx 128 --chunks 24 --batch 2 --save-every 2 --quiet --threads 2 -o \$OUT"
+    "fit|quantize $work/ckpt $work/fit-plan.gguf --target-bpw 5 --calibration $work/text.txt --probe-chunks 1 --costs \$OUT --dry-run --quiet --threads 2"
 )
 
 digest() {  # a file's or a directory's bytes, as one hash
@@ -60,7 +62,7 @@ for entry in "${jobs[@]}"; do
         rm -rf "$out" "$work/.$name-kill-$i"*
     done
     disk="–" diskOK="–" diskSame="–"
-    if [ "$name" != imatrix ]; then
+    if [ "$name" != imatrix ] && [ "$name" != fit ]; then  # (fit also writes a recipe after its costs)
         # ulimit -f limits each file: take the largest file the job writes.
         size=$(find "$reference" -type f -printf '%s\n' | sort -n | tail -1)
         size=$((size / 1024))
@@ -89,5 +91,5 @@ for entry in "${jobs[@]}"; do
     fi
     printf "| %s | %.1f s | %d | %d | %d | %s | %s | %s |\n" "$name" "$seconds" "$kills" "$killed" "$identical" "$disk" "$diskOK" "$diskSame"
 done
-echo "$((kills * ${#jobs[@]} + disks * 2)) faults, $failures failures"
+echo "$((kills * ${#jobs[@]} + disks * 2)) faults, $failures failures"  # disk faults: dequant and quantize
 [ $failures -eq 0 ]
