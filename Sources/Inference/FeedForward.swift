@@ -22,8 +22,11 @@ struct MLPWeights: @unchecked Sendable {
         let g = Matrix(rows: m, columns: f), u = Matrix(rows: m, columns: f)  // [m, f]
         observing?.observe(RowsView(x, rows: m, columns: hidden), \.gate)
         observing?.observe(RowsView(x, rows: m, columns: hidden), \.up)
-        Kernels.linear(x, rows: m, inputStride: hidden, weight: gate, into: g.pointer, outputStride: f, threads: threads)
-        Kernels.linear(x, rows: m, inputStride: hidden, weight: up, into: u.pointer, outputStride: f, threads: threads)
+        Kernels.linear(
+            [
+                .init(x, rows: m, inputStride: hidden, weight: gate, into: g.pointer, outputStride: f),
+                .init(x, rows: m, inputStride: hidden, weight: up, into: u.pointer, outputStride: f),
+            ], threads: threads)
         Kernels.swiGLU(g.pointer, u.pointer, count: m * f)
         observing?.observe(RowsView(g.pointer, rows: m, columns: f), \.down)
         Kernels.linear(g.pointer, rows: m, inputStride: f, weight: down, into: out, outputStride: hidden, threads: threads)
