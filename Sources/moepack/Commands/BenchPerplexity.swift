@@ -15,9 +15,12 @@ struct BenchPerplexity: ParsableCommand {
             Q4_K_M GGUFs of it, --ctx 512, at each of --thread-counts (default 1 and all cores: the \
             ratio between them is the efficiency of the added cores), reporting tokens/s and peak RSS, \
             best of --repeats. With --peer-python (a Python with llama-cpp-python) llama.cpp \
-            evaluates the same GGUF on the same chunks with the same thread count in the same run \
-            (all logits kept, as llama-perplexity does), timed in turn with moepack, and the ratio is \
-            printed. The model is a synthetic preset, or any FP8 checkpoint with --model (e.g. a \
+            evaluates the same GGUF on the same chunks with the same thread count in the same run, \
+            timed in turn with moepack, the way llama-perplexity does: one batch per chunk from an \
+            empty cache, logits only for the scored second half (its llama_decode is timed; \
+            moepack's rate includes its scoring). The ratio is printed, and llama.cpp's PPL from \
+            those logits, as a check that both sides scored the same tokens, and its rate with every \
+            position's logits (llama-cpp-python's logits_all) for comparison with older tables. The model is a synthetic preset, or any FP8 checkpoint with --model (e.g. a \
             trained one with the real 129,280-token vocabulary) evaluated on --text. The table names \
             the kernels each side ran: moepack's QuantKernels build and OpenBLAS kernel family \
             (--openblas-core; by default moepack's choice for this CPU, whatever OPENBLAS_CORETYPE \
@@ -106,7 +109,7 @@ struct BenchPerplexity: ParsableCommand {
             guard tokenChunks.available >= chunks else { throw InputError("the benchmark text has only \(tokenChunks.available) chunks of \(context) tokens") }
             let chunksFile = cache + "/eval-chunks.json"
             try JSONSerialization.data(withJSONObject: (0..<chunks).map(tokenChunks.chunk)).write(to: URL(fileURLWithPath: chunksFile))
-            let logitsScript = try peerPython.map { _ in try peerScript("llama_logits.py") } ?? ""
+            let speedScript = try peerPython.map { _ in try peerScript("llama_perplexity_speed.py") } ?? ""
             let counts = threadCounts.isEmpty ? Array(Set([1, threads])).sorted() : threadCounts
             let top = counts.max() ?? threads
 
@@ -117,6 +120,7 @@ struct BenchPerplexity: ParsableCommand {
                 var moepack = 0.0, peer = 0.0
                 var ppl = Double.nan
                 var moepackPeak = "?", peerPeak = "–"
+                var peerAllLogits = 0.0, peerPPL = Double.nan
             }
             var cells: [String: [Int: Cell]] = [:]
             for round in 0..<repeats {
@@ -129,14 +133,14 @@ struct BenchPerplexity: ParsableCommand {
                         if figures.rate > cell.moepack { cell.moepack = figures.rate; cell.moepackPeak = figures.peak }
                         cell.ppl = figures.ppl
                         if let python = peerPython, path.hasSuffix(".gguf") {
-                            let out = cache + "/eval-llama.npy"
-                            let result = try ChildProcess.run(python, [logitsScript, path, chunksFile, "\(tokenChunks.first)", "\(context - 1)", out, "\(n)"])
-                            unlink(out)
+                            let result = try ChildProcess.run(python, [speedScript, path, chunksFile, "\(tokenChunks.first)", "\(n)"])
                             if result.exitStatus == 0, let line = result.standardOutput.split(separator: "\n").last,
                                 let json = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
                                 let rate = json["tokens_per_second"] as? Double
                             {
                                 if rate > cell.peer { cell.peer = rate; cell.peerPeak = formatBytes(result.peakResidentBytes) }
+                                cell.peerAllLogits = Swift.max(cell.peerAllLogits, json["all_logits_tokens_per_second"] as? Double ?? 0)
+                                if let nll = json["nll"] as? Double { cell.peerPPL = Foundation.exp(nll) }
                             } else {
                                 log("llama.cpp peer failed on \(path) (status \(result.exitStatus))")
                             }
@@ -151,26 +155,27 @@ struct BenchPerplexity: ParsableCommand {
                 return String(format: "%.2fx", b / a)
             }
             let low = counts.min() ?? 1
-            var header = "| source | file | PPL |"
+            var header = "| source | file | PPL: moepack, llama.cpp |"
             for n in counts { header += " moepack tokens/s, \(n) thread\(n == 1 ? "" : "s") |" }
             if counts.count > 1 { header += " moepack \(top) vs \(low) threads |" }
             for n in counts { header += " llama.cpp tokens/s, \(n) thread\(n == 1 ? "" : "s") |" }
             if counts.count > 1 { header += " llama.cpp \(top) vs \(low) threads |" }
             for n in counts { header += " moepack / llama.cpp, \(n) thread\(n == 1 ? "" : "s") |" }
-            header += " peak RSS (\(top) threads): moepack, llama.cpp |"
+            header += " llama.cpp all logits, \(top) threads | peak RSS (\(top) threads): moepack, llama.cpp |"
             print(header)
             print("|" + String(repeating: "---|", count: header.filter { $0 == "|" }.count - 1))
             var rates: [String: Double] = [:]
             for (label, path) in files {
                 guard let row = cells[label] else { continue }
                 rates[label] = row[top]?.moepack
-                var line = String(format: "| %@ | %@ | %.2f |", label, formatBytes(fileOrDirectorySize(path)), row[top]?.ppl ?? .nan)
+                let peerPPL = row[top]?.peerPPL ?? .nan
+                var line = String(format: "| %@ | %@ | %.2f, %@ |", label, formatBytes(fileOrDirectorySize(path)), row[top]?.ppl ?? .nan, peerPPL.isNaN ? "–" : String(format: "%.2f", peerPPL))
                 for n in counts { line += " \(rate(row[n]?.moepack ?? 0)) |" }
                 if counts.count > 1 { line += " \(scaling(row[low]?.moepack, row[top]?.moepack)) |" }
                 for n in counts { line += " \(rate(row[n]?.peer ?? 0)) |" }
                 if counts.count > 1 { line += " \(scaling(row[low]?.peer, row[top]?.peer)) |" }
                 for n in counts { line += " \(scaling(row[n]?.peer, row[n]?.moepack)) |" }
-                line += " \(row[top]?.moepackPeak ?? "?"), \(row[top]?.peerPeak ?? "–") |"
+                line += " \(rate(row[top]?.peerAllLogits ?? 0)) | \(row[top]?.moepackPeak ?? "?"), \(row[top]?.peerPeak ?? "–") |"
                 print(line)
             }
 
