@@ -27,7 +27,10 @@ struct MLPWeights: @unchecked Sendable {
                 .init(x, rows: m, inputStride: hidden, weight: gate, into: g.pointer, outputStride: f),
                 .init(x, rows: m, inputStride: hidden, weight: up, into: u.pointer, outputStride: f),
             ], threads: threads)
-        Kernels.swiGLU(g.pointer, u.pointer, count: m * f)
+        // Row by row on every thread (each value on its own: the same bits for any split).
+        parallelFor(m, threads: threads, minimumPerThread: 4) { rows in
+            Kernels.swiGLU(g.row(rows.lowerBound), u.row(rows.lowerBound), count: rows.count * f)
+        }
         observing?.observe(RowsView(g.pointer, rows: m, columns: f), \.down)
         Kernels.linear(g.pointer, rows: m, inputStride: f, weight: down, into: out, outputStride: hidden, threads: threads)
     }
