@@ -176,7 +176,8 @@ struct BenchQuantize: ParsableCommand {
             with PyTorch; gguf-py is taken from beside the script) the first pass is the real converter, \
             which reads DeepSeek's FP8 weight_scale_inv itself; it recognizes only tokenizers it knows, \
             so it runs on a checkpoint with DeepSeek's real tokenizer (--model), not on the synthetic \
-            presets, where moepack's own BF16 writer stands in (a lower bound: it is faster). The second \
+            presets, where moepack's own BF16 writer stands in (faster than the converter, so \
+            that route is a lower bound). The second \
             pass is --peer-quantize (the llama-quantize binary, timed as a whole process) or else \
             llama_model_quantize through --peer-python (llama-cpp-python), with the same thread count. \
             The table gives moepack's one pass against the whole route and against the second pass \

@@ -50,7 +50,7 @@ struct BenchPerplexity: ParsableCommand {
     @Option(help: "Where synthetic checkpoints and GGUFs are cached.")
     var cache = "bench-cache"
 
-    @Option(help: "Worker threads for part 3 and the highest count of part 1 (default: all cores).")
+    @Option(help: "Worker threads for part 3, and part 1's highest thread count when --thread-counts is not given.")
     var threads: Int = availableCoreCount
 
     @Option(parsing: .upToNextOption, help: "Thread counts timed in part 1 (default: 1 and --threads).")
