@@ -52,17 +52,20 @@ public final class DeepSeekV3Model: @unchecked Sendable {
     /// logits exist at once, so a batch of many chunks with a large vocabulary does not fault in
     /// (and zero) gigabytes of fresh pages. Each chunk's head products are the ones `logits` makes,
     /// so the values are bit-identical.
+    /// `headOutputBudget` bounds the bytes of logits held at once (at least one chunk's).
     public func forEachLogits(
-        chunks: [[Int]], positions: Range<Int>, progress: LayerProgress? = nil, _ body: (Int, Matrix) throws -> Void
+        chunks: [[Int]], positions: Range<Int>, progress: LayerProgress? = nil, headOutputBudget: Int = DeepSeekV3Model.headOutputBudget,
+        _ body: (Int, Matrix) throws -> Void
     ) throws {
-        try logits(chunks: chunks, positions: positions, progress: progress, keeping: false, body)
+        try logits(chunks: chunks, positions: positions, progress: progress, keeping: false, budget: headOutputBudget, body)
     }
 
-    /// Bytes of head output held at once by `forEachLogits` (at least one chunk's).
-    static let headOutputBudget = 256 << 20
+    /// Bytes of head output `forEachLogits` holds at once by default.
+    public static let headOutputBudget = 256 << 20
 
     func logits(
-        chunks: [[Int]], positions: Range<Int>, progress: LayerProgress?, keeping: Bool, _ body: (Int, Matrix) throws -> Void
+        chunks: [[Int]], positions: Range<Int>, progress: LayerProgress?, keeping: Bool, budget: Int = DeepSeekV3Model.headOutputBudget,
+        _ body: (Int, Matrix) throws -> Void
     ) throws {
         let c = config, hidden = c.hiddenSize
         var ranges: [Range<Int>] = []
@@ -141,7 +144,7 @@ public final class DeepSeekV3Model: @unchecked Sendable {
         // The head for a group of chunks at a time: every chunk's products are the same calls in
         // any grouping. Kept outputs get their own matrices; otherwise a group's buffers are reused.
         let perChunk = Swift.max(1, (positions.count * c.vocabSize * MemoryLayout<Float>.size))
-        let group = keeping ? selected.count : Swift.max(1, Self.headOutputBudget / perChunk)
+        let group = keeping ? selected.count : Swift.max(1, budget / perChunk)
         var buffers: [Matrix] = []
         for start in stride(from: 0, to: selected.count, by: Swift.max(1, group)) {
             let members = Array(selected[start..<Swift.min(start + group, selected.count)])
