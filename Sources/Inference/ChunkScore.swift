@@ -1,4 +1,5 @@
 import Foundation
+import Quants
 
 /// Everything measured on one chunk, kept per chunk so that totals are always summed in chunk
 /// order: a single run, a layer-major run and merged partial runs then report the same bits.
@@ -53,14 +54,29 @@ public enum Scoring {
         return result
     }
 
-    /// Perplexity terms of one chunk.
-    public static func score(chunk: Int, logits: Matrix, targets: [Int]) -> ChunkScore {
-        let row = UnsafeMutablePointer<Double>.allocate(capacity: logits.columns)
-        defer { row.deallocate() }
+    /// `logSoftmax(logits)[target]`, the same operations in the same order, without writing the
+    /// other `count - 1` log-probabilities.
+    public static func logProbability(_ logits: UnsafePointer<Float>, count: Int, target: Int) -> Double {
+        var maximum = -Double.infinity
+        for i in 0..<count { maximum = max(maximum, Double(logits[i])) }
+        var sum = 0.0
+        for i in 0..<count { sum += Foundation.exp(Double(logits[i]) - maximum) }
+        let shift = maximum + Foundation.log(sum)
+        return Double(Float(Double(logits[target]) - shift))
+    }
+
+    /// Perplexity terms of one chunk. Positions are scored on up to `threads` threads, each into
+    /// its own slot, then summed in position order: the figures do not depend on `threads`.
+    public static func score(chunk: Int, logits: Matrix, targets: [Int], threads: Int = 1) -> ChunkScore {
+        let values = UnsafeMutablePointer<Double>.allocate(capacity: Swift.max(1, targets.count))
+        defer { values.deallocate() }
+        let slots = SendablePointer(values)
+        parallelFor(targets.count, threads: threads, minimumPerThread: 8) { range in
+            for p in range { slots.pointer[p] = -logProbability(logits.row(p), count: logits.columns, target: targets[p]) }
+        }
         var nll = 0.0, nll2 = 0.0
-        for (p, target) in targets.enumerated() {
-            logSoftmax(logits.row(p), count: logits.columns, into: row)
-            let v = -row[target]
+        for p in 0..<targets.count {
+            let v = values[p]
             nll += v
             nll2 += v * v
         }

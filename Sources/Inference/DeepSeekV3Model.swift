@@ -42,6 +42,31 @@ public final class DeepSeekV3Model: @unchecked Sendable {
     /// Logits for `positions` of each chunk (clamped to its length): one `[positions, vocab]`
     /// matrix per chunk, in order.
     public func logits(chunks: [[Int]], positions: Range<Int>, progress: LayerProgress? = nil) throws -> [Matrix] {
+        var outputs: [Matrix] = []
+        try logits(chunks: chunks, positions: positions, progress: progress, keeping: true) { _, matrix in outputs.append(matrix) }
+        return outputs
+    }
+
+    /// The same logits handed to `body` chunk by chunk, in order, in a buffer that is reused for
+    /// the next chunk (copy what must outlive the call). Only a few chunks' `[positions, vocab]`
+    /// logits exist at once, so a batch of many chunks with a large vocabulary does not fault in
+    /// (and zero) gigabytes of fresh pages. Each chunk's head products are the ones `logits` makes,
+    /// so the values are bit-identical.
+    /// `headOutputBudget` bounds the bytes of logits held at once (at least one chunk's).
+    public func forEachLogits(
+        chunks: [[Int]], positions: Range<Int>, progress: LayerProgress? = nil, headOutputBudget: Int = DeepSeekV3Model.headOutputBudget,
+        _ body: (Int, Matrix) throws -> Void
+    ) throws {
+        try logits(chunks: chunks, positions: positions, progress: progress, keeping: false, budget: headOutputBudget, body)
+    }
+
+    /// Bytes of head output `forEachLogits` holds at once by default.
+    public static let headOutputBudget = 256 << 20
+
+    func logits(
+        chunks: [[Int]], positions: Range<Int>, progress: LayerProgress?, keeping: Bool, budget: Int = DeepSeekV3Model.headOutputBudget,
+        _ body: (Int, Matrix) throws -> Void
+    ) throws {
         let c = config, hidden = c.hiddenSize
         var ranges: [Range<Int>] = []
         var row = 0
@@ -99,13 +124,11 @@ public final class DeepSeekV3Model: @unchecked Sendable {
 
         // Final norm and LM head, for the requested positions only.
         let finalNorm = try source.vector("model.norm.weight")
-        var outputs: [Matrix] = []
         var selected: [(chunk: Int, rows: Range<Int>)] = []
         for (i, range) in ranges.enumerated() {
             let first = Swift.min(range.lowerBound + positions.lowerBound, range.upperBound)
             let last = Swift.min(range.lowerBound + positions.upperBound, range.upperBound)
             selected.append((i, first..<last))
-            outputs.append(Matrix(rows: last - first, columns: c.vocabSize))
         }
         if let observer, observer.observesOutput {
             // llama-imatrix --process-output: the head's input at every position of every chunk.
@@ -118,10 +141,27 @@ public final class DeepSeekV3Model: @unchecked Sendable {
                 Kernels.rmsNorm(residual.row(rows.lowerBound), rows: rows.count, count: hidden, stride: hidden, weight: finalNorm, epsilon: eps, into: normed.row(rows.lowerBound), outputStride: hidden)
             }
         }
-        try head(normed: normed, selected: selected, outputs: outputs)
+        // The head for a group of chunks at a time: every chunk's products are the same calls in
+        // any grouping. Kept outputs get their own matrices; otherwise a group's buffers are reused.
+        let perChunk = Swift.max(1, (positions.count * c.vocabSize * MemoryLayout<Float>.size))
+        let group = keeping ? selected.count : Swift.max(1, budget / perChunk)
+        var buffers: [Matrix] = []
+        for start in stride(from: 0, to: selected.count, by: Swift.max(1, group)) {
+            let members = Array(selected[start..<Swift.min(start + group, selected.count)])
+            var outputs: [Matrix] = []
+            for (j, member) in members.enumerated() {
+                if !keeping, j < buffers.count, buffers[j].rows == member.rows.count {
+                    outputs.append(buffers[j])
+                } else {
+                    outputs.append(Matrix(rows: member.rows.count, columns: c.vocabSize))
+                }
+            }
+            if !keeping { buffers = outputs }
+            try head(normed: normed, selected: members.enumerated().map { ($0.offset, $0.element.rows) }, outputs: outputs)
+            for (j, member) in members.enumerated() { try body(member.chunk, outputs[j]) }
+        }
         source.release(headNames)
         progress?(steps, steps)
-        return outputs
     }
 
     var headNames: [String] { ["model.norm.weight", headWeightName] }

@@ -30,9 +30,16 @@ public final class Evaluator {
         let steps = model.config.numHiddenLayers + 1
         let total = batches.count * steps
         var scores: [ChunkScore] = []
+        let progress = self.progress
         for (b, batch) in batches.enumerated() {
-            let logits = try run(model, batch: batch, done: b * steps, total: total)
-            for (i, c) in batch.enumerated() { scores.append(Scoring.score(chunk: c, logits: logits[i], targets: chunks.targets(c))) }
+            let done = b * steps
+            let label = "\(model.source.label), chunks \(batch.lowerBound + 1)-\(batch.upperBound) of \(range.upperBound)"
+            // Each chunk is scored as soon as its logits exist, in a buffer the next chunk reuses.
+            try model.forEachLogits(chunks: batch.map(chunks.chunk), positions: chunks.positions, progress: { step, _ in progress?(done + step, total, label) }) {
+                i, logits in
+                let c = batch.lowerBound + i
+                scores.append(Scoring.score(chunk: c, logits: logits, targets: chunks.targets(c), threads: model.threads))
+            }
         }
         return scores
     }

@@ -22,9 +22,15 @@ struct MLPWeights: @unchecked Sendable {
         let g = Matrix(rows: m, columns: f), u = Matrix(rows: m, columns: f)  // [m, f]
         observing?.observe(RowsView(x, rows: m, columns: hidden), \.gate)
         observing?.observe(RowsView(x, rows: m, columns: hidden), \.up)
-        Kernels.linear(x, rows: m, inputStride: hidden, weight: gate, into: g.pointer, outputStride: f, threads: threads)
-        Kernels.linear(x, rows: m, inputStride: hidden, weight: up, into: u.pointer, outputStride: f, threads: threads)
-        Kernels.swiGLU(g.pointer, u.pointer, count: m * f)
+        Kernels.linear(
+            [
+                .init(x, rows: m, inputStride: hidden, weight: gate, into: g.pointer, outputStride: f),
+                .init(x, rows: m, inputStride: hidden, weight: up, into: u.pointer, outputStride: f),
+            ], threads: threads)
+        // Row by row on every thread (each value on its own: the same bits for any split).
+        parallelFor(m, threads: threads, minimumPerThread: 4) { rows in
+            Kernels.swiGLU(g.row(rows.lowerBound), u.row(rows.lowerBound), count: rows.count * f)
+        }
         observing?.observe(RowsView(g.pointer, rows: m, columns: f), \.down)
         Kernels.linear(g.pointer, rows: m, inputStride: f, weight: down, into: out, outputStride: hidden, threads: threads)
     }

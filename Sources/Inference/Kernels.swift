@@ -53,16 +53,60 @@ public enum Kernels {
         _ x: UnsafePointer<Float>, rows m: Int, inputStride: Int, weight: Matrix, into y: UnsafeMutablePointer<Float>,
         outputStride: Int, threads: Int
     ) {
-        let n = weight.rows, k = weight.columns
-        let tiles = (n + weightRowTile - 1) / weightRowTile
-        let input = SendablePointer(UnsafeMutablePointer(mutating: x)), output = SendablePointer(y)
-        parallelFor(tiles, threads: threads) { range in
-            for tile in range {
-                let start = tile * weightRowTile
-                let count = Swift.min(weightRowTile, n - start)
-                BLAS.multiplyTransposed(
-                    m: m, n: count, k: k, a: input.pointer, lda: inputStride, b: weight.row(start), ldb: k,
-                    c: output.pointer + start, ldc: outputStride)
+        linear([Product(x, rows: m, inputStride: inputStride, weight: weight, into: y, outputStride: outputStride)], threads: threads)
+    }
+
+    /// One `y = x · Wᵀ` of a group run by `linear(_:threads:)`.
+    public struct Product: @unchecked Sendable {
+        let x: UnsafePointer<Float>
+        let rows: Int
+        let inputStride: Int
+        let weight: Matrix
+        let y: UnsafeMutablePointer<Float>
+        let outputStride: Int
+
+        public init(_ x: UnsafePointer<Float>, rows: Int, inputStride: Int, weight: Matrix, into y: UnsafeMutablePointer<Float>, outputStride: Int) {
+            self.x = x
+            self.rows = rows
+            self.inputStride = inputStride
+            self.weight = weight
+            self.y = y
+            self.outputStride = outputStride
+        }
+    }
+
+    /// Several independent products (e.g. an MLP's gate and up) as one list of weight-row tiles
+    /// shared out across threads by their row counts, so two `[768, k]` weights (tiles of 512 and
+    /// 256 each) keep both cores busy where one at a time would leave one idle for a third of it.
+    /// Every SGEMM is the one `linear` makes for that product alone (same tiles, same operands):
+    /// only which thread runs it changes, so results are bit-identical.
+    public static func linear(_ products: [Product], threads: Int) {
+        var tiles: [(product: Int, start: Int, count: Int)] = []
+        for (p, product) in products.enumerated() where product.rows > 0 {
+            for start in stride(from: 0, to: product.weight.rows, by: weightRowTile) {
+                tiles.append((p, start, Swift.min(weightRowTile, product.weight.rows - start)))
+            }
+        }
+        // Contiguous runs of tiles of about equal rows per worker (rows stand for cost: every tile of
+        // a group has the same `m`, and `k` too when the products share an input).
+        let total = tiles.reduce(0) { $0 + $1.count }
+        let workers = Swift.max(1, Swift.min(threads, tiles.count))
+        var bounds = [0]
+        var sum = 0
+        for (i, tile) in tiles.enumerated() {
+            if bounds.count < workers, sum > 0, sum * workers >= total * bounds.count { bounds.append(i) }
+            sum += tile.count
+        }
+        bounds.append(tiles.count)
+        let plan = tiles, cuts = bounds
+        parallelFor(cuts.count - 1, threads: workers) { range in
+            for worker in range {
+                for t in cuts[worker]..<cuts[worker + 1] {
+                    let tile = plan[t], product = products[tile.product]
+                    BLAS.multiplyTransposed(
+                        m: product.rows, n: tile.count, k: product.weight.columns, a: product.x, lda: product.inputStride,
+                        b: product.weight.row(tile.start), ldb: product.weight.columns, c: product.y + tile.start, ldc: product.outputStride)
+                }
             }
         }
     }

@@ -76,13 +76,17 @@ struct MultiLatentAttention {
         observe(RowsView(x, rows: t, columns: hidden), .attnQA)
         observe(RowsView(x, rows: t, columns: hidden), .attnKVAMQA)
         let qa = Matrix(rows: t, columns: c.qLoraRank)  // [T, qLora]
-        Kernels.linear(x, rows: t, inputStride: hidden, weight: w.qA, into: qa.pointer, outputStride: qa.columns, threads: threads)
+        let kv = Matrix(rows: t, columns: latent + r)  // [T, L+r]
+        // q_a and kv_a read the same input: one tile list keeps both cores busy (same products).
+        Kernels.linear(
+            [
+                .init(x, rows: t, inputStride: hidden, weight: w.qA, into: qa.pointer, outputStride: qa.columns),
+                .init(x, rows: t, inputStride: hidden, weight: w.kvA, into: kv.pointer, outputStride: kv.columns),
+            ], threads: threads)
         Kernels.rmsNorm(qa.pointer, rows: t, count: qa.columns, stride: qa.columns, weight: w.qANorm, epsilon: eps, into: qa.pointer, outputStride: qa.columns)
         observe(RowsView(qa.pointer, rows: t, columns: qa.columns), .attnQB)
         let q = Matrix(rows: t, columns: heads * qk)  // [T, H·(n+r)]
         Kernels.linear(qa.pointer, rows: t, inputStride: qa.columns, weight: w.qB, into: q.pointer, outputStride: q.columns, threads: threads)
-        let kv = Matrix(rows: t, columns: latent + r)  // [T, L+r]
-        Kernels.linear(x, rows: t, inputStride: hidden, weight: w.kvA, into: kv.pointer, outputStride: kv.columns, threads: threads)
         let cache = Matrix(rows: t, columns: latent)  // [T, L]: the normalised latent
         Kernels.rmsNorm(kv.pointer, rows: t, count: latent, stride: kv.columns, weight: w.kvANorm, epsilon: eps, into: cache.pointer, outputStride: latent)
         let keyPE = Matrix(rows: t, columns: r)  // [T, r]

@@ -26,6 +26,37 @@ import Testing
         #expect(Self.bits(one) == Self.bits(five))
     }
 
+    /// Guards the head run a few chunks at a time into reused buffers (perplexity's path): every
+    /// grouping, down to one chunk per group with its buffer overwritten by the next, hands out the
+    /// logits `logits` returns, and in chunk order.
+    @Test(arguments: [1, 1 << 12, 1 << 30])
+    func chunkByChunkHeadEqualsTheWholeBatch(budget: Int) throws {
+        let model = try DeepSeekV3Model(source: Fixtures.tinyWeights, threads: 2)
+        let whole = try model.logits(chunks: Self.chunks, positions: 20..<39)
+        var seen: [Int] = []
+        var streamed: [[UInt32]] = []
+        try model.forEachLogits(chunks: Self.chunks, positions: 20..<39, headOutputBudget: budget) { chunk, logits in
+            seen.append(chunk)
+            streamed.append(logits.values.map(\.bitPattern))
+        }
+        #expect(seen == Array(0..<Self.chunks.count))
+        #expect(streamed == Self.bits(whole))
+    }
+
+    /// Scoring shares a chunk's positions across threads; the sums must not depend on how.
+    @Test func scoringThreadsDoNotChangeTheFigures() throws {
+        let logits = try DeepSeekV3Model(source: Fixtures.tinyWeights, threads: 1).logits(chunks: Self.chunks, positions: 0..<39)
+        for (c, matrix) in logits.enumerated() {
+            let targets = Array(Self.chunks[c][1...])
+            let one = Scoring.score(chunk: c, logits: matrix, targets: targets, threads: 1)
+            for threads in [2, 3, 7] { #expect(Scoring.score(chunk: c, logits: matrix, targets: targets, threads: threads) == one) }
+            // And equal to the full log-softmax the comparisons use.
+            let base = Scoring.baseLogProbabilities(matrix)
+            let full = targets.enumerated().reduce(0.0) { $0 - Double(base.row($1.offset)[$1.element]) }
+            #expect(one.nll == full)
+        }
+    }
+
     @Test func absorbedAndPlainAttentionAgree() throws {
         let absorbed = try DeepSeekV3Model(source: Fixtures.tinyWeights, threads: 2, attention: .absorbed).logits(chunks: Self.chunks, positions: 0..<40)
         let plain = try DeepSeekV3Model(source: Fixtures.tinyWeights, threads: 2, attention: .plain).logits(chunks: Self.chunks, positions: 0..<40)

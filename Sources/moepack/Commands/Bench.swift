@@ -2,6 +2,7 @@ import ArgumentParser
 import Conversion
 import Foundation
 import DeepSeekV3
+import Inference
 import Quants
 import TensorFiles
 
@@ -84,6 +85,7 @@ struct BenchQuants: ParsableCommand {
                 FileHandle.standardError.write(Data("bench: \($0)\n".utf8))
             }
             print(bench.markdown(report))
+            if let peerPython { print("Peer kernels: \(BenchKernels.peer(python: peerPython)).") }
         }
     }
 }
@@ -162,74 +164,162 @@ struct BenchTokenizer: ParsableCommand {
 struct BenchQuantize: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "quantize",
-        abstract: "End-to-end FP8 -> GGUF throughput and peak memory on synthetic checkpoints.",
+        abstract: "End-to-end FP8 -> GGUF time and peak memory at 1 and 2 threads, beside llama.cpp's two-pass route.",
         discussion: """
-            Runs `moepack quantize` in a child process per preset and recipe (default small and medium, \
-            Q8_0 and Q4_K_M) and reports weights/s, output size and the child's peak RSS, which must \
-            stay flat from small to medium. With --peer-python (a Python with llama-cpp-python), the \
-            two-pass llama.cpp route is timed on the same checkpoint in the same run: a BF16 GGUF \
-            (written by moepack, standing in for convert_hf_to_gguf.py, which needs PyTorch), then \
-            llama_model_quantize (what llama-quantize runs) with the same thread count.
+            Runs `moepack quantize` in a child process per source, recipe (Q8_0, Q4_K_M) and thread \
+            count (--thread-counts, default 1 and all cores), reporting seconds, weights/s, output \
+            size and the child's peak RSS (which must stay flat from small to medium), best of \
+            --repeats. Sources: synthetic presets (--presets), or an FP8 checkpoint (--model).
+
+            llama.cpp's route is two passes: FP8 -> BF16 GGUF, then BF16 -> recipe. With \
+            --peer-converter (llama.cpp's convert_hf_to_gguf.py, run by --converter-python, a Python \
+            with PyTorch; gguf-py is taken from beside the script) the first pass is the real converter, \
+            which reads DeepSeek's FP8 weight_scale_inv itself; it recognizes only tokenizers it knows, \
+            so it runs on a checkpoint with DeepSeek's real tokenizer (--model), not on the synthetic \
+            presets, where moepack's own BF16 writer stands in (faster than the converter, so \
+            that route is a lower bound). The second \
+            pass is --peer-quantize (the llama-quantize binary, timed as a whole process) or else \
+            llama_model_quantize through --peer-python (llama-cpp-python), with the same thread count. \
+            The table gives moepack's one pass against the whole route and against the second pass \
+            alone, at each thread count, and names the kernels each side ran.
+
+            Examples:
+              moepack bench quantize --presets medium --peer-python /tmp/llama/bin/python
+              moepack bench quantize --model /tmp/devm/dev --peer-quantize /tmp/llama-tools/bin/llama-quantize \\
+                --peer-converter llama.cpp/convert_hf_to_gguf.py --converter-python /tmp/convert-venv/bin/python
             """)
 
     @OptionGroup var checkpoints: BenchCheckpointOptions
 
+    @Option(help: "An FP8 checkpoint directory to benchmark instead of the synthetic presets.", completion: .directory)
+    var model: String?
+
+    @Option(parsing: .upToNextOption, help: "Thread counts (default: 1 and --threads).")
+    var threadCounts: [Int] = []
+
+    @Option(help: "Timings per side and thread count; the best is kept.")
+    var repeats = 1
+
     @Option(help: "A Python interpreter with llama-cpp-python, to time llama.cpp's quantizer as the peer.")
     var peerPython: String?
 
+    @Option(help: "llama.cpp's llama-quantize binary (timed as a whole process; preferred over --peer-python).", completion: .file())
+    var peerQuantize: String?
+
+    @Option(help: "llama.cpp's convert_hf_to_gguf.py, timed as the route's FP8 -> BF16 pass (needs --model).", completion: .file())
+    var peerConverter: String?
+
+    @Option(help: "The Python (with PyTorch) that runs --peer-converter.")
+    var converterPython = "python3"
+
+    @Option(help: "OpenBLAS kernel family for moepack's children (default: moepack's choice for this CPU).")
+    var openblasCore: String?
+
+    func validate() throws {
+        if peerConverter != nil && model == nil {
+            throw ValidationError("--peer-converter needs --model: the converter recognizes only real tokenizers, not the synthetic presets'")
+        }
+        if repeats < 1 || threadCounts.contains(where: { $0 < 1 }) { throw ValidationError("--repeats and thread counts must be at least 1") }
+    }
+
     func run() throws {
         try reportingErrors {
-            let cache = checkpoints.cache, presets = checkpoints.presets, threads = checkpoints.threads
+            BenchKernels.chooseOpenBLAS(openblasCore)
+            let cache = checkpoints.cache, threads = checkpoints.threads
+            let counts = threadCounts.isEmpty ? Array(Set([1, threads])).sorted() : threadCounts
             try FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
             let script = try peerPython.map { _ in try peerScript("llama_quantize.py") } ?? ""
-            print("| preset | recipe | moepack one pass: s | weights/s | output | bits/weight | peak RSS | llama.cpp route: BF16 GGUF s + llama-quantize s | moepack speed-up |")
-            print("|---|---|---|---|---|---|---|---|---|")
-            for preset in presets {
-                let source = try SyntheticCheckpoint.cached(preset, in: cache, threads: threads) {
-                    FileHandle.standardError.write(Data("bench: \($0)\n".utf8))
+            let hasPeer = peerQuantize != nil || peerPython != nil
+            let log: (String) -> Void = { FileHandle.standardError.write(Data("bench: \($0)\n".utf8)) }
+            var sources: [(name: String, path: String, config: DeepSeekV3Config)] = []
+            if let model {
+                sources.append((URL(fileURLWithPath: model).standardizedFileURL.lastPathComponent, model, try DeepSeekV3Config.load(path: model + "/config.json")))
+            } else {
+                for preset in checkpoints.presets {
+                    sources.append((preset.rawValue, try SyntheticCheckpoint.cached(preset, in: cache, threads: threads, log: log), preset.config))
                 }
-                let weights = CheckpointLayout(config: preset.config).tensors.filter { !$0.isMTP && $0.storage != .scaleInverse }
+            }
+            let secondPass = peerQuantize != nil ? "llama-quantize" : "llama_model_quantize"
+            print("Kernels: \(BenchKernels.moepack); \(peerPython.map(BenchKernels.peer) ?? (peerQuantize != nil ? "llama.cpp: \(peerQuantize!)" : "no llama.cpp peer"))\n")
+            print("| source | recipe | threads | moepack one pass: s | weights/s | output | bits/weight | peak RSS | FP8 -> BF16 GGUF: s | \(secondPass): s | route total: s | moepack vs route | moepack vs \(secondPass) alone |")
+            print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+            var notes: [String] = []
+            for source in sources {
+                let weights = CheckpointLayout(config: source.config).tensors.filter { !$0.isMTP && $0.storage != .scaleInverse }
                     .reduce(0) { $0 + $1.elementCount }
+                // The route's first pass: once per source (the converter is one Python process).
                 var bf16Seconds: Double?
-                let bf16 = cache + "/bench-\(preset.rawValue)-bf16.gguf"
-                if peerPython != nil {
+                var bf16How = ""
+                let bf16 = cache + "/bench-\(source.name)-bf16.gguf"
+                if hasPeer {
                     unlink(bf16)
-                    let made = try ChildProcess.run(
-                        ChildProcess.currentExecutable,
-                        ["quantize", source, bf16, "--recipe", "Q8_0", "--type", ".*=BF16", "--alignment", "32", "--quiet", "--threads", "\(threads)"])
-                    if made.exitStatus == 0 { bf16Seconds = made.seconds }
+                    if let peerConverter {
+                        let gguf = URL(fileURLWithPath: peerConverter).deletingLastPathComponent().appendingPathComponent("gguf-py").path
+                        log("converting \(source.name) to BF16 with \(peerConverter)")
+                        let made = try ChildProcess.run(
+                            "/bin/sh", ["-c", "exec \"$@\" 2>\"$0\"", bf16 + ".log", "/usr/bin/env", "PYTHONPATH=\(gguf)", converterPython, peerConverter, source.path, "--outtype", "bf16", "--outfile", bf16])
+                        if made.exitStatus == 0 { bf16Seconds = made.seconds } else { log("the converter failed (status \(made.exitStatus))") }
+                        bf16How = "convert_hf_to_gguf.py"
+                    } else {
+                        let made = try ChildProcess.run(
+                            ChildProcess.currentExecutable,
+                            ["quantize", source.path, bf16, "--recipe", "Q8_0", "--type", ".*=BF16", "--alignment", "32", "--quiet", "--threads", "\(threads)"])
+                        if made.exitStatus == 0 { bf16Seconds = made.seconds }
+                        bf16How = "moepack BF16 writer"
+                    }
+                    if let bf16Seconds { notes.append(String(format: "%@: FP8 -> BF16 GGUF by %@ in %.2f s (%@)", source.name, bf16How, bf16Seconds, formatBytes(fileOrDirectorySize(bf16)))) }
                 }
                 for recipe in ["Q8_0", "Q4_K_M"] {
-                    let output = cache + "/bench-\(preset.rawValue)-\(recipe).gguf"
-                    unlink(output)
-                    let result = try ChildProcess.run(
-                        ChildProcess.currentExecutable,
-                        ["quantize", source, output, "--recipe", recipe, "--quiet", "--json", "--threads", "\(threads)"])
-                    unlink(output)
-                    guard result.exitStatus == 0,
-                        let json = try? JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any],
-                        let seconds = json["seconds"] as? Double, let bytes = json["bytes"] as? Int,
-                        let bpw = json["bits_per_weight"] as? Double, let peak = json["peak_rss_bytes"] as? Int
-                    else { throw InputError("quantize child failed with status \(result.exitStatus)") }
-                    var peer = "– | –"
-                    if let python = peerPython, let bf16Seconds {
-                        let peerOutput = cache + "/bench-\(preset.rawValue)-\(recipe)-llama.gguf"
-                        let run = try ChildProcess.run(python, [script, bf16, peerOutput, recipe, "\(threads)"])
-                        unlink(peerOutput)
-                        if run.exitStatus == 0, let json = try? JSONSerialization.jsonObject(with: Data(run.standardOutput.utf8)) as? [String: Any],
-                            let quantizeSeconds = json["seconds"] as? Double
-                        {
-                            peer = String(format: "%.2f + %.2f | %.2fx", bf16Seconds, quantizeSeconds, (bf16Seconds + quantizeSeconds) / seconds)
+                    for n in counts {
+                        var best: (seconds: Double, bytes: Int, bpw: Double, peak: Int)?
+                        var peerBest: Double?
+                        for round in 0..<repeats {
+                            log("\(source.name) \(recipe), \(n) threads, round \(round + 1) of \(repeats)")
+                            let output = cache + "/bench-\(source.name)-\(recipe).gguf"
+                            unlink(output)
+                            let result = try ChildProcess.run(
+                                ChildProcess.currentExecutable,
+                                ["quantize", source.path, output, "--recipe", recipe, "--quiet", "--json", "--threads", "\(n)"])
+                            unlink(output)
+                            guard result.exitStatus == 0,
+                                let json = try? JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any],
+                                let seconds = json["seconds"] as? Double, let bytes = json["bytes"] as? Int,
+                                let bpw = json["bits_per_weight"] as? Double, let peak = json["peak_rss_bytes"] as? Int
+                            else { throw InputError("quantize child failed with status \(result.exitStatus)") }
+                            if seconds < best?.seconds ?? .infinity { best = (seconds, bytes, bpw, peak) }
+                            guard bf16Seconds != nil else { continue }
+                            let peerOutput = cache + "/bench-\(source.name)-\(recipe)-llama.gguf"
+                            var peerSeconds: Double?
+                            if let peerQuantize {
+                                // Its log goes to a file beside the output, not to the table's terminal.
+                                let run = try ChildProcess.run("/bin/sh", ["-c", "exec \"$@\" >\"$0\" 2>&1", peerOutput + ".log", peerQuantize, bf16, peerOutput, recipe, "\(n)"])
+                                if run.exitStatus == 0 { peerSeconds = run.seconds } else { log("llama-quantize failed (status \(run.exitStatus))") }
+                            } else if let python = peerPython {
+                                let run = try ChildProcess.run(python, [script, bf16, peerOutput, recipe, "\(n)"])
+                                if run.exitStatus == 0, let json = try? JSONSerialization.jsonObject(with: Data(run.standardOutput.utf8)) as? [String: Any] {
+                                    peerSeconds = json["seconds"] as? Double
+                                }
+                            }
+                            unlink(peerOutput)
+                            if let peerSeconds { peerBest = min(peerBest ?? .infinity, peerSeconds) }
                         }
+                        guard let best else { continue }
+                        var peer = "– | – | – | – | –"
+                        if let bf16Seconds, let peerBest {
+                            peer = String(
+                                format: "%.2f | %.2f | %.2f | %.2fx | %.2fx", bf16Seconds, peerBest, bf16Seconds + peerBest,
+                                (bf16Seconds + peerBest) / best.seconds, peerBest / best.seconds)
+                        }
+                        print(String(
+                            format: "| %@ | %@ | %d | %.2f | %.1f M | %@ | %.3f | %@ | %@ |", source.name, recipe, n, best.seconds,
+                            Double(weights) / best.seconds / 1e6, formatBytes(best.bytes), best.bpw, formatBytes(best.peak), peer))
                     }
-                    print(String(
-                        format: "| %@ | %@ | %.2f | %.1f M | %@ | %.3f | %@ | %@ |", preset.rawValue, recipe, seconds,
-                        Double(weights) / seconds / 1e6, formatBytes(bytes), bpw, formatBytes(peak), peer))
                 }
                 unlink(bf16)
             }
             print("")
-            print("threads: \(threads); times are whole processes (start-up, validation, fsync). The llama.cpp route's first pass is moepack's BF16 GGUF, so it is a lower bound for the real two-pass route.")
+            print("Times are whole processes (start-up, validation, fsync), best of \(repeats); the first pass of the route is timed once per source and counted at every thread count.")
+            for note in notes { print(note) }
         }
     }
 }
@@ -262,4 +352,27 @@ func peerScript(_ name: String) throws -> String {
         directory = directory.deletingLastPathComponent()
     }
     throw ValidationError("--peer-python needs the peer script \(name) from a moepack checkout (Tests/Oracles): run the binary built in a checkout, or set MOEPACK_PEER_SCRIPTS to that directory")
+}
+
+/// The kernels each side of a benchmark runs, named in every table.
+enum BenchKernels {
+    /// Chooses OpenBLAS's kernels for this process and the children it starts, before the library
+    /// loads: `core` if given, else moepack's own choice for this CPU (`BLAS.preferredCore`), with
+    /// any `OPENBLAS_CORETYPE`/`OPENBLAS_L2_SIZE` of the environment removed together (a machine
+    /// may set them for older OpenBLAS builds; a benchmark names the kernels it ran instead).
+    static func chooseOpenBLAS(_ core: String?) {
+        unsetenv("OPENBLAS_L2_SIZE")
+        if let core, core != "auto" { setenv("OPENBLAS_CORETYPE", core, 1) } else { unsetenv("OPENBLAS_CORETYPE") }
+    }
+
+    /// moepack's side: the QuantKernels build and the OpenBLAS kernel family.
+    static var moepack: String { "moepack: QuantKernels \(SIMDLevel.active), OpenBLAS \(BLAS.coreName)" }
+
+    /// llama.cpp's side: `llama_print_system_info()` of the peer's build, or why it is unknown.
+    static func peer(python: String) -> String {
+        guard let script = try? peerScript("llama_system_info.py"), let run = try? ChildProcess.run(python, [script]), run.exitStatus == 0 else {
+            return "llama.cpp: (system info unavailable)"
+        }
+        return "llama.cpp: " + run.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
 }
