@@ -63,8 +63,41 @@ public final class DeepSeekV3Model: @unchecked Sendable {
     /// Bytes of head output `forEachLogits` holds at once by default.
     public static let headOutputBudget = 256 << 20
 
+    /// The batch's residual stream at the input of some layers (`numHiddenLayers`: the input of the
+    /// final norm and head), from `logits(chunks:positions:saving:)`.
+    public typealias SavedResiduals = [Int: Matrix]
+
+    /// `logits`, also keeping a copy of the residual stream at the input of each layer in `saving`,
+    /// so that a later batch of the same chunks through a model that differs only from one layer on
+    /// can start there (`logits(chunks:positions:from:)`) instead of recomputing the layers before it.
+    public func logits(chunks: [[Int]], positions: Range<Int>, saving layers: Set<Int>) throws -> (logits: [Matrix], residuals: SavedResiduals) {
+        var outputs: [Matrix] = []
+        var saved: SavedResiduals = [:]
+        try logits(chunks: chunks, positions: positions, progress: nil, keeping: true, saving: layers, saved: &saved) { _, matrix in outputs.append(matrix) }
+        return (outputs, saved)
+    }
+
+    /// Logits of `chunks` starting at layer `start.layer` from a residual stream saved at its input
+    /// (by a model whose weights before that layer are this model's): the same operations from that
+    /// layer on as a whole pass, so the logits are bit-identical to `logits(chunks:positions:)`.
+    public func logits(chunks: [[Int]], positions: Range<Int>, from start: (layer: Int, residual: Matrix)) throws -> [Matrix] {
+        var outputs: [Matrix] = []
+        var saved: SavedResiduals = [:]
+        try logits(chunks: chunks, positions: positions, progress: nil, keeping: true, start: start, saved: &saved) { _, matrix in outputs.append(matrix) }
+        return outputs
+    }
+
     func logits(
         chunks: [[Int]], positions: Range<Int>, progress: LayerProgress?, keeping: Bool, budget: Int = DeepSeekV3Model.headOutputBudget,
+        _ body: (Int, Matrix) throws -> Void
+    ) throws {
+        var saved: SavedResiduals = [:]
+        try logits(chunks: chunks, positions: positions, progress: progress, keeping: keeping, budget: budget, saved: &saved, body)
+    }
+
+    func logits(
+        chunks: [[Int]], positions: Range<Int>, progress: LayerProgress?, keeping: Bool, budget: Int = DeepSeekV3Model.headOutputBudget,
+        start: (layer: Int, residual: Matrix)? = nil, saving: Set<Int> = [], saved: inout SavedResiduals,
         _ body: (Int, Matrix) throws -> Void
     ) throws {
         let c = config, hidden = c.hiddenSize
@@ -83,17 +116,32 @@ public final class DeepSeekV3Model: @unchecked Sendable {
         let normed = Matrix(rows: row, columns: hidden)
         let delta = Matrix(rows: row, columns: hidden)
 
-        // Embedding: only the rows of the batch's tokens are decoded.
-        let embedding = "model.embed_tokens.weight"
-        source.prefetch([embedding])
-        let flat = chunks.flatMap { $0 }
-        for (r, token) in flat.enumerated() { try source.read(embedding, rows: token..<(token + 1), into: residual.row(r)) }
+        let firstLayer: Int
+        if let start {
+            precondition(start.residual.rows == row && start.residual.columns == hidden && (0...c.numHiddenLayers).contains(start.layer), "saved residual stream of another batch")
+            residual.pointer.update(from: start.residual.pointer, count: residual.count)
+            firstLayer = start.layer
+        } else {
+            // Embedding: only the rows of the batch's tokens are decoded.
+            let embedding = "model.embed_tokens.weight"
+            source.prefetch([embedding])
+            let flat = chunks.flatMap { $0 }
+            for (r, token) in flat.enumerated() { try source.read(embedding, rows: token..<(token + 1), into: residual.row(r)) }
+            firstLayer = 0
+        }
+        func save(_ layer: Int) {
+            guard saving.contains(layer) else { return }
+            let copy = Matrix(rows: row, columns: hidden)
+            copy.pointer.update(from: residual.pointer, count: residual.count)
+            saved[layer] = copy
+        }
 
         let longest = chunks.map(\.count).max() ?? 0
         let rotary = attention.rope.table(positions: longest)
         let eps = Float(c.rmsNormEps)
         let steps = c.numHiddenLayers + 1
-        for layer in 0..<c.numHiddenLayers {
+        for layer in firstLayer..<c.numHiddenLayers {
+            save(layer)
             // Read ahead the next layer's dense weights while this one computes (routed experts are
             // read ahead one at a time inside the MoE, so a tight memory cap is not flooded).
             if layer + 1 < c.numHiddenLayers { source.prefetch(layerNames(layer + 1)) } else { source.prefetch(headNames) }
@@ -122,6 +170,8 @@ public final class DeepSeekV3Model: @unchecked Sendable {
             progress?(layer + 1, steps)
         }
 
+        save(c.numHiddenLayers)
+        if firstLayer == c.numHiddenLayers { source.prefetch(headNames) }
         // Final norm and LM head, for the requested positions only.
         let finalNorm = try source.vector("model.norm.weight")
         var selected: [(chunk: Int, rows: Range<Int>)] = []

@@ -166,6 +166,20 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: options.costsFile!))
     }
 
+    /// Sensitivity passes that start at the degraded tensor's layer (from the base pass's saved
+    /// residual stream) measure exactly what whole passes measure.
+    @Test func passesFromTheDegradedLayerEqualWholePasses() throws {
+        let base = try fitter(target: .bytes(1 << 20))
+        var options = base.options
+        options.startAtDegradedLayer = false
+        let whole = try TargetFit(input: base.input, converterOptions: base.converterOptions, options: options).measure()
+        let fromLayer = try base.measure()
+        #expect(whole.costs.count == fromLayer.costs.count)
+        for (name, cost) in whole.costs {
+            #expect(fromLayer.costs[name]?.sensitivity == cost.sensitivity, "\(name)")
+        }
+    }
+
     /// A costs file edited by hand is not trusted where it cannot be right: a negative sensitivity
     /// makes the file unreadable, a tensor without an error for one of its candidates is measured
     /// again; neither reaches the solver.

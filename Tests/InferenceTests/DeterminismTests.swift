@@ -18,6 +18,22 @@ import Testing
         #expect(Self.bits(batched) == Self.bits(single))
     }
 
+    /// A batch started at a layer from the residual stream saved there (what `--target-size`'s
+    /// sensitivity passes do) gives the whole pass's logits, bit for bit, at every layer and at the
+    /// head; the saved streams are the whole pass's too.
+    @Test func startingAtASavedLayerEqualsTheWholePass() throws {
+        let model = try DeepSeekV3Model(source: Fixtures.tinyWeights, threads: 2)
+        let layers = model.config.numHiddenLayers
+        let whole = try model.logits(chunks: Self.chunks, positions: 20..<39)
+        let (again, saved) = try model.logits(chunks: Self.chunks, positions: 20..<39, saving: Set(0...layers))
+        #expect(Self.bits(again) == Self.bits(whole))
+        #expect(saved.keys.sorted() == Array(0...layers))
+        for layer in 0...layers {
+            let resumed = try model.logits(chunks: Self.chunks, positions: 20..<39, from: (layer, try #require(saved[layer])))
+            #expect(Self.bits(resumed) == Self.bits(whole), "from layer \(layer)")
+        }
+    }
+
     @Test func threadCountDoesNotChangeLogits() throws {
         let one = try DeepSeekV3Model(source: Fixtures.tinyWeights, threads: 1).logits(chunks: Self.chunks, positions: 0..<40)
         let two = try DeepSeekV3Model(source: Fixtures.tinyWeights, threads: 2).logits(chunks: Self.chunks, positions: 0..<40)

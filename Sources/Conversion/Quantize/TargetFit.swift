@@ -33,6 +33,9 @@ public final class TargetFit {
         /// A file of saved costs: read if it matches this measurement, written otherwise.
         public var costsFile: String?
         public var buckets = 20_000
+        /// Start each engine pass at the degraded tensor's layer from the base pass's saved residual
+        /// stream (bit-identical to a whole pass; false: whole passes, for checking that).
+        public var startAtDegradedLayer = true
         public var log: (@Sendable (String) -> Void)?
         public init() {}
     }
@@ -211,16 +214,27 @@ public final class TargetFit {
                 layerCount: plan.config.numHiddenLayers, denseLayers: plan.config.firstKDenseReplace, count: options.representativeLayerCount)
         let measured = free.filter { plan.tensors[$0.index].tensor.layer.map(layers.contains) ?? true }
         let pendingPasses = measured.filter { costs[plan.tensors[$0.index].tensor.name]?.state != .measured }
+        // The layer a pass may start at: a tensor of layer L changes nothing before L, and the head
+        // (`output`) nothing before the final norm; `token_embd` needs the whole pass.
+        func startLayer(_ t: DeepSeek2Tensor) -> Int? {
+            guard options.startAtDegradedLayer else { return nil }
+            if let layer = t.layer { return layer }
+            return t.role == .tokenEmbedding ? nil : plan.config.numHiddenLayers
+        }
         if !pendingPasses.isEmpty {
             let baseModel = try DeepSeekV3Model(source: original, threads: converterOptions.threads)
-            let base = try baseModel.logits(chunks: chunkList, positions: chunks.positions).map(Scoring.baseLogProbabilities)
+            let starts = Set(pendingPasses.compactMap { startLayer(plan.tensors[$0.index].tensor) })
+            let (baseLogits, residuals) = try baseModel.logits(chunks: chunkList, positions: chunks.positions, saving: starts)
+            let base = baseLogits.map(Scoring.baseLogProbabilities)
             let passStart = Date()
+            var passMultiplyAdds = 0.0
             for (n, (index, types)) in pendingPasses.enumerated() {
                 let t = plan.tensors[index].tensor
                 let probe = probeType(among: types)
                 let degraded = try DegradedWeights(base: original, degrading: [(t, probe, try converter.importanceWeights(for: plan.tensors[index]))])
                 let model = try DeepSeekV3Model(source: degraded, threads: converterOptions.threads)
-                let logits = try model.logits(chunks: chunkList, positions: chunks.positions)
+                let logits = try startLayer(t).map { try model.logits(chunks: chunkList, positions: chunks.positions, from: ($0, residuals[$0]!)) }
+                    ?? model.logits(chunks: chunkList, positions: chunks.positions)
                 var kld = 0.0, count = 0
                 for i in 0..<chunkList.count {
                     let score = Scoring.compare(chunk: i, base: base[i], logits: logits[i], targets: targets[i])
@@ -236,8 +250,9 @@ public final class TargetFit {
                 let eta = elapsed / Double(n + 1) * Double(pendingPasses.count - n - 1)
                 log("sensitivity \(n + 1)/\(pendingPasses.count) \(t.name) at \(probe.name): " + String(format: "KLD %.6f, e %.4g, s %.4g", meanKLD, e, costs[t.name]!.sensitivity)
                     + " (ETA \(formatDuration(eta)))")
+                passMultiplyAdds += Double(chunkList.reduce(0) { $0 + $1.count }) * self.passMultiplyAdds(plan.config, start: startLayer(t))
                 if n == 0 || n == pendingPasses.count - 1 {
-                    log(r1Prediction(errorSeconds: errorSeconds, quantizedValues: quantizedValues, passSeconds: elapsed / Double(n + 1), passTokens: chunkList.count * options.context))
+                    log(r1Prediction(errorSeconds: errorSeconds, quantizedValues: quantizedValues, passSeconds: elapsed, passMultiplyAdds: passMultiplyAdds))
                 }
             }
         }
@@ -261,36 +276,50 @@ public final class TargetFit {
         return model
     }
 
+    /// Multiply-adds per token of a pass that starts at layer `start` (nil: the whole pass), as a
+    /// share of the layers run (every layer counted alike) plus the whole head.
+    func passMultiplyAdds(_ c: DeepSeekV3Config, start: Int?) -> Double {
+        let scored = options.context / 2
+        let total = EvaluationCost.multiplyAddsPerToken(config: c, context: options.context, scored: scored)
+        let head = Double(c.hiddenSize) * Double(c.vocabSize) * Double(scored) / Double(options.context)
+        let share = start.map { Double(c.numHiddenLayers - $0) / Double(c.numHiddenLayers) } ?? 1
+        return head + (total - head) * share
+    }
+
     /// What the same measurement would take on DeepSeek-R1 on this machine, from this run's rates:
     /// the error phase at the measured sampled values per second, the engine passes at the measured
     /// multiply-adds per second (`EvaluationCost`), one pass per tensor of R1's representative
-    /// layers, each also reading the FP8 checkpoint once (at an assumed 2 GB/s, overlapped).
-    func r1Prediction(errorSeconds: Double, quantizedValues: Double, passSeconds: Double, passTokens: Int) -> String {
-        guard let r1 = try? DeepSeekV3Config.parse(Data(SyntheticPreset.deepSeekR1ConfigJSON.utf8), file: "R1 dimensions"),
-            let own = try? DeepSeekV3Config.load(path: input + "/config.json")
-        else { return "R1 prediction: unavailable" }
-        let scored = options.context / 2
-        let ownRate = Double(passTokens) * EvaluationCost.multiplyAddsPerToken(config: own, context: options.context, scored: scored) / passSeconds
-        let r1Pass = Double(passTokens) * EvaluationCost.multiplyAddsPerToken(config: r1, context: options.context, scored: scored) / ownRate
+    /// layers from that tensor's layer on, each also reading that share of the FP8 checkpoint (at
+    /// an assumed 2 GB/s, overlapped).
+    func r1Prediction(errorSeconds: Double, quantizedValues: Double, passSeconds: Double, passMultiplyAdds measured: Double) -> String {
+        guard let r1 = try? DeepSeekV3Config.parse(Data(SyntheticPreset.deepSeekR1ConfigJSON.utf8), file: "R1 dimensions") else {
+            return "R1 prediction: unavailable"
+        }
+        let ownRate = measured / passSeconds
+        let tokens = Double(options.probeChunks * options.context)
         let layout = CheckpointLayout(config: r1)
         let fp8Bytes = Double(layout.tensors.filter { !$0.isMTP }.reduce(0) { $0 + $1.storedBytes })
         let r1Layers = AllocationCostModel.representativeLayers(
             layerCount: r1.numHiddenLayers, denseLayers: r1.firstKDenseReplace, count: options.representativeLayerCount)
         let tensors: [DeepSeek2Tensor] = DeepSeek2Tensor.plan(r1).filter { $0.role != .keepF32 }
-        var passes = 0, sampled = 0
+        var passes = 0, sampled = 0, passTime = 0.0
         for t in tensors {
             sampled += min(options.sampleRows, t.rowCount) * t.dimensions[0]
             switch t.source {
             case .keyFromKVB, .valueFromKVB: continue
-            case .tensor, .stacked: if t.layer.map(r1Layers.contains) ?? true { passes += 1 }
+            case .tensor, .stacked:
+                guard t.layer.map(r1Layers.contains) ?? true else { continue }
+                passes += 1
+                let start = options.startAtDegradedLayer ? (t.layer ?? (t.role == .tokenEmbedding ? nil : r1.numHiddenLayers)) : nil
+                let share = start.map { Double(r1.numHiddenLayers - $0) / Double(r1.numHiddenLayers) } ?? 1
+                passTime += max(tokens * passMultiplyAdds(r1, start: start) / ownRate, fp8Bytes * share / 2e9)
             }
         }
         let values = Double(sampled) * Double(options.types.count)
         let errors = quantizedValues > 0 ? formatDuration(errorSeconds / quantizedValues * values) : "not timed (resumed run)"
-        let pass = max(r1Pass, fp8Bytes / 2e9)
-        return "predicted for DeepSeek-R1 on this machine: errors \(errors), \(passes) engine passes × \(formatDuration(pass)) = "
-            + "\(formatDuration(Double(passes) * pass)) (\(String(format: "%.1f", ownRate / 1e9)) G multiply-adds/s measured here; "
-            + "reading the \(formatBytes(Int(fp8Bytes))) checkpoint once per pass at 2 GB/s takes \(formatDuration(fp8Bytes / 2e9)))"
+        return "predicted for DeepSeek-R1 on this machine: errors \(errors), \(passes) engine passes (each from its tensor's layer on) "
+            + "\(formatDuration(passTime)) (\(String(format: "%.1f", ownRate / 1e9)) G multiply-adds/s measured here; "
+            + "a whole pass reads the \(formatBytes(Int(fp8Bytes))) checkpoint, \(formatDuration(fp8Bytes / 2e9)) at 2 GB/s)"
     }
 
     /// The probe of a tensor with these candidates: `probeType` if it is one of them, else the
