@@ -30,7 +30,7 @@ public struct GGUFLayout: Sendable {
     public static let magic: [UInt8] = Array("GGUF".utf8)
     public static let version: UInt32 = 3
     public static let defaultAlignment = 32
-    public static let alignmentKey = "general.alignment"
+    public static let alignmentKey = GGUFKey.alignment
 
     public let metadata: [(key: String, value: GGUFValue)]
     public let tensors: [Tensor]
