@@ -16,7 +16,7 @@ public final class GGUFWeights: WeightSource, @unchecked Sendable {
         /// Rows `firstRow..<firstRow+rows` of a GGUF tensor with rows of `columns` values.
         case rows(GGUFFile.TensorInfo, firstRow: Int, rows: Int, columns: Int)
         /// `kv_b_proj` `[heads·(nope+v), kvLora]` from `attn_k_b` and `attn_v_b`.
-        case keyValue(key: GGUFFile.TensorInfo, value: GGUFFile.TensorInfo, heads: Int, nope: Int, v: Int, kvLora: Int)
+        case keyValue(key: GGUFFile.TensorInfo, value: GGUFFile.TensorInfo, split: KVBSplit)
     }
 
     let locations: [String: Location]
@@ -57,9 +57,9 @@ public final class GGUFWeights: WeightSource, @unchecked Sendable {
                 for (e, hf) in names.enumerated() {
                     map[hf] = .rows(info, firstRow: e * perExpert, rows: perExpert, columns: columns)
                 }
-            case .keyFromKVB(let hf, let heads, let nope, let v, let kvLora):
-                let valueInfo = try tensor(planned.name.replacingOccurrences(of: "attn_k_b", with: "attn_v_b"))
-                map[hf] = .keyValue(key: info, value: valueInfo, heads: heads, nope: nope, v: v, kvLora: kvLora)
+            case .keyFromKVB(let hf, _, _, _, _):
+                let valueInfo = try tensor(planned.name.replacingOccurrences(of: DeepSeek2Name.attnKB.rawValue, with: DeepSeek2Name.attnVB.rawValue))
+                map[hf] = .keyValue(key: info, value: valueInfo, split: planned.source.split!)
             case .valueFromKVB:
                 break
             }
@@ -86,7 +86,7 @@ public final class GGUFWeights: WeightSource, @unchecked Sendable {
     public func shape(of name: String) throws(WeightError) -> (rows: Int, columns: Int) {
         switch try location(name) {
         case .rows(_, _, let rows, let columns): return (rows, columns)
-        case .keyValue(_, _, let heads, let nope, let v, let kvLora): return (heads * (nope + v), kvLora)
+        case .keyValue(_, _, let split): return (split.heads * (split.nope + split.v), split.kvLora)
         }
     }
 
@@ -94,27 +94,14 @@ public final class GGUFWeights: WeightSource, @unchecked Sendable {
         switch try location(name) {
         case .rows(let info, let firstRow, _, let columns):
             try decode(info, rows: (firstRow + rows.lowerBound)..<(firstRow + rows.upperBound), columns: columns, into: output, label: name)
-        case .keyValue(let key, let value, _, let nope, let v, let kvLora):
-            // Only the heads the requested rows fall in are decoded: row r is head r / (nope+v), a
-            // key row when r % (nope+v) < nope, else a value row. attn_k_b rows are (head, latent)
-            // of `nope` values, so a key row needs that head's whole attn_k_b slice, transposed;
-            // a value row is one attn_v_b row as it is.
-            let perHead = nope + v
-            let keySlice = Matrix(rows: kvLora, columns: nope)
-            var decodedHead = -1
-            for r in rows {
-                let h = r / perHead, i = r % perHead
-                let destination = output + (r - rows.lowerBound) * kvLora
-                if i < nope {
-                    if decodedHead != h {
-                        try decode(key, rows: (h * kvLora)..<((h + 1) * kvLora), columns: nope, into: keySlice.pointer, label: name)
-                        decodedHead = h
-                    }
-                    for j in 0..<kvLora { destination[j] = keySlice.row(j)[i] }
-                } else {
-                    try decode(value, rows: (h * v + i - nope)..<(h * v + i - nope + 1), columns: kvLora, into: destination, label: name)
-                }
-            }
+        case .keyValue(let key, let value, let split):
+            // kv_b_proj rows from attn_k_b (each head's slice decoded once, transposed back) and attn_v_b.
+            try split.kvbRows(
+                rows, into: output,
+                keyRows: { (h, slice) throws(WeightError) in
+                    try decode(key, rows: (h * split.kvLora)..<((h + 1) * split.kvLora), columns: split.nope, into: slice, label: name)
+                },
+                valueRow: { (i, row) throws(WeightError) in try decode(value, rows: i..<(i + 1), columns: split.kvLora, into: row, label: name) })
         }
     }
 
@@ -142,7 +129,7 @@ public final class GGUFWeights: WeightSource, @unchecked Sendable {
                 guard let rowBytes = info.type.rowBytes(columns) else { continue }
                 let start = file.dataOffset + info.offset + firstRow * rowBytes
                 file.mapping.advise(advice, range: start..<(start + rows * rowBytes))
-            case .keyValue(let key, let value, _, _, _, _)?:
+            case .keyValue(let key, let value, _)?:
                 for info in [key, value] {
                     let start = file.dataOffset + info.offset
                     file.mapping.advise(advice, range: start..<(start + info.byteCount))
