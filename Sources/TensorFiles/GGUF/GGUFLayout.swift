@@ -36,7 +36,7 @@ public struct GGUFLayout: Sendable {
     public let tensors: [Tensor]
     public let alignment: Int
     /// Offsets relative to the start of the data section.
-    public let tensorOffsets: [Int]
+    package let tensorOffsets: [Int]
     public let headerBytes: [UInt8]
     /// Absolute file offset of the data section (header padded to the alignment).
     public let dataOffset: Int
