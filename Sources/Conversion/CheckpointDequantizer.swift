@@ -59,7 +59,7 @@ public final class CheckpointDequantizer {
         let config = try DeepSeekV3Config.load(path: configPath)
         let checkpoint = try Checkpoint(directory: inputDirectory)
         try ConversionError.requireValidLayout(config: config, checkpoint: checkpoint, directory: inputDirectory)
-        let blockSize = config.weightBlockSize?.rows ?? 128
+        let reader = CheckpointRows(checkpoint: checkpoint, blockSize: config.weightBlockSize?.rows ?? 128)
         try FileManager.default.createDirectory(atPath: outputDirectory, withIntermediateDirectories: true)
 
         let plans = try checkpoint.shards.map { try ShardPlan(shard: $0, checkpoint: checkpoint, outputType: options.outputType) }
@@ -78,7 +78,7 @@ public final class CheckpointDequantizer {
                 summary.shardsSkipped += 1
                 progress.advance(by: plan.inputBytes, note: "\(shardName) verified, skipped")
             } else {
-                try write(plan, to: destination, checkpoint: checkpoint, blockSize: blockSize, progress: progress, writer: writer)
+                try write(plan, to: destination, reader: reader, progress: progress, writer: writer)
                 summary.shardsWritten += 1
             }
             summary.tensorsDequantized += plan.entries.filter { $0.scaleName != nil }.count
@@ -200,8 +200,7 @@ public final class CheckpointDequantizer {
     // MARK: - Write
 
     private func write(
-        _ plan: ShardPlan, to destination: String, checkpoint: Checkpoint, blockSize: Int, progress: ProgressReporter,
-        writer: OrderedWriter
+        _ plan: ShardPlan, to destination: String, reader: CheckpointRows, progress: ProgressReporter, writer: OrderedWriter
     ) throws {
         let output = try AtomicOutputFile(path: destination)
         try output.reserve(size: plan.layout.fileSize)
@@ -213,8 +212,9 @@ public final class CheckpointDequantizer {
                 let source = shard.bytes(of: entry.source)
                 let sourceRange = shard.fileRange(of: entry.source)
                 var writeOffset = plan.layout.fileRange(of: index).lowerBound
-                if let scaleName = entry.scaleName {
-                    let scales = try scaleGrid(named: scaleName, for: entry, in: checkpoint, blockSize: blockSize)
+                if entry.scaleName != nil {
+                    let tensor: CheckpointTensor
+                    do throws(CheckpointReadError) { tensor = try reader.open(entry.name) } catch { throw ConversionError(error) }
                     let columns = entry.source.shape[1]
                     let rowBytes = columns * options.outputType.byteWidth
                     var row = 0
@@ -222,8 +222,7 @@ public final class CheckpointDequantizer {
                         let (bufferIndex, buffer) = try writer.buffer()
                         let rows = min(buffer.count / rowBytes, entry.source.shape[0] - row)
                         try dequantizeRows(
-                            row..<(row + rows), of: entry, file: shard.path, source: source, scales: scales,
-                            blockSize: blockSize, into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<(rows * rowBytes)]))
+                            row..<(row + rows), of: tensor, into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<(rows * rowBytes)]))
                         writer.write(buffer: bufferIndex, count: rows * rowBytes, at: writeOffset)
                         writeOffset += rows * rowBytes
                         row += rows
@@ -243,8 +242,9 @@ public final class CheckpointDequantizer {
                         writer.write(
                             UnsafeRawBufferPointer(rebasing: source[offset..<(offset + count)]), at: writeOffset,
                             check: { piece in
-                                if let problem = firstNonFinite(piece, dtype: dtype, elementOffset: elementOffset) {
-                                    throw ConversionError.badValue(file: path, tensor: name, problem: problem.located(in: shape))
+                                if let problem = CheckpointRows.firstNonFinite(piece, dtype: dtype, elementOffset: elementOffset) {
+                                    throw ConversionError.badValue(
+                                        file: path, tensor: name, problem: shape.count == 2 ? problem.located(columns: shape[1]) : problem)
                                 }
                             },
                             then: {
@@ -268,59 +268,29 @@ public final class CheckpointDequantizer {
         shard.mapping.advise(.dontNeed)
     }
 
-    private func scaleGrid(named name: String, for entry: ShardPlan.Entry, in checkpoint: Checkpoint, blockSize: Int) throws
-        -> UnsafePointer<Float>
-    {
-        let file = checkpoint.shard(of: name)!.path
-        let info = checkpoint.info(name)!
-        guard info.dtype == .f32 else {
-            throw ConversionError.badScale(file: file, tensor: name, detail: "scale grid is \(info.dtype.rawValue), expected F32")
-        }
-        let grid = FP8BlockDequant.scaleGridShape(rows: entry.source.shape[0], columns: entry.source.shape[1], blockSize: blockSize)
-        guard info.shape == [grid.rows, grid.columns] else {
-            throw ConversionError.badScale(
-                file: file, tensor: name,
-                detail: "scale grid has shape \(info.shape), expected [\(grid.rows), \(grid.columns)] for weight \(entry.source.shape) with \(blockSize)x\(blockSize) blocks")
-        }
-        let bytes = try checkpoint.bytes(of: name)
-        let scales = bytes.bindMemory(to: Float.self)
-        // Finite and below 2^100, so no E4M3 value (at most 448) times a scale overflows F32.
-        if let bad = scales.firstIndex(where: { !$0.isFinite || $0.magnitude > 0x1p100 }) {
-            throw ConversionError.badScale(
-                file: file, tensor: name,
-                detail: "scale \(scales[bad]) at [\(bad / grid.columns), \(bad % grid.columns)] is not a finite scale below 2^100")
-        }
-        return scales.baseAddress!
-    }
-
-    private func dequantizeRows(
-        _ rows: Range<Int>, of entry: ShardPlan.Entry, file: String, source: UnsafeRawBufferPointer, scales: UnsafePointer<Float>,
-        blockSize: Int, into output: UnsafeMutableRawBufferPointer
-    ) throws {
-        let columns = entry.source.shape[1]
-        let encoding = entry.source.dtype.fp8Encoding!
+    /// Rows of an FP8 weight dequantized in parallel; the first bad value in row order is reported.
+    private func dequantizeRows(_ rows: Range<Int>, of tensor: CheckpointTensor, into output: UnsafeMutableRawBufferPointer) throws {
         let outputType = options.outputType
-        let rowBytes = columns * outputType.byteWidth
-        let weight = SendableRawPointer(source.baseAddress!)
-        let scalePointer = SendableRawPointer(UnsafeRawPointer(scales))
+        let rowBytes = tensor.shape.columns * outputType.byteWidth
         let destination = SendableMutableRawPointer(output.baseAddress!)
-        let firstProblem = Mutex<DequantProblem?>(nil)
+        let firstProblem = Mutex<CheckpointReadError?>(nil)
         let base = rows.lowerBound
         parallelFor(rows.count, threads: options.threads, minimumPerThread: 8) { range in
-            let problem = FP8BlockDequant.dequantize(
-                weight: weight.pointer.assumingMemoryBound(to: UInt8.self), columns: columns,
-                rows: (base + range.lowerBound)..<(base + range.upperBound),
-                scales: scalePointer.pointer.assumingMemoryBound(to: Float.self), blockSize: blockSize,
-                encoding: encoding, output: destination.pointer + range.lowerBound * rowBytes, outputType: outputType)
-            if let problem {
+            do throws(CheckpointReadError) {
+                try tensor.read(
+                    rows: (base + range.lowerBound)..<(base + range.upperBound), into: destination.pointer + range.lowerBound * rowBytes,
+                    as: outputType)
+            } catch {
                 firstProblem.withLock { current in
-                    if current == nil || (problem.row, problem.column) < (current!.row, current!.column) { current = problem }
+                    guard case .value(let problem) = error.kind, let earlier = current, case .value(let other) = earlier.kind else {
+                        if current == nil { current = error }
+                        return
+                    }
+                    if (problem.row, problem.column) < (other.row, other.column) { current = error }
                 }
             }
         }
-        if let problem = firstProblem.withLock({ $0 }) {
-            throw ConversionError.badValue(file: file, tensor: entry.name, problem: problem)
-        }
+        if let error = firstProblem.withLock({ $0 }) { throw ConversionError(error) }
     }
 
     // MARK: - Index, config, other files
@@ -361,43 +331,5 @@ public final class CheckpointDequantizer {
             try destination.write(source.bytes, at: 0)
             try destination.commit()
         }
-    }
-}
-
-/// The first NaN or infinity in a run of float elements, as a problem at a flat element index.
-func firstNonFinite(_ bytes: UnsafeRawBufferPointer, dtype: SafetensorsDType, elementOffset: Int) -> DequantProblem? {
-    func problem(_ index: Int, _ value: Float) -> DequantProblem {
-        DequantProblem(row: 0, column: elementOffset + index, kind: .nonFinite(value))
-    }
-    switch dtype {
-    case .bf16:
-        for (i, bits) in bytes.bindMemory(to: UInt16.self).enumerated() where bits & 0x7F80 == 0x7F80 {
-            return problem(i, BFloat16.toFloat(bits))
-        }
-    case .f16:
-        for (i, bits) in bytes.bindMemory(to: UInt16.self).enumerated() where bits & 0x7C00 == 0x7C00 {
-            return problem(i, Float(Float16(bitPattern: bits)))
-        }
-    case .f32:
-        for (i, value) in bytes.bindMemory(to: Float.self).enumerated() where !value.isFinite {
-            return problem(i, value)
-        }
-    case .f64:
-        for (i, value) in bytes.bindMemory(to: Double.self).enumerated() where !value.isFinite {
-            return problem(i, Float(value))
-        }
-    default: break
-    }
-    return nil
-}
-
-extension DequantProblem {
-    /// Converts a flat element index (in `column`) to a row/column position for a 2-D shape.
-    func located(in shape: [Int]) -> DequantProblem {
-        guard shape.count == 2, shape[1] > 0 else { return self }
-        var copy = self
-        copy.row = column / shape[1]
-        copy.column = column % shape[1]
-        return copy
     }
 }

@@ -38,3 +38,14 @@ extension ConversionError {
         }
     }
 }
+
+extension ConversionError {
+    /// A checkpoint row reader's error as a conversion error (the same line: file, tensor, problem).
+    init(_ error: CheckpointReadError) {
+        switch error.kind {
+        case .value(let problem): self = .badValue(file: error.file, tensor: error.tensor, problem: problem)
+        case .scale(let detail): self = .badScale(file: error.file, tensor: error.tensor, detail: detail)
+        case .unsupported(let detail): self = .unsupportedTensor(file: error.file, tensor: error.tensor, detail: detail)
+        }
+    }
+}

@@ -15,6 +15,15 @@ public struct DeepSeek2Tensor: Sendable {
         case keyFromKVB(String, heads: Int, nope: Int, v: Int, kvLora: Int)
         /// `attn_v_b` from `kv_b_proj`: per head, its `v` value rows (length `kvLora`).
         case valueFromKVB(String, heads: Int, nope: Int, v: Int, kvLora: Int)
+
+        /// How `attn_k_b`/`attn_v_b` split their `kv_b_proj`; nil for the other sources.
+        public var split: KVBSplit? {
+            switch self {
+            case .keyFromKVB(_, let heads, let nope, let v, let kvLora), .valueFromKVB(_, let heads, let nope, let v, let kvLora):
+                KVBSplit(heads: heads, nope: nope, v: v, kvLora: kvLora)
+            case .tensor, .stacked: nil
+            }
+        }
     }
 
     public enum Role: Sendable, Equatable {

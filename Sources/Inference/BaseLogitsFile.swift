@@ -262,7 +262,7 @@ public final class BaseLogitsReader {
     }
 
     /// Moves to chunk `index` (frames are found from the table read at open; none is decoded).
-    public func seek(to index: Int) throws {
+    package func seek(to index: Int) throws {
         guard index >= header.firstChunk, index <= header.firstChunk + header.chunkCount else {
             throw BaseLogitsError.invalid(file: path, message: "no chunk \(index): the file holds chunks \(header.firstChunk)..<\(header.firstChunk + header.chunkCount)")
         }

@@ -20,7 +20,7 @@ public final class DeepSeekV3Model: @unchecked Sendable {
     let loader: WeightLoader
     let attention: MultiLatentAttention
     /// Sees every weight's input (importance-matrix collection); nil for plain evaluation.
-    public let observer: (any ActivationObserver)?
+    package let observer: (any ActivationObserver)?
 
     /// Progress of one batch: the layer just finished (of `layers`, the head counting as one more).
     public typealias LayerProgress = @Sendable (_ done: Int, _ of: Int) -> Void

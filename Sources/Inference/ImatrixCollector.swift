@@ -10,17 +10,17 @@ import TensorFiles
 /// Each call's rows are summed in f64 in row order, then added to exact fixed-point totals, so
 /// the result does not depend on batch composition, thread count or how a text is split into
 /// slices (`ImportanceMatrix`).
-public final class ImatrixCollector: ActivationObserver, @unchecked Sendable {
-    public let observesOutput: Bool
+package final class ImatrixCollector: ActivationObserver, @unchecked Sendable {
+    package let observesOutput: Bool
     private let lock = NSLock()
     private var entries: [String: ImportanceMatrix.Entry] = [:]
     private var failure: ImatrixError?
 
-    public init(observesOutput: Bool = false) {
+    package init(observesOutput: Bool = false) {
         self.observesOutput = observesOutput
     }
 
-    public func observe(_ input: RowsView, tensor: String, slot: MatrixSlot) {
+    package func observe(_ input: RowsView, tensor: String, slot: MatrixSlot) {
         let n = input.columns
         // Σx² of this call, outside the lock (heads arrive from several threads).
         var partial = [Double](repeating: 0, count: n)
@@ -64,7 +64,7 @@ public final class ImatrixCollector: ActivationObserver, @unchecked Sendable {
     }
 
     /// What was collected, or the first problem met.
-    public func result(datasets: [String], chunkCount: Int, chunkSize: Int) throws(ImatrixError) -> ImportanceMatrix {
+    package func result(datasets: [String], chunkCount: Int, chunkSize: Int) throws(ImatrixError) -> ImportanceMatrix {
         lock.lock()
         defer { lock.unlock() }
         if let failure { throw failure }
@@ -72,7 +72,7 @@ public final class ImatrixCollector: ActivationObserver, @unchecked Sendable {
     }
 
     /// Continues from earlier sums (a resumed run).
-    public func preload(_ matrix: ImportanceMatrix) {
+    package func preload(_ matrix: ImportanceMatrix) {
         lock.lock()
         defer { lock.unlock() }
         entries = matrix.entries

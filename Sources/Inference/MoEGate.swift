@@ -10,15 +10,15 @@ import Foundation
 /// 4. the `num_experts_per_tok` best biased scores among survivors are chosen (ties: lower index);
 /// 5. weights are the chosen experts' *unbiased* scores, divided by their sum when
 ///    `norm_topk_prob`, times `routed_scaling_factor`.
-public struct MoEGate: Sendable {
-    public var experts: Int
-    public var groups: Int
-    public var groupsKept: Int
-    public var expertsPerToken: Int
-    public var normalize: Bool
-    public var scale: Float
+package struct MoEGate: Sendable {
+    package var experts: Int
+    package var groups: Int
+    package var groupsKept: Int
+    package var expertsPerToken: Int
+    package var normalize: Bool
+    package var scale: Float
 
-    public init(config: DeepSeekV3Config) {
+    package init(config: DeepSeekV3Config) {
         experts = config.nRoutedExperts
         groups = config.nGroup
         groupsKept = config.topkGroup
@@ -27,7 +27,7 @@ public struct MoEGate: Sendable {
         scale = Float(config.routedScalingFactor)
     }
 
-    public init(experts: Int, groups: Int, groupsKept: Int, expertsPerToken: Int, normalize: Bool, scale: Float) {
+    package init(experts: Int, groups: Int, groupsKept: Int, expertsPerToken: Int, normalize: Bool, scale: Float) {
         self.experts = experts
         self.groups = groups
         self.groupsKept = groupsKept
@@ -36,13 +36,13 @@ public struct MoEGate: Sendable {
         self.scale = scale
     }
 
-    public struct Choice: Sendable, Equatable {
-        public var expert: Int
-        public var weight: Float
+    package struct Choice: Sendable, Equatable {
+        package var expert: Int
+        package var weight: Float
     }
 
     /// The experts for one token, best first, from its router logits (`x · W_gateᵀ`) and the bias.
-    public func route(logits: UnsafePointer<Float>, bias: UnsafePointer<Float>?) -> [Choice] {
+    package func route(logits: UnsafePointer<Float>, bias: UnsafePointer<Float>?) -> [Choice] {
         var original = [Float](repeating: 0, count: experts)
         var biased = [Float](repeating: 0, count: experts)
         for e in 0..<experts {

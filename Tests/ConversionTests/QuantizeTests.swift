@@ -173,6 +173,23 @@ import Testing
         #expect(bad.status == 1 && bad.stderr == "moepack: error: --type 'exps=Q9_9': unknown or unsupported type 'Q9_9'\n")
     }
 
+    /// quantize reads rows with the reader `dequant` uses, which checks each FP8 scale grid once
+    /// (F32, shape, finite, at most 2^100): a finite scale above 2^100 used to be multiplied in.
+    @Test func aScaleAbove2To100StopsQuantize() throws {
+        let input = try Fixtures.tinyCopy()
+        let scale = "model.layers.0.self_attn.o_proj.weight_scale_inv"
+        let checkpoint = try Checkpoint(directory: input)
+        let shard = try #require(checkpoint.shard(of: scale))
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: shard.path))
+        try handle.seek(toOffset: UInt64(shard.fileRange(of: shard.info(scale)!).lowerBound + 4))
+        handle.write(Data([0x00, 0x00, 0x00, 0x72]))  // 2^101, block [0, 1]
+        try handle.close()
+        let output = TestSupport.scratchDirectory("bigscale") + "/out.gguf"
+        let result = try TestSupport.moepack("quantize", input, output, "--quiet")
+        #expect(result.status == 1)
+        #expect(result.stderr == "moepack: error: \(shard.path): tensor '\(scale)': scale \(Float(0x1p101)) at [0, 1] is not a finite scale below 2^100\n")
+    }
+
     @Test func aNaNWeightStopsQuantizeWithFileAndTensorNamed() throws {
         let input = try Fixtures.tinyCopy()
         let tensor = "model.layers.2.mlp.experts.3.down_proj.weight"

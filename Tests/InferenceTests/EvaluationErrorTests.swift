@@ -67,6 +67,28 @@ import TestSupport
         #expect(result.stderr.split(separator: "\n").last == "moepack: error: \(file): tensor \(tensor): NaN weight (FP8 code 0x7F) at [0, 5]")
     }
 
+    /// The engine reads checkpoint rows with the reader `dequant` and `quantize` use, which checks
+    /// each FP8 scale grid once: a NaN scale used to be multiplied in (NaN activations, no error)
+    /// and a scale above 2^100 was accepted; both are now refused, naming the grid and the block.
+    @Test(arguments: [("nan", [0x00, 0x00, 0xC0, 0x7F] as [UInt8]), ("\(Float(0x1p101))", [0x00, 0x00, 0x00, 0x72])])
+    func aBadScaleIsRefusedByTheEngine(value: String, bytes: [UInt8]) throws {
+        let directory = Self.root + "/scale-\(bytes[3])"
+        try? FileManager.default.removeItem(atPath: directory)
+        try FileManager.default.copyItem(atPath: Fixtures.tiny, toPath: directory)
+        let tensor = "model.layers.0.self_attn.o_proj.weight", scale = tensor + "_scale_inv"
+        let checkpoint = try Checkpoint(directory: directory)
+        let shard = try #require(checkpoint.shard(of: scale)), info = try #require(checkpoint.info(scale))
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: shard.path))
+        try handle.seek(toOffset: UInt64(shard.fileRange(of: info).lowerBound + 4))  // block [0, 1]
+        try handle.write(contentsOf: Data(bytes))
+        try handle.close()
+        let weights = try CheckpointWeights(directory: directory)
+        let columns = try #require(checkpoint.info(tensor)).shape[1]
+        var row = [Float](repeating: 0, count: columns)
+        #expect(message { try row.withUnsafeMutableBufferPointer { try weights.read(tensor, rows: 0..<1, into: $0.baseAddress!) } }
+            == "\(shard.path): tensor \(scale): scale \(value) at [0, 1] is not a finite scale below 2^100")
+    }
+
     @Test func aBaseFileOfAnotherVocabularyIsRefused() throws {
         let tokens = Array(0..<200)
         let path = Self.root + "/other.base"

@@ -332,16 +332,17 @@ extension Optional where Wrapped == [Float] {
     }
 }
 
-/// F32 rows of Hugging Face tensors, whatever their dtype: FP8 rows are block-dequantized
-/// directly to F32; BF16/F16/F32 are converted exactly.
-final class RowReader: @unchecked Sendable {
-    let checkpoint: Checkpoint
-    let blockSize: Int
+/// F32 rows of a GGUF tensor's sources in the checkpoint, read with `CheckpointRows` (FP8 block
+/// dequantization with checked scales, BF16/F16/F32 widened, non-finite values refused): plain
+/// tensors, expert stacks, and `attn_k_b`/`attn_v_b` split from `kv_b_proj` (`KVBSplit`).
+final class RowReader: Sendable {
+    let rows: CheckpointRows
 
     init(checkpoint: Checkpoint, blockSize: Int) {
-        self.checkpoint = checkpoint
-        self.blockSize = blockSize
+        rows = CheckpointRows(checkpoint: checkpoint, blockSize: blockSize)
     }
+
+    var checkpoint: Checkpoint { rows.checkpoint }
 
     /// Writes row `row` (of `columns` values) of a GGUF tensor's source.
     func fill(_ source: DeepSeek2Tensor.Source, row: Int, columns: Int, into destination: UnsafeMutablePointer<Float>) throws {
@@ -349,50 +350,25 @@ final class RowReader: @unchecked Sendable {
         case .tensor(let name):
             try hfRow(name, row: row, into: destination, expectColumns: columns)
         case .stacked(let names):
-            let rowsPerExpert = checkpoint.info(names[0])!.shape[0]
+            let rowsPerExpert = try tensor(names[0]).shape.rows
             try hfRow(names[row / rowsPerExpert], row: row % rowsPerExpert, into: destination, expectColumns: columns)
-        case .valueFromKVB(let name, _, let nope, let v, _):
-            let head = row / v, j = row % v
-            try hfRow(name, row: head * (nope + v) + nope + j, into: destination, expectColumns: columns)
-        case .keyFromKVB(let name, _, let nope, let v, let kvLora):
-            // Row (head, c) holds column c of the head's `nope` rows.
-            let head = row / kvLora, column = row % kvLora
-            try withUnsafeTemporaryAllocation(of: Float.self, capacity: kvLora) { scratch in
-                for t in 0..<nope {
-                    try hfRow(name, row: head * (nope + v) + t, into: scratch.baseAddress!, expectColumns: kvLora)
-                    destination[t] = scratch[column]
-                }
+        case .valueFromKVB(let name, _, _, _, _):
+            try hfRow(name, row: source.split!.kvbRow(ofValueRow: row), into: destination, expectColumns: columns)
+        case .keyFromKVB(let name, _, _, _, let kvLora):
+            try source.split!.keyRow(row, into: destination) { r, scratch in
+                try hfRow(name, row: r, into: scratch, expectColumns: kvLora)
             }
         }
     }
 
+    func tensor(_ name: String) throws -> CheckpointTensor {
+        do throws(CheckpointReadError) { return try rows.tensor(name) } catch { throw ConversionError(error) }
+    }
+
     func hfRow(_ name: String, row: Int, into destination: UnsafeMutablePointer<Float>, expectColumns: Int) throws {
-        guard let info = checkpoint.info(name), let shard = checkpoint.shard(of: name) else {
-            throw SafetensorsError.tensorNotFound(file: checkpoint.directory, tensor: name)
-        }
-        let columns = info.shape.count == 2 ? info.shape[1] : info.elementCount
-        precondition(columns == expectColumns, "\(name): \(columns) columns, planned \(expectColumns)")
-        let bytes = shard.bytes(of: info)
-        switch info.dtype {
-        case .f8E4M3, .f8E5M2:
-            let scales = try checkpoint.bytes(of: name + "_scale_inv").bindMemory(to: Float.self)
-            let problem = FP8BlockDequant.dequantize(
-                weight: bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), columns: columns, rows: row..<(row + 1),
-                scales: scales.baseAddress!, blockSize: blockSize, encoding: info.dtype.fp8Encoding!,
-                output: UnsafeMutableRawPointer(destination), outputType: .f32)
-            if let problem { throw ConversionError.badValue(file: shard.path, tensor: name, problem: problem) }
-        case .bf16:
-            BF16Format.dequantizeRow(bytes.baseAddress! + row * columns * 2, count: columns, into: destination)
-        case .f16:
-            F16Format.dequantizeRow(bytes.baseAddress! + row * columns * 2, count: columns, into: destination)
-        case .f32:
-            F32Format.dequantizeRow(bytes.baseAddress! + row * columns * 4, count: columns, into: destination)
-        default:
-            throw ConversionError.unsupportedTensor(file: shard.path, tensor: name, detail: "dtype \(info.dtype.rawValue) cannot be quantized")
-        }
-        if let bad = (0..<columns).first(where: { !destination[$0].isFinite }) {
-            throw ConversionError.badValue(file: shard.path, tensor: name, problem: DequantProblem(row: row, column: bad, kind: .nonFinite(destination[bad])))
-        }
+        let tensor = try tensor(name)
+        precondition(tensor.shape.columns == expectColumns, "\(name): \(tensor.shape.columns) columns, planned \(expectColumns)")
+        do throws(CheckpointReadError) { try tensor.read(rows: row..<(row + 1), into: UnsafeMutableRawPointer(destination)) } catch { throw ConversionError(error) }
     }
 
     /// Drops the mapped pages of source rows `0..<rowsBefore` of a GGUF tensor (whole experts for
@@ -400,17 +376,10 @@ final class RowReader: @unchecked Sendable {
     func release(_ source: DeepSeek2Tensor.Source, rowsBefore: Int) {
         switch source {
         case .tensor(let name):
-            guard let info = checkpoint.info(name), let shard = checkpoint.shard(of: name), info.shape.count == 2 else { return }
-            let range = shard.fileRange(of: info)
-            let rowBytes = info.byteCount / max(info.shape[0], 1)
-            shard.mapping.advise(.dontNeed, range: range.lowerBound..<min(range.upperBound, range.lowerBound + rowsBefore * rowBytes))
+            rows.release(name, rowsBefore: rowsBefore)
         case .stacked(let names):
             guard let rowsPerExpert = checkpoint.info(names[0])?.shape[0] else { return }
-            for name in names.prefix(rowsBefore / rowsPerExpert) {
-                if let shard = checkpoint.shard(of: name), let info = checkpoint.info(name) {
-                    shard.mapping.advise(.dontNeed, range: shard.fileRange(of: info))
-                }
-            }
+            for name in names.prefix(rowsBefore / rowsPerExpert) { rows.release(name, rowsBefore: rowsPerExpert) }
         case .keyFromKVB, .valueFromKVB:
             break  // small; released whole at the end of the tensor
         }
@@ -424,11 +393,7 @@ final class RowReader: @unchecked Sendable {
         case .stacked(let list): names = list
         case .keyFromKVB(let name, _, _, _, _), .valueFromKVB(let name, _, _, _, _): names = [name]
         }
-        for name in names {
-            if let shard = checkpoint.shard(of: name), let info = checkpoint.info(name) {
-                shard.mapping.advise(.dontNeed, range: shard.fileRange(of: info))
-            }
-        }
+        for name in names { rows.release(name) }
     }
 }
 

@@ -338,7 +338,7 @@ public final class BPETokenizer: @unchecked Sendable {
     /// The bytes the ids stand for. As `tokenizers`' ByteLevel decoder: a token whose every
     /// character is in the byte-level alphabet becomes those bytes; any other token (such as
     /// `<｜end▁of▁sentence｜>`) its own UTF-8.
-    public func decodeBytes(_ ids: [Int]) -> [UInt8] {
+    package func decodeBytes(_ ids: [Int]) -> [UInt8] {
         var bytes: [UInt8] = []
         for id in ids where id >= 0 && id < tokens.count {
             let mapped = tokens[id].unicodeScalars.map(ByteLevel.byte(for:))

@@ -30,13 +30,13 @@ public struct GGUFLayout: Sendable {
     public static let magic: [UInt8] = Array("GGUF".utf8)
     public static let version: UInt32 = 3
     public static let defaultAlignment = 32
-    public static let alignmentKey = "general.alignment"
+    public static let alignmentKey = GGUFKey.alignment
 
     public let metadata: [(key: String, value: GGUFValue)]
     public let tensors: [Tensor]
     public let alignment: Int
     /// Offsets relative to the start of the data section.
-    public let tensorOffsets: [Int]
+    package let tensorOffsets: [Int]
     public let headerBytes: [UInt8]
     /// Absolute file offset of the data section (header padded to the alignment).
     public let dataOffset: Int

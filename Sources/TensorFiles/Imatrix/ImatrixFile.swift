@@ -13,7 +13,7 @@ import Quants
 ///   length, name, i32 `ncall`, i32 value count, that many f32 `mean(x²)·ncall`; then i32 chunk
 ///   count and i32 length + dataset name. Read only (llama-imatrix `load_imatrix_legacy`).
 public enum ImatrixFile {
-    public static let typeKey = "general.type"
+    public static let typeKey = GGUFKey.type
     public static let datasetsKey = "imatrix.datasets"
     public static let chunkCountKey = "imatrix.chunk_count"
     public static let chunkSizeKey = "imatrix.chunk_size"

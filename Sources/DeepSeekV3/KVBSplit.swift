@@ -1,0 +1,71 @@
+/// MLA's `kv_b_proj` `[heads·(nope+v), kvLora]` (per head: `nope` key rows, then `v` value rows,
+/// each `kvLora` wide) and the two tensors llama.cpp splits it into for absorbed attention
+/// (`convert_hf_to_gguf.py` `DeepseekV2Model.modify_tensors`, `src/models/deepseek2.cpp`):
+///
+/// - `attn_k_b` `{nope, kvLora, heads}`: rows (head h, latent c) of `nope` values, each head's key
+///   rows transposed: `attn_k_b[h·kvLora + c][t] = kv_b[h·(nope+v) + t][c]`;
+/// - `attn_v_b` `{kvLora, v, heads}`: rows (head h, j) as they are: `attn_v_b[h·v + j] = kv_b[h·(nope+v) + nope + j]`.
+///
+/// `quantize` builds the two from the checkpoint (`keyRow`, `kvbRow(ofValueRow:)`); the engine
+/// rebuilds `kv_b_proj` from a GGUF (`kvbRows`). Pure copies: the round trip is exact (tested).
+public struct KVBSplit: Sendable, Equatable {
+    public var heads: Int
+    public var nope: Int
+    public var v: Int
+    public var kvLora: Int
+
+    public init(heads: Int, nope: Int, v: Int, kvLora: Int) {
+        self.heads = heads
+        self.nope = nope
+        self.v = v
+        self.kvLora = kvLora
+    }
+
+    /// The `kv_b_proj` row that `attn_v_b` row `row` is.
+    public func kvbRow(ofValueRow row: Int) -> Int {
+        (row / v) * (nope + v) + nope + row % v
+    }
+
+    /// Row `row` of `attn_k_b` (`nope` values): column `row % kvLora` of the key rows of head
+    /// `row / kvLora`. `kvbRow(r, into)` writes row `r` of `kv_b_proj` (`kvLora` values).
+    public func keyRow<E: Error>(
+        _ row: Int, into destination: UnsafeMutablePointer<Float>,
+        kvbRow: (Int, UnsafeMutablePointer<Float>) throws(E) -> Void
+    ) throws(E) {
+        let head = row / kvLora, column = row % kvLora
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: kvLora)  // [kvLora]
+        defer { scratch.deallocate() }
+        for t in 0..<nope {
+            try kvbRow(head * (nope + v) + t, scratch)
+            destination[t] = scratch[column]
+        }
+    }
+
+    /// The inverse: `rows` of `kv_b_proj` (`kvLora` values each) from the two split tensors.
+    /// Row r is head r / (nope+v): a key row when r % (nope+v) < nope, built from that head's whole
+    /// `attn_k_b` slice, transposed (`keyRows(h, into)` writes its `kvLora` rows of `nope`; decoded
+    /// once per head for consecutive rows); else one `attn_v_b` row as it is (`valueRow(i, into)`).
+    public func kvbRows<E: Error>(
+        _ rows: Range<Int>, into output: UnsafeMutablePointer<Float>,
+        keyRows: (Int, UnsafeMutablePointer<Float>) throws(E) -> Void,
+        valueRow: (Int, UnsafeMutablePointer<Float>) throws(E) -> Void
+    ) throws(E) {
+        let perHead = nope + v
+        let keySlice = UnsafeMutablePointer<Float>.allocate(capacity: kvLora * nope)  // [kvLora, nope]
+        defer { keySlice.deallocate() }
+        var decodedHead = -1
+        for r in rows {
+            let h = r / perHead, i = r % perHead
+            let destination = output + (r - rows.lowerBound) * kvLora  // [kvLora]
+            if i < nope {
+                if decodedHead != h {
+                    try keyRows(h, keySlice)
+                    decodedHead = h
+                }
+                for j in 0..<kvLora { destination[j] = keySlice[j * nope + i] }
+            } else {
+                try valueRow(h * v + i - nope, destination)
+            }
+        }
+    }
+}
