@@ -68,24 +68,14 @@ public struct AllocationCostModel: Sendable {
                 let matrix = rows[i] / rowsPerMatrix
                 do {
                     try input.withUnsafeBufferPointer { all in
-                        let row = UnsafeBufferPointer(rebasing: all[(i * columns)..<((i + 1) * columns)])
-                        let bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: type.rowBytes(columns)!, alignment: 64)
-                        defer { bytes.deallocate() }
                         try importance.withUnsafeBufferPointerIfPresent { weights in
-                            try type.quantize(
-                                row: row, importance: weights.map { UnsafeBufferPointer(rebasing: $0[(matrix * columns)..<((matrix + 1) * columns)]) },
-                                into: bytes)
+                            let (error, norm) = try weightedErrors(
+                                of: UnsafeBufferPointer(rebasing: all[(i * columns)..<((i + 1) * columns)]), at: type,
+                                importance: weights.map { UnsafeBufferPointer(rebasing: $0[(matrix * columns)..<((matrix + 1) * columns)]) },
+                                scratch: &decoded)
+                            local[type, default: (0, 0)].0 += error
+                            local[type, default: (0, 0)].1 += norm
                         }
-                        try decoded.withUnsafeMutableBufferPointer { out in try type.dequantize(row: UnsafeRawBufferPointer(bytes), count: columns, into: out) }
-                        var error = 0.0, norm = 0.0
-                        for j in 0..<columns {
-                            let weight = importance.map { Double($0[matrix * columns + j]) } ?? 1
-                            let x = Double(row[j]), d = x - Double(decoded[j])
-                            error += weight * d * d
-                            norm += weight * x * x
-                        }
-                        local[type, default: (0, 0)].0 += error
-                        local[type, default: (0, 0)].1 += norm
                     }
                 } catch {
                     failure.withLock { if $0 == nil { $0 = ConversionError.unsupportedTensor(file: "-", tensor: tensor.name, detail: "\(type.name): \(error)") } }
@@ -95,6 +85,26 @@ public struct AllocationCostModel: Sendable {
         }
         if let error = failure.withLock({ $0 }) { throw error }
         return sums.withLock { $0 }.mapValues { $0.1 > 0 ? $0.0 / $0.1 : 0 }
+    }
+
+    /// Σ w·(x − q)² and Σ w·x² of one row quantized to `type` and decoded back (w = 1 without
+    /// importance weights); `scratch` holds the decoded row.
+    static func weightedErrors(
+        of row: UnsafeBufferPointer<Float>, at type: GGMLType, importance: UnsafeBufferPointer<Float>?, scratch decoded: inout [Float]
+    ) throws -> (error: Double, norm: Double) {
+        let columns = row.count
+        let bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: type.rowBytes(columns)!, alignment: 64)
+        defer { bytes.deallocate() }
+        try type.quantize(row: row, importance: importance, into: bytes)
+        try decoded.withUnsafeMutableBufferPointer { out in try type.dequantize(row: UnsafeRawBufferPointer(bytes), count: columns, into: out) }
+        var error = 0.0, norm = 0.0
+        for j in 0..<columns {
+            let weight = importance.map { Double($0[j]) } ?? 1
+            let x = Double(row[j]), d = x - Double(decoded[j])
+            error += weight * d * d
+            norm += weight * x * x
+        }
+        return (error, norm)
     }
 
     // MARK: - Without weights
@@ -121,20 +131,10 @@ public struct AllocationCostModel: Sendable {
                 for w in range {
                     let (type, i) = work[w]
                     do {
-                        try input.withUnsafeBufferPointer { all in
-                            let row = UnsafeBufferPointer(rebasing: all[(i * columns)..<((i + 1) * columns)])
-                            let bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: type.rowBytes(columns)!, alignment: 64)
-                            defer { bytes.deallocate() }
-                            try type.quantize(row: row, importance: nil, into: bytes)
-                            try decoded.withUnsafeMutableBufferPointer { out in try type.dequantize(row: UnsafeRawBufferPointer(bytes), count: columns, into: out) }
-                            var error = 0.0, norm = 0.0
-                            for j in 0..<columns {
-                                let x = Double(row[j]), d = x - Double(decoded[j])
-                                error += d * d
-                                norm += x * x
-                            }
-                            sums.withLock { $0[type, default: (0, 0)].0 += error; $0[type, default: (0, 0)].1 += norm }
+                        let (error, norm) = try input.withUnsafeBufferPointer { all in
+                            try weightedErrors(of: UnsafeBufferPointer(rebasing: all[(i * columns)..<((i + 1) * columns)]), at: type, importance: nil, scratch: &decoded)
                         }
+                        sums.withLock { $0[type, default: (0, 0)].0 += error; $0[type, default: (0, 0)].1 += norm }
                     } catch {
                         failure.withLock { if $0 == nil { $0 = error } }
                     }
