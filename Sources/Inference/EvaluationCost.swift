@@ -17,7 +17,11 @@ public enum EvaluationCost {
         let dense = 3 * h * Double(c.intermediateSize)
         let layers = Double(c.firstKDenseReplace) * (projections + attention + dense)
             + Double(c.numHiddenLayers - c.firstKDenseReplace) * (projections + attention + moe)
-        let head = h * Double(c.vocabSize) * Double(scored) / Double(context)
-        return layers + head
+        return layers + headMultiplyAddsPerToken(config: c, context: context, scored: scored)
+    }
+
+    /// The LM head's share of `multiplyAddsPerToken`: only the `scored` positions of a chunk reach it.
+    public static func headMultiplyAddsPerToken(config c: DeepSeekV3Config, context: Int, scored: Int) -> Double {
+        Double(c.hiddenSize) * Double(c.vocabSize) * Double(scored) / Double(context)
     }
 }

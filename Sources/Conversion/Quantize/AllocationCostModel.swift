@@ -56,35 +56,60 @@ public struct AllocationCostModel: Sendable {
         try values.withUnsafeMutableBufferPointer { buffer in
             for (i, r) in rows.enumerated() { try reader.fill(tensor.source, row: r, columns: columns, into: buffer.baseAddress! + i * columns) }
         }
-        let sums = Mutex<[GGMLType: (Double, Double)]>([:])
-        let failure = Mutex<(any Error)?>(nil)
+        reader.release(tensor.source)  // the sampled rows are copied; as the converter does after each tensor
+        do {
+            return try relativeErrors(rows: values, columns: columns, types: types, importance: importance, matrices: rows.map { $0 / rowsPerMatrix }, threads: threads)
+        } catch let failure as TypedFailure {
+            throw ConversionError.unsupportedTensor(file: "-", tensor: tensor.name, detail: "\(failure.type.name): \(failure.error)")
+        }
+    }
+
+    /// A quantizer's failure on one row, with the type it was quantizing to.
+    struct TypedFailure: Error {
+        var type: GGMLType
+        var error: any Error
+    }
+
+    /// e per type over rows of `columns` values (`values`, row-major): Σ w·(x − q)² / Σ w·x²
+    /// over all rows, with row i weighted by matrix `matrices[i]` of `importance` (w = 1 without).
+    /// Work is split by (type, row); each thread's sums are added in thread order, so the result
+    /// does not depend on which thread finishes first.
+    static func relativeErrors(
+        rows values: [Float], columns: Int, types: [GGMLType], importance: [Float]?, matrices: [Int], threads: Int
+    ) throws -> [GGMLType: Double] {
+        let n = values.count / max(columns, 1)
         let work = types.flatMap { type in (0..<n).map { (type, $0) } }
-        let input = values
+        let partial = Mutex<[Int: [GGMLType: (Double, Double)]]>([:])  // by the range's first item
+        let failure = Mutex<TypedFailure?>(nil)
         parallelFor(work.count, threads: threads) { range in
             var local: [GGMLType: (Double, Double)] = [:]
             var decoded = [Float](repeating: 0, count: columns)
             for w in range {
                 let (type, i) = work[w]
-                let matrix = rows[i] / rowsPerMatrix
                 do {
-                    try input.withUnsafeBufferPointer { all in
+                    try values.withUnsafeBufferPointer { all in
                         try importance.withUnsafeBufferPointerIfPresent { weights in
+                            let m = matrices[i]
                             let (error, norm) = try weightedErrors(
                                 of: UnsafeBufferPointer(rebasing: all[(i * columns)..<((i + 1) * columns)]), at: type,
-                                importance: weights.map { UnsafeBufferPointer(rebasing: $0[(matrix * columns)..<((matrix + 1) * columns)]) },
+                                importance: weights.map { UnsafeBufferPointer(rebasing: $0[(m * columns)..<((m + 1) * columns)]) },
                                 scratch: &decoded)
                             local[type, default: (0, 0)].0 += error
                             local[type, default: (0, 0)].1 += norm
                         }
                     }
                 } catch {
-                    failure.withLock { if $0 == nil { $0 = ConversionError.unsupportedTensor(file: "-", tensor: tensor.name, detail: "\(type.name): \(error)") } }
+                    failure.withLock { if $0 == nil { $0 = TypedFailure(type: type, error: error) } }
                 }
             }
-            sums.withLock { total in for (k, v) in local { total[k, default: (0, 0)].0 += v.0; total[k, default: (0, 0)].1 += v.1 } }
+            partial.withLock { $0[range.lowerBound] = local }
         }
         if let error = failure.withLock({ $0 }) { throw error }
-        return sums.withLock { $0 }.mapValues { $0.1 > 0 ? $0.0 / $0.1 : 0 }
+        var sums: [GGMLType: (Double, Double)] = [:]
+        for (_, local) in partial.withLock({ $0 }).sorted(by: { $0.key < $1.key }) {
+            for (k, v) in local { sums[k, default: (0, 0)].0 += v.0; sums[k, default: (0, 0)].1 += v.1 }
+        }
+        return sums.mapValues { $0.1 > 0 ? $0.0 / $0.1 : 0 }
     }
 
     /// Σ w·(x − q)² and Σ w·x² of one row quantized to `type` and decoded back (w = 1 without
@@ -122,26 +147,13 @@ public struct AllocationCostModel: Sendable {
             var values = [Float](repeating: 0, count: sampleRows * columns)
             var random = SplitMix64(seed: SplitMix64.derive(7, "allocation rows", columns))
             for i in values.indices { values[i] = random.heavyTailedSample() * 0.02 }
-            let work = types.sorted { $0.rawValue < $1.rawValue }.flatMap { type in (0..<sampleRows).map { (type, $0) } }
-            let sums = Mutex<[GGMLType: (Double, Double)]>([:])
-            let failure = Mutex<(any Error)?>(nil)
-            let input = values
-            parallelFor(work.count, threads: threads) { range in
-                var decoded = [Float](repeating: 0, count: columns)
-                for w in range {
-                    let (type, i) = work[w]
-                    do {
-                        let (error, norm) = try input.withUnsafeBufferPointer { all in
-                            try weightedErrors(of: UnsafeBufferPointer(rebasing: all[(i * columns)..<((i + 1) * columns)]), at: type, importance: nil, scratch: &decoded)
-                        }
-                        sums.withLock { $0[type, default: (0, 0)].0 += error; $0[type, default: (0, 0)].1 += norm }
-                    } catch {
-                        failure.withLock { if $0 == nil { $0 = error } }
-                    }
-                }
+            do {
+                errors[columns] = try relativeErrors(
+                    rows: values, columns: columns, types: types.sorted { $0.rawValue < $1.rawValue }, importance: nil,
+                    matrices: Array(repeating: 0, count: sampleRows), threads: threads)
+            } catch let failure as TypedFailure {
+                throw failure.error
             }
-            if let error = failure.withLock({ $0 }) { throw error }
-            errors[columns] = sums.withLock { $0 }.mapValues { $0.1 > 0 ? $0.0 / $0.1 : 0 }
         }
         var costs: [String: Cost] = [:]
         for (t, types) in tensors {

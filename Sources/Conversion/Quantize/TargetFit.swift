@@ -214,20 +214,14 @@ public final class TargetFit {
                 layerCount: plan.config.numHiddenLayers, denseLayers: plan.config.firstKDenseReplace, count: options.representativeLayerCount)
         let measured = free.filter { plan.tensors[$0.index].tensor.layer.map(layers.contains) ?? true }
         let pendingPasses = measured.filter { costs[plan.tensors[$0.index].tensor.name]?.state != .measured }
-        // The layer a pass may start at: a tensor of layer L changes nothing before L, and the head
-        // (`output`) nothing before the final norm; `token_embd` needs the whole pass.
-        func startLayer(_ t: DeepSeek2Tensor) -> Int? {
-            guard options.startAtDegradedLayer else { return nil }
-            if let layer = t.layer { return layer }
-            return t.role == .tokenEmbedding ? nil : plan.config.numHiddenLayers
-        }
+        func startLayer(_ t: DeepSeek2Tensor) -> Int? { self.startLayer(of: t, layerCount: plan.config.numHiddenLayers) }
         if !pendingPasses.isEmpty {
             let baseModel = try DeepSeekV3Model(source: original, threads: converterOptions.threads)
             let starts = Set(pendingPasses.compactMap { startLayer(plan.tensors[$0.index].tensor) })
             let (baseLogits, residuals) = try baseModel.logits(chunks: chunkList, positions: chunks.positions, saving: starts)
             let base = baseLogits.map(Scoring.baseLogProbabilities)
             let passStart = Date()
-            var passMultiplyAdds = 0.0
+            var timedMultiplyAdds = 0.0
             for (n, (index, types)) in pendingPasses.enumerated() {
                 let t = plan.tensors[index].tensor
                 let probe = probeType(among: types)
@@ -250,9 +244,9 @@ public final class TargetFit {
                 let eta = elapsed / Double(n + 1) * Double(pendingPasses.count - n - 1)
                 log("sensitivity \(n + 1)/\(pendingPasses.count) \(t.name) at \(probe.name): " + String(format: "KLD %.6f, e %.4g, s %.4g", meanKLD, e, costs[t.name]!.sensitivity)
                     + " (ETA \(formatDuration(eta)))")
-                passMultiplyAdds += Double(chunkList.reduce(0) { $0 + $1.count }) * self.passMultiplyAdds(plan.config, start: startLayer(t))
+                timedMultiplyAdds += Double(chunkList.reduce(0) { $0 + $1.count }) * passMultiplyAdds(plan.config, start: startLayer(t))
                 if n == 0 || n == pendingPasses.count - 1 {
-                    log(r1Prediction(errorSeconds: errorSeconds, quantizedValues: quantizedValues, passSeconds: elapsed, passMultiplyAdds: passMultiplyAdds))
+                    log(r1Prediction(errorSeconds: errorSeconds, quantizedValues: quantizedValues, passSeconds: elapsed, passMultiplyAdds: timedMultiplyAdds))
                 }
             }
         }
@@ -276,14 +270,27 @@ public final class TargetFit {
         return model
     }
 
-    /// Multiply-adds per token of a pass that starts at layer `start` (nil: the whole pass), as a
-    /// share of the layers run (every layer counted alike) plus the whole head.
+    /// The layer a sensitivity pass for `t` may start at (nil: the whole pass, embedding included):
+    /// a tensor of layer L changes nothing before L, and the head (`output`) nothing before the
+    /// final norm (layer `layerCount`); `token_embd` needs the whole pass.
+    func startLayer(of t: DeepSeek2Tensor, layerCount: Int) -> Int? {
+        guard options.startAtDegradedLayer else { return nil }
+        if let layer = t.layer { return layer }
+        return t.role == .tokenEmbedding ? nil : layerCount
+    }
+
+    /// The share of a model's layers a pass starting at `start` runs (every layer counted alike).
+    static func layerShare(start: Int?, layerCount: Int) -> Double {
+        start.map { Double(layerCount - $0) / Double(layerCount) } ?? 1
+    }
+
+    /// Multiply-adds per token of a pass that starts at layer `start` (nil: the whole pass): that
+    /// share of the layers plus the whole head.
     func passMultiplyAdds(_ c: DeepSeekV3Config, start: Int?) -> Double {
         let scored = options.context / 2
         let total = EvaluationCost.multiplyAddsPerToken(config: c, context: options.context, scored: scored)
-        let head = Double(c.hiddenSize) * Double(c.vocabSize) * Double(scored) / Double(options.context)
-        let share = start.map { Double(c.numHiddenLayers - $0) / Double(c.numHiddenLayers) } ?? 1
-        return head + (total - head) * share
+        let head = EvaluationCost.headMultiplyAddsPerToken(config: c, context: options.context, scored: scored)
+        return head + (total - head) * Self.layerShare(start: start, layerCount: c.numHiddenLayers)
     }
 
     /// What the same measurement would take on DeepSeek-R1 on this machine, from this run's rates:
@@ -310,8 +317,8 @@ public final class TargetFit {
             case .tensor, .stacked:
                 guard t.layer.map(r1Layers.contains) ?? true else { continue }
                 passes += 1
-                let start = options.startAtDegradedLayer ? (t.layer ?? (t.role == .tokenEmbedding ? nil : r1.numHiddenLayers)) : nil
-                let share = start.map { Double(r1.numHiddenLayers - $0) / Double(r1.numHiddenLayers) } ?? 1
+                let start = startLayer(of: t, layerCount: r1.numHiddenLayers)
+                let share = Self.layerShare(start: start, layerCount: r1.numHiddenLayers)
                 passTime += max(tokens * passMultiplyAdds(r1, start: start) / ownRate, fp8Bytes * share / 2e9)
             }
         }
