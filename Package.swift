@@ -73,7 +73,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: swiftSettings),
         .testTarget(
-            name: "QuantsTests", dependencies: ["Quants", "TestSupport"], resources: [.copy("Fixtures")],
+            name: "QuantsTests", dependencies: ["Quants", "QuantKernels", "TestSupport"], resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "TensorFilesTests", dependencies: ["TensorFiles", "Quants", "TestSupport"],

@@ -57,7 +57,7 @@ public final class Evaluator {
             var baseLogProbabilities: [Matrix] = []
             switch base {
             case .model(let model):
-                baseLogProbabilities = try run(model, batch: batch, done: done, total: total).map(Scoring.baseLogProbabilities)
+                baseLogProbabilities = try run(model, batch: batch, done: done, total: total).map { Scoring.baseLogProbabilities($0, threads: model.threads) }
                 done += baseSteps
             case .file(let reader):
                 try reader.seek(to: batch.lowerBound)
@@ -72,7 +72,7 @@ public final class Evaluator {
                 let logits = try run(model, batch: batch, done: done, total: total)
                 done += model.config.numHiddenLayers + 1
                 for (j, c) in batch.enumerated() {
-                    scores[i].append(Scoring.compare(chunk: c, base: baseLogProbabilities[j], logits: logits[j], targets: chunks.targets(c)))
+                    scores[i].append(Scoring.compare(chunk: c, base: baseLogProbabilities[j], logits: logits[j], targets: chunks.targets(c), threads: model.threads))
                 }
             }
         }

@@ -66,7 +66,7 @@ import Testing
         let list = (0..<min(4, chunks.available)).map(chunks.chunk)
         let original = try DeepSeekV3Model(source: Fixtures.tinyWeights, threads: 2)
         let fitted = try DeepSeekV3Model(source: try GGUFWeights(path: path), threads: 2)
-        let base = try original.logits(chunks: list, positions: chunks.positions).map(Scoring.baseLogProbabilities)
+        let base = try original.logits(chunks: list, positions: chunks.positions).map { Scoring.baseLogProbabilities($0) }
         let logits = try fitted.logits(chunks: list, positions: chunks.positions)
         var sum = 0.0, count = 0
         for i in 0..<list.count {
@@ -116,7 +116,7 @@ import Testing
         #expect(result.plan.layout.fileSize <= mixSize && Double(result.plan.layout.fileSize) > 0.995 * Double(mixSize))
 
         let held = (4..<12).map(chunks.chunk)
-        let base = try DeepSeekV3Model(source: weights, threads: 2).logits(chunks: held, positions: chunks.positions).map(Scoring.baseLogProbabilities)
+        let base = try DeepSeekV3Model(source: weights, threads: 2).logits(chunks: held, positions: chunks.positions).map { Scoring.baseLogProbabilities($0) }
         func meanKLD(_ path: String) throws -> Double {
             let logits = try DeepSeekV3Model(source: try GGUFWeights(path: path), threads: 2).logits(chunks: held, positions: chunks.positions)
             var sum = 0.0, count = 0

@@ -219,7 +219,7 @@ public final class TargetFit {
             let baseModel = try DeepSeekV3Model(source: original, threads: converterOptions.threads)
             let starts = Set(pendingPasses.compactMap { startLayer(plan.tensors[$0.index].tensor) })
             let (baseLogits, residuals) = try baseModel.logits(chunks: chunkList, positions: chunks.positions, saving: starts)
-            let base = baseLogits.map(Scoring.baseLogProbabilities)
+            let base = baseLogits.map { Scoring.baseLogProbabilities($0, threads: converterOptions.threads) }
             let passStart = Date()
             var timedMultiplyAdds = 0.0
             for (n, (index, types)) in pendingPasses.enumerated() {
@@ -231,7 +231,7 @@ public final class TargetFit {
                     ?? model.logits(chunks: chunkList, positions: chunks.positions)
                 var kld = 0.0, count = 0
                 for i in 0..<chunkList.count {
-                    let score = Scoring.compare(chunk: i, base: base[i], logits: logits[i], targets: targets[i])
+                    let score = Scoring.compare(chunk: i, base: base[i], logits: logits[i], targets: targets[i], threads: converterOptions.threads)
                     for v in score.kld ?? [] { kld += Double(v) }
                     count += score.kld?.count ?? 0
                 }
