@@ -156,32 +156,31 @@ extension GGUFWeights {
             case .array(.int32(let types))? = file.value(GGUFKey.tokenTypes), types.count == tokens.count,
             case .array(.string(let merges))? = file.value(GGUFKey.merges)
         else { throw fail("tokenizer.ggml.tokens / token_type / merges missing or of the wrong type") }
-        var vocab: [String: Int] = [:]
-        var added: [[String: Any]] = []
+        // The arrays are llama.cpp's form of tokenizer.json: token types 1 (normal) are the BPE
+        // vocabulary, 3 (control) and 4 (user-defined) the added tokens, special and not.
+        var vocabulary: [(token: String, id: Int)] = []
+        vocabulary.reserveCapacity(tokens.count)
+        var added: [BPETokenizer.AddedToken] = []
         for (id, token) in tokens.enumerated() {
             switch types[id] {
-            case 1: vocab[token] = id
-            case 3, 4: added.append(["id": id, "content": token, "special": types[id] == 3, "normalized": types[id] == 4])
+            case 1: vocabulary.append((token, id))
+            case 3, 4: added.append(BPETokenizer.AddedToken(id: id, content: token, special: types[id] == 3, normalized: types[id] == 4))
             default: continue
             }
         }
-        let steps: [[String: Any]] =
-            DeepSeekPreTokenizer.patterns.map { ["type": "Split", "pattern": ["Regex": $0], "behavior": "Isolated", "invert": false] }
-            + [["type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": false]]
-        let json: [String: Any] = [
-            "model": ["type": "BPE", "vocab": vocab, "merges": merges],
-            "added_tokens": added,
-            "pre_tokenizer": ["type": "Sequence", "pretokenizers": steps],
-            "decoder": ["type": "ByteLevel"],
-        ]
-        var config: [String: Any] = [:]
-        if case .bool(let addBOS)? = file.value(GGUFKey.addBOSToken) { config["add_bos_token"] = addBOS }
-        if case .bool(let addEOS)? = file.value(GGUFKey.addEOSToken) { config["add_eos_token"] = addEOS }
-        for (key, field) in [(GGUFKey.bosTokenID, "bos_token"), (GGUFKey.eosTokenID, "eos_token")] {
-            if let id = file.value(key)?.number.flatMap({ Int(exactly: $0) }), tokens.indices.contains(id) { config[field] = tokens[id] }
+        var pairs: [(String, String)] = []
+        pairs.reserveCapacity(merges.count)
+        for (rank, text) in merges.enumerated() {
+            let parts = text.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 2 else { throw fail("tokenizer.ggml.merges[\(rank)] '\(text)' is not 'left right'") }
+            pairs.append((String(parts[0]), String(parts[1])))
         }
-        return try BPETokenizer(
-            tokenizerJSON: JSONSerialization.data(withJSONObject: json), tokenizerConfig: JSONSerialization.data(withJSONObject: config),
-            file: file.path + " (tokenizer.ggml.*)")
+        var definition = BPETokenizer.Definition(vocabulary: vocabulary, addedTokens: added, merges: pairs)
+        if case .bool(let addBOS)? = file.value(GGUFKey.addBOSToken) { definition.addBOS = addBOS }
+        if case .bool(let addEOS)? = file.value(GGUFKey.addEOSToken) { definition.addEOS = addEOS }
+        func content(_ key: String) -> String? { file.value(key)?.number.flatMap { Int(exactly: $0) }.flatMap { tokens.indices.contains($0) ? tokens[$0] : nil } }
+        definition.bosToken = content(GGUFKey.bosTokenID)
+        definition.eosToken = content(GGUFKey.eosTokenID)
+        return try BPETokenizer(definition, file: file.path + " (tokenizer.ggml.*)")
     }
 }

@@ -16,6 +16,13 @@ public final class BPETokenizer: @unchecked Sendable {
         public var content: String
         public var special: Bool
         public var normalized: Bool
+
+        public init(id: Int, content: String, special: Bool, normalized: Bool) {
+            self.id = id
+            self.content = content
+            self.special = special
+            self.normalized = normalized
+        }
     }
 
     /// Token string of each id (byte-level form for BPE tokens, content for added tokens).
@@ -62,7 +69,30 @@ public final class BPETokenizer: @unchecked Sendable {
         try self.init(tokenizerJSON: data, tokenizerConfig: config, file: file)
     }
 
-    public init(tokenizerJSON: Data, tokenizerConfig: Data? = nil, file: String = "tokenizer.json") throws {
+    /// What a tokenizer is made of, whatever it was read from (`tokenizer.json` or a GGUF's
+    /// `tokenizer.ggml.*` arrays): the byte-level BPE vocabulary, the added tokens, the merges in
+    /// rank order, and `tokenizer_config.json`'s special-token settings.
+    public struct Definition: Sendable {
+        public var vocabulary: [(token: String, id: Int)]
+        public var addedTokens: [AddedToken]
+        public var merges: [(String, String)]
+        public var addBOS = false
+        public var addEOS = false
+        /// Contents of the BOS/EOS tokens (looked up among the vocabulary and added tokens).
+        public var bosToken: String?
+        public var eosToken: String?
+        public var chatTemplate: String?
+
+        public init(vocabulary: [(token: String, id: Int)], addedTokens: [AddedToken], merges: [(String, String)]) {
+            self.vocabulary = vocabulary
+            self.addedTokens = addedTokens
+            self.merges = merges
+        }
+    }
+
+    /// Parses `tokenizer.json` (and `tokenizer_config.json`), refusing components moepack does
+    /// not implement, then builds the tokenizer from its `Definition`.
+    public convenience init(tokenizerJSON: Data, tokenizerConfig: Data? = nil, file: String = "tokenizer.json") throws {
         func fail(_ message: String) -> LoadError { LoadError(file: file, message: message) }
         guard let root = (try? JSONSerialization.jsonObject(with: tokenizerJSON)) as? [String: Any] else {
             throw fail("not a JSON object")
@@ -87,37 +117,72 @@ public final class BPETokenizer: @unchecked Sendable {
             throw fail("unsupported decoder \(((root["decoder"] as? [String: Any])?["type"]).map { "\($0)" } ?? "none") (only ByteLevel)")
         }
 
-        // Vocabulary and added tokens.
-        // Ids index the token table, so they are bounded before it is allocated: below the
-        // number of entries plus 65,536 gaps, and below 2²⁴ (DeepSeek-V3: 129,280 ids).
-        let addedEntries = (root["added_tokens"] as? [[String: Any]]) ?? []
-        let idBound = min(Self.maximumIds, vocab.count + addedEntries.count + 65536)
-        var idOfToken: [String: Int] = [:]
-        var maxId = -1
+        var vocabulary: [(token: String, id: Int)] = []
+        vocabulary.reserveCapacity(vocab.count)
         for (token, value) in vocab {
             guard let id = JSONNumbers.integer(value) else { throw fail("vocab entry '\(token)' has no integer id") }
-            guard id >= 0, id < idBound else { throw fail("vocab entry '\(token)' has id \(id), outside 0..<\(idBound)") }
-            idOfToken[token] = id
-            maxId = max(maxId, id)
+            vocabulary.append((token, id))
         }
         var added: [AddedToken] = []
-        var addedContentById: [Int: String] = [:]
-        for entry in addedEntries {
+        for entry in (root["added_tokens"] as? [[String: Any]]) ?? [] {
             guard let id = entry["id"].flatMap(JSONNumbers.integer), let content = entry["content"] as? String else {
                 throw fail("added token without id or content")
             }
-            guard id >= 0, id < idBound else { throw fail("added token '\(content)' has id \(id), outside 0..<\(idBound)") }
-            if let other = addedContentById[id] { throw fail("added tokens '\(other)' and '\(content)' have the same id \(id)") }
-            addedContentById[id] = content
             for flag in ["lstrip", "rstrip", "single_word"] where entry[flag].flatMap(JSONNumbers.boolean) == true {
                 throw fail("added token '\(content)': option \(flag) is not supported")
             }
             added.append(AddedToken(
                 id: id, content: content, special: entry["special"].flatMap(JSONNumbers.boolean) ?? false,
                 normalized: entry["normalized"].flatMap(JSONNumbers.boolean) ?? false))
-            idOfToken[content] = id
+        }
+        var merges: [(String, String)] = []
+        for (rank, entry) in ((model["merges"] as? [Any]) ?? []).enumerated() {
+            if let text = entry as? String {
+                let parts = text.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: false)
+                guard parts.count == 2 else { throw fail("merge \(rank) '\(text)' is not 'left right'") }
+                merges.append((String(parts[0]), String(parts[1])))
+            } else if let array = entry as? [String], array.count == 2 {
+                merges.append((array[0], array[1]))
+            } else {
+                throw fail("merge \(rank) is neither a string nor a pair")
+            }
+        }
+        var definition = Definition(vocabulary: vocabulary, addedTokens: added, merges: merges)
+        if let configData = tokenizerConfig, let config = (try? JSONSerialization.jsonObject(with: configData)) as? [String: Any] {
+            definition.addBOS = config["add_bos_token"].flatMap(JSONNumbers.boolean) ?? false
+            definition.addEOS = config["add_eos_token"].flatMap(JSONNumbers.boolean) ?? false
+            func content(_ key: String) -> String? { (config[key] as? String) ?? ((config[key] as? [String: Any])?["content"] as? String) }
+            definition.bosToken = content("bos_token")
+            definition.eosToken = content("eos_token")
+            definition.chatTemplate = config["chat_template"] as? String
+        }
+        try self.init(definition, file: file)
+    }
+
+    /// Builds the lookup tables, checking what every source must satisfy: ids bounded, no two
+    /// added tokens on one id, every byte-level symbol present, merges over known tokens.
+    public init(_ definition: Definition, file: String) throws {
+        func fail(_ message: String) -> LoadError { LoadError(file: file, message: message) }
+        // Ids index the token table, so they are bounded before it is allocated: below the
+        // number of entries plus 65,536 gaps, and below 2²⁴ (DeepSeek-V3: 129,280 ids).
+        let idBound = min(Self.maximumIds, definition.vocabulary.count + definition.addedTokens.count + 65536)
+        var idOfToken: [String: Int] = [:]
+        idOfToken.reserveCapacity(definition.vocabulary.count + definition.addedTokens.count)
+        var maxId = -1
+        for (token, id) in definition.vocabulary {
+            guard id >= 0, id < idBound else { throw fail("vocab entry '\(token)' has id \(id), outside 0..<\(idBound)") }
+            idOfToken[token] = id
             maxId = max(maxId, id)
         }
+        var addedContentById: [Int: String] = [:]
+        for token in definition.addedTokens {
+            guard token.id >= 0, token.id < idBound else { throw fail("added token '\(token.content)' has id \(token.id), outside 0..<\(idBound)") }
+            if let other = addedContentById[token.id] { throw fail("added tokens '\(other)' and '\(token.content)' have the same id \(token.id)") }
+            addedContentById[token.id] = token.content
+            idOfToken[token.content] = token.id
+            maxId = max(maxId, token.id)
+        }
+        let added = definition.addedTokens
         var tokens = [String](repeating: "", count: maxId + 1)
         for (token, id) in idOfToken { tokens[id] = token }
         for token in added { tokens[token.id] = token.content }
@@ -136,27 +201,16 @@ public final class BPETokenizer: @unchecked Sendable {
         byteSymbolIds = byteIds
 
         // Merges.
-        var mergeList: [(String, String)] = []
         var table: [UInt64: (rank: Int32, merged: Int32)] = [:]
-        for (rank, entry) in ((model["merges"] as? [Any]) ?? []).enumerated() {
-            let pair: (String, String)
-            if let text = entry as? String {
-                let parts = text.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: false)
-                guard parts.count == 2 else { throw fail("merge \(rank) '\(text)' is not 'left right'") }
-                pair = (String(parts[0]), String(parts[1]))
-            } else if let array = entry as? [String], array.count == 2 {
-                pair = (array[0], array[1])
-            } else {
-                throw fail("merge \(rank) is neither a string nor a pair")
-            }
+        table.reserveCapacity(definition.merges.count)
+        for (rank, pair) in definition.merges.enumerated() {
             guard let left = idOfToken[pair.0], let right = idOfToken[pair.1], let merged = idOfToken[pair.0 + pair.1] else {
                 throw fail("merge \(rank) '\(pair.0) \(pair.1)' uses tokens missing from the vocab")
             }
-            mergeList.append(pair)
             let key = UInt64(left) << 32 | UInt64(right)
             if table[key] == nil { table[key] = (Int32(rank), Int32(merged)) }
         }
-        merges = mergeList
+        merges = definition.merges
         mergeTable = table
         addedByFirstScalar = [false, true].map { pass in
             var index: [Unicode.Scalar: [(id: Int, content: [Unicode.Scalar])]] = [:]
@@ -167,26 +221,11 @@ public final class BPETokenizer: @unchecked Sendable {
             return index
         }
 
-        // tokenizer_config.json
-        var addBOS = false, addEOS = false
-        var bosId: Int?, eosId: Int?
-        var template: String?
-        if let configData = tokenizerConfig, let config = (try? JSONSerialization.jsonObject(with: configData)) as? [String: Any] {
-            addBOS = config["add_bos_token"].flatMap(JSONNumbers.boolean) ?? false
-            addEOS = config["add_eos_token"].flatMap(JSONNumbers.boolean) ?? false
-            func tokenId(_ key: String) -> Int? {
-                let content = (config[key] as? String) ?? ((config[key] as? [String: Any])?["content"] as? String)
-                return content.flatMap { idOfToken[$0] }
-            }
-            bosId = tokenId("bos_token")
-            eosId = tokenId("eos_token")
-            template = config["chat_template"] as? String
-        }
-        chatTemplate = template
-        self.addBOS = addBOS
-        self.addEOS = addEOS
-        bosTokenId = bosId
-        eosTokenId = eosId
+        chatTemplate = definition.chatTemplate
+        addBOS = definition.addBOS
+        addEOS = definition.addEOS
+        bosTokenId = definition.bosToken.flatMap { idOfToken[$0] }
+        eosTokenId = definition.eosToken.flatMap { idOfToken[$0] }
     }
 
     static func checkPreTokenizer(_ value: Any?, fail: (String) -> LoadError) throws {
