@@ -137,36 +137,19 @@ public final class DeepSeekV3Model: @unchecked Sendable {
         }
 
         let longest = chunks.map(\.count).max() ?? 0
-        let rotary = attention.rope.table(positions: longest)
+        let batch = DecoderLayer.Batch(residual: residual, normed: normed, delta: delta, chunks: ranges, rotary: attention.rope.table(positions: longest))
         let eps = Float(c.rmsNormEps)
         let steps = c.numHiddenLayers + 1
         for layer in firstLayer..<c.numHiddenLayers {
             save(layer)
-            // Read ahead the next layer's dense weights while this one computes (routed experts are
-            // read ahead one at a time inside the MoE, so a tight memory cap is not flooded).
-            if layer + 1 < c.numHiddenLayers { source.prefetch(layerNames(layer + 1)) } else { source.prefetch(headNames) }
-            // Attention, chunk by chunk (its intermediates scale with one chunk only).
-            let w = try AttentionWeights.load(layer: layer, from: loader)
-            Kernels.rmsNorm(residual.pointer, rows: row, count: hidden, stride: hidden, weight: w.inputNorm, epsilon: eps, into: normed.pointer, outputStride: hidden)
-            for range in ranges {
-                attention.forward(normed.row(range.lowerBound), tokens: range.count, weights: w, rotary: rotary, into: delta.row(range.lowerBound), threads: threads, observing: observer.map { (layer, $0) })
-            }
-            add(delta, into: residual)
-            // Feed-forward.
-            let norm = try source.vector("model.layers.\(layer).post_attention_layernorm.weight")
-            Kernels.rmsNorm(residual.pointer, rows: row, count: hidden, stride: hidden, weight: norm, epsilon: eps, into: normed.pointer, outputStride: hidden)
-            if c.isMoELayer(layer) {
-                try RoutedExperts(config: c, layer: layer).forward(normed, chunks: ranges, source: source, loader: loader, into: delta, threads: threads, observer: observer)
-            } else {
-                let mlp = try MLPWeights.load(prefix: "model.layers.\(layer).mlp.", from: loader)
-                let observing = observer.map { MLPObservation(observer: $0, layer: layer, names: (.ffnGate, .ffnUp, .ffnDown), slot: .whole) }
-                for range in ranges {
-                    mlp.forward(normed.row(range.lowerBound), rows: range.count, into: delta.row(range.lowerBound), threads: threads, observing: observing)
-                }
-            }
-            add(delta, into: residual)
-            // Routed experts released themselves as they finished.
-            source.release(layerNames(layer))
+            let decoder = DecoderLayer(layer: layer, config: c)
+            // Read ahead the next layer's non-expert weights while this one computes (routed experts
+            // are read ahead one at a time inside the MoE, so a tight memory cap is not flooded).
+            source.prefetch(layer + 1 < c.numHiddenLayers ? DecoderLayer(layer: layer + 1, config: c).names : headNames)
+            let weights = try decoder.load(from: loader)
+            try decoder.forward(batch, weights: weights, attention: attention, source: source, loader: loader, threads: threads, observer: observer)
+            // Experts released themselves as they finished.
+            source.release(decoder.names)
             progress?(layer + 1, steps)
         }
 
@@ -217,19 +200,6 @@ public final class DeepSeekV3Model: @unchecked Sendable {
     var headNames: [String] { ["model.norm.weight", headWeightName] }
     var headWeightName: String { config.tieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight" }
 
-    /// A layer's weights other than its routed experts (those are read ahead and released one by
-    /// one inside `RoutedExperts`).
-    func layerNames(_ layer: Int) -> [String] {
-        var names = AttentionWeights.names(layer: layer) + ["model.layers.\(layer).post_attention_layernorm.weight"]
-        if config.isMoELayer(layer) {
-            let moe = RoutedExperts(config: config, layer: layer)
-            names += moe.routerNames() + moe.sharedNames()
-        } else {
-            names += MLPWeights.names(prefix: "model.layers.\(layer).mlp.")
-        }
-        return names
-    }
-
     /// The LM head in fixed tiles of vocabulary rows: each tile is decoded once and multiplied with
     /// every chunk's selected rows. The whole `[vocab, hidden]` head is never in memory at once.
     func head(normed: Matrix, selected: [(chunk: Int, rows: Range<Int>)], outputs: [Matrix]) throws {
@@ -254,10 +224,5 @@ public final class DeepSeekV3Model: @unchecked Sendable {
             }
         }
         if let error = failure.error { throw error }
-    }
-
-    func add(_ delta: Matrix, into residual: Matrix) {
-        let d = delta.pointer, r = residual.pointer
-        for i in 0..<residual.count { r[i] += d[i] }
     }
 }

@@ -22,6 +22,13 @@ public final class Matrix: @unchecked Sendable {
 
     public func zero() { pointer.update(repeating: 0, count: count) }
 
+    /// `self += other`, element by element (the residual connection).
+    func add(_ other: Matrix) {
+        precondition(other.count == count)
+        let d = other.pointer, r = pointer
+        for i in 0..<count { r[i] += d[i] }
+    }
+
     /// The values as an array (tests and reports).
     public var values: [Float] { Array(UnsafeBufferPointer(start: pointer, count: count)) }
 }

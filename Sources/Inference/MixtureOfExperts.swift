@@ -1,65 +1,6 @@
 import DeepSeekV3
+import Foundation
 import Quants
-
-/// SwiGLU MLP weights (`w2(silu(w1 x) · w3 x)`): a dense layer, a routed expert or the shared experts.
-struct MLPWeights: @unchecked Sendable {
-    var gate: Matrix  // [f, hidden]
-    var up: Matrix  // [f, hidden]
-    var down: Matrix  // [hidden, f]
-
-    static func names(prefix: String) -> [String] {
-        [prefix + "gate_proj.weight", prefix + "up_proj.weight", prefix + "down_proj.weight"]
-    }
-
-    static func load(prefix: String, from loader: WeightLoader) throws(WeightError) -> MLPWeights {
-        let n = names(prefix: prefix)
-        return MLPWeights(gate: try loader.matrix(n[0]), up: try loader.matrix(n[1]), down: try loader.matrix(n[2]))
-    }
-
-    /// `out[m×hidden] = MLP(x[m×hidden])`, weight tiles split across `threads`.
-    func forward(_ x: UnsafePointer<Float>, rows m: Int, into out: UnsafeMutablePointer<Float>, threads: Int, observing: MLPObservation? = nil) {
-        let hidden = gate.columns, f = gate.rows
-        let g = Matrix(rows: m, columns: f), u = Matrix(rows: m, columns: f)  // [m, f]
-        observing?.observe(RowsView(x, rows: m, columns: hidden), \.gate)
-        observing?.observe(RowsView(x, rows: m, columns: hidden), \.up)
-        Kernels.linear(
-            [
-                .init(x, rows: m, inputStride: hidden, weight: gate, into: g.pointer, outputStride: f),
-                .init(x, rows: m, inputStride: hidden, weight: up, into: u.pointer, outputStride: f),
-            ], threads: threads)
-        // Row by row on every thread (each value on its own: the same bits for any split).
-        parallelFor(m, threads: threads, minimumPerThread: 4) { rows in
-            Kernels.swiGLU(g.row(rows.lowerBound), u.row(rows.lowerBound), count: rows.count * f)
-        }
-        observing?.observe(RowsView(g.pointer, rows: m, columns: f), \.down)
-        Kernels.linear(g.pointer, rows: m, inputStride: f, weight: down, into: out, outputStride: hidden, threads: threads)
-    }
-}
-
-/// Where an MLP's inputs are reported: the GGUF names of its three weights in one layer, and which
-/// matrix of them it is (a routed expert of a stack, or the whole weight).
-struct MLPObservation {
-    struct Names {
-        var gate: DeepSeek2Name
-        var up: DeepSeek2Name
-        var down: DeepSeek2Name
-    }
-    let observer: any ActivationObserver
-    let layer: Int
-    let names: Names
-    let slot: MatrixSlot
-
-    init(observer: any ActivationObserver, layer: Int, names: (DeepSeek2Name, DeepSeek2Name, DeepSeek2Name), slot: MatrixSlot) {
-        self.observer = observer
-        self.layer = layer
-        self.names = Names(gate: names.0, up: names.1, down: names.2)
-        self.slot = slot
-    }
-
-    func observe(_ input: RowsView, _ weight: KeyPath<Names, DeepSeek2Name>) {
-        observer.observe(input, tensor: names[keyPath: weight].name(layer: layer), slot: slot)
-    }
-}
 
 /// The MoE feed-forward of one layer over a whole batch of chunks (`MoE.forward` in the reference):
 /// route every token, then run each *used* expert once for the batch: its weights are decoded once,
@@ -86,19 +27,30 @@ struct RoutedExperts {
 
     func sharedNames() -> [String] { MLPWeights.names(prefix: prefix + "shared_experts.") }
 
+    /// The router's weights, loaded with the layer's other non-expert weights.
+    struct Router: @unchecked Sendable {
+        var weight: Matrix  // [E, hidden]
+        var bias: [Float]  // [E], added for selection only
+    }
+
+    func loadRouter(from loader: WeightLoader) throws(WeightError) -> Router {
+        let names = routerNames()
+        return Router(weight: try loader.matrix(names[0]), bias: try loader.vector(names[1]))
+    }
+
     /// `out[N×hidden] = MoE(x[N×hidden])`; `chunks` are the row ranges of the batch's chunks.
+    /// Routed and shared experts are decoded one at a time, here, and released when done.
     func forward(
-        _ x: Matrix, chunks: [Range<Int>], source: any WeightSource, loader: WeightLoader, into out: Matrix, threads: Int,
+        _ x: Matrix, chunks: [Range<Int>], router: Router, source: any WeightSource, loader: WeightLoader, into out: Matrix, threads: Int,
         observer: (any ActivationObserver)? = nil
     ) throws(WeightError) {
         let hidden = config.hiddenSize, tokens = x.rows
-        let router = try loader.matrix(prefix + "gate.weight")  // [E, hidden]
-        let bias = try source.vector(prefix + "gate.e_score_correction_bias")
+        let routerWeight = router.weight, bias = router.bias
         // Route.
         let logits = Matrix(rows: tokens, columns: gate.experts)  // [N, E]
         for chunk in chunks {
             observer?.observe(RowsView(x.row(chunk.lowerBound), rows: chunk.count, columns: hidden), tensor: DeepSeek2Name.ffnGateInp.name(layer: layer), slot: .whole)
-            Kernels.linear(x.row(chunk.lowerBound), rows: chunk.count, inputStride: hidden, weight: router, into: logits.row(chunk.lowerBound), outputStride: gate.experts, threads: threads)
+            Kernels.linear(x.row(chunk.lowerBound), rows: chunk.count, inputStride: hidden, weight: routerWeight, into: logits.row(chunk.lowerBound), outputStride: gate.experts, threads: threads)
         }
         let choices = bias.withUnsafeBufferPointer { b in
             (0..<tokens).map { t in gate.route(logits: logits.row(t), bias: b.baseAddress) }
@@ -167,4 +119,86 @@ struct ChunkIndex: Sendable {
         self.owner = owner
     }
     subscript(row: Int) -> Int { owner[row] }
+}
+
+/// DeepSeek-V3's router for one token (`Gate.forward` in DeepSeek's `inference/model.py`, after
+/// the 2025-02-14 fix that masks dropped groups with −inf):
+/// 1. `s = sigmoid(logits)`; the unbiased scores are kept for the weights;
+/// 2. selection uses `s + e_score_correction_bias`;
+/// 3. with `n_group > 1`: each group's score is the sum of its two best biased scores, the best
+///    `topk_group` groups survive, the others' experts can never be chosen;
+/// 4. the `num_experts_per_tok` best biased scores among survivors are chosen (ties: lower index);
+/// 5. weights are the chosen experts' *unbiased* scores, divided by their sum when
+///    `norm_topk_prob`, times `routed_scaling_factor`.
+package struct MoEGate: Sendable {
+    package var experts: Int
+    package var groups: Int
+    package var groupsKept: Int
+    package var expertsPerToken: Int
+    package var normalize: Bool
+    package var scale: Float
+
+    package init(config: DeepSeekV3Config) {
+        experts = config.nRoutedExperts
+        groups = config.nGroup
+        groupsKept = config.topkGroup
+        expertsPerToken = config.numExpertsPerToken
+        normalize = config.normTopkProb
+        scale = Float(config.routedScalingFactor)
+    }
+
+    package init(experts: Int, groups: Int, groupsKept: Int, expertsPerToken: Int, normalize: Bool, scale: Float) {
+        self.experts = experts
+        self.groups = groups
+        self.groupsKept = groupsKept
+        self.expertsPerToken = expertsPerToken
+        self.normalize = normalize
+        self.scale = scale
+    }
+
+    package struct Choice: Sendable, Equatable {
+        package var expert: Int
+        package var weight: Float
+    }
+
+    /// The experts for one token, best first, from its router logits (`x · W_gateᵀ`) and the bias.
+    package func route(logits: UnsafePointer<Float>, bias: UnsafePointer<Float>?) -> [Choice] {
+        var original = [Float](repeating: 0, count: experts)
+        var biased = [Float](repeating: 0, count: experts)
+        for e in 0..<experts {
+            let s = 1 / (1 + Foundation.exp(-logits[e]))
+            original[e] = s
+            biased[e] = s + (bias?[e] ?? 0)
+        }
+        if groups > 1 {
+            let size = experts / groups
+            var groupScores = [Float](repeating: 0, count: groups)
+            for g in 0..<groups {
+                let members = biased[(g * size)..<((g + 1) * size)]
+                // Without a bias the reference takes the group's maximum instead of its top-2 sum.
+                if bias == nil {
+                    groupScores[g] = members.max()!
+                } else {
+                    let best = Self.topIndices(Array(members), count: 2)
+                    groupScores[g] = best.reduce(0) { $0 + members[members.startIndex + $1] }
+                }
+            }
+            let kept = Set(Self.topIndices(groupScores, count: groupsKept))
+            for g in 0..<groups where !kept.contains(g) {
+                for e in (g * size)..<((g + 1) * size) { biased[e] = -.infinity }
+            }
+        }
+        let chosen = Self.topIndices(biased, count: expertsPerToken)
+        var weights = chosen.map { original[$0] }
+        if normalize {
+            let sum = weights.reduce(0, +)
+            weights = weights.map { $0 / sum }
+        }
+        return zip(chosen, weights).map { Choice(expert: $0, weight: $1 * scale) }
+    }
+
+    /// Indices of the `count` largest values, largest first; equal values keep index order.
+    static func topIndices(_ values: [Float], count: Int) -> [Int] {
+        Array(values.indices.sorted { values[$0] > values[$1] || (values[$0] == values[$1] && $0 < $1) }.prefix(count))
+    }
 }

@@ -1,0 +1,153 @@
+import DeepSeekV3
+import Quants
+
+/// One decoder layer of `DeepseekV3ForCausalLM` over a layer-major batch: the math only.
+/// `DeepSeekV3Model` schedules the layers (read-ahead, page release, progress, saved residuals).
+///
+///     h = x + MLA(attn_norm(x))      [N, hidden]   MultiLatentAttention.swift, chunk by chunk
+///     x = h + FFN(ffn_norm(h))       [N, hidden]   a dense SwiGLU MLP (below) for the first
+///                                                  first_k_dense_replace layers, else the MoE
+///                                                  (MixtureOfExperts.swift)
+///
+/// Following one token through one MoE layer takes this file, MultiLatentAttention.swift and
+/// MixtureOfExperts.swift; the row kernels (RMSNorm, SGEMM, SwiGLU) are in Kernels.swift.
+struct DecoderLayer {
+    let layer: Int
+    let config: DeepSeekV3Config
+
+    /// The layer's weights other than its experts, loaded in one place (experts are decoded one
+    /// at a time inside the MoE so that memory does not grow with their count).
+    struct Weights {
+        var attention: AttentionWeights
+        var ffnNorm: [Float]
+        var feedForward: FeedForward
+    }
+
+    enum FeedForward {
+        case dense(MLPWeights)
+        case mixture(RoutedExperts.Router)
+    }
+
+    var prefix: String { "model.layers.\(layer)." }
+    var experts: RoutedExperts { RoutedExperts(config: config, layer: layer) }
+
+    /// Every non-expert weight `load` reads (what the scheduler reads ahead and releases).
+    var names: [String] {
+        var names = AttentionWeights.names(layer: layer) + [prefix + "post_attention_layernorm.weight"]
+        if config.isMoELayer(layer) {
+            names += experts.routerNames() + experts.sharedNames()
+        } else {
+            names += MLPWeights.names(prefix: prefix + "mlp.")
+        }
+        return names
+    }
+
+    func load(from loader: WeightLoader) throws(WeightError) -> Weights {
+        Weights(
+            attention: try AttentionWeights.load(layer: layer, from: loader),
+            ffnNorm: try loader.vector(prefix + "post_attention_layernorm.weight"),
+            feedForward: config.isMoELayer(layer)
+                ? .mixture(try experts.loadRouter(from: loader))
+                : .dense(try MLPWeights.load(prefix: prefix + "mlp.", from: loader)))
+    }
+
+    /// The batch's residual stream and the two scratch matrices a layer writes, `[N, hidden]`
+    /// each, with the row range of every chunk (chunks are independent sequences).
+    struct Batch {
+        let residual: Matrix
+        let normed: Matrix
+        let delta: Matrix
+        let chunks: [Range<Int>]
+        let rotary: (cos: [Float], sin: [Float])
+    }
+
+    /// `x += MLA(attn_norm(x)); x += FFN(ffn_norm(x))` for the whole batch, in place.
+    func forward(
+        _ batch: Batch, weights w: Weights, attention: MultiLatentAttention, source: any WeightSource, loader: WeightLoader,
+        threads: Int, observer: (any ActivationObserver)?
+    ) throws(WeightError) {
+        let hidden = config.hiddenSize, rows = batch.residual.rows, eps = Float(config.rmsNormEps)
+        let x = batch.residual, h = batch.normed, delta = batch.delta
+        // Attention, chunk by chunk (its intermediates scale with one chunk only).
+        Kernels.rmsNorm(x.pointer, rows: rows, count: hidden, stride: hidden, weight: w.attention.inputNorm, epsilon: eps, into: h.pointer, outputStride: hidden)
+        for chunk in batch.chunks {
+            attention.forward(
+                h.row(chunk.lowerBound), tokens: chunk.count, weights: w.attention, rotary: batch.rotary, into: delta.row(chunk.lowerBound),
+                threads: threads, observing: observer.map { (layer, $0) })
+        }
+        x.add(delta)
+        // Feed-forward.
+        Kernels.rmsNorm(x.pointer, rows: rows, count: hidden, stride: hidden, weight: w.ffnNorm, epsilon: eps, into: h.pointer, outputStride: hidden)
+        switch w.feedForward {
+        case .mixture(let router):
+            try experts.forward(h, chunks: batch.chunks, router: router, source: source, loader: loader, into: delta, threads: threads, observer: observer)
+        case .dense(let mlp):
+            let observing = observer.map { MLPObservation(observer: $0, layer: layer, names: (.ffnGate, .ffnUp, .ffnDown), slot: .whole) }
+            for chunk in batch.chunks {
+                mlp.forward(h.row(chunk.lowerBound), rows: chunk.count, into: delta.row(chunk.lowerBound), threads: threads, observing: observing)
+            }
+        }
+        x.add(delta)
+    }
+}
+
+/// SwiGLU MLP weights (`w2(silu(w1 x) · w3 x)`): a dense layer, a routed expert or the shared experts.
+struct MLPWeights: @unchecked Sendable {
+    var gate: Matrix  // [f, hidden]
+    var up: Matrix  // [f, hidden]
+    var down: Matrix  // [hidden, f]
+
+    static func names(prefix: String) -> [String] {
+        [prefix + "gate_proj.weight", prefix + "up_proj.weight", prefix + "down_proj.weight"]
+    }
+
+    static func load(prefix: String, from loader: WeightLoader) throws(WeightError) -> MLPWeights {
+        let n = names(prefix: prefix)
+        return MLPWeights(gate: try loader.matrix(n[0]), up: try loader.matrix(n[1]), down: try loader.matrix(n[2]))
+    }
+
+    /// `out[m×hidden] = MLP(x[m×hidden])`, weight tiles split across `threads`.
+    func forward(_ x: UnsafePointer<Float>, rows m: Int, into out: UnsafeMutablePointer<Float>, threads: Int, observing: MLPObservation? = nil) {
+        let hidden = gate.columns, f = gate.rows
+        let g = Matrix(rows: m, columns: f), u = Matrix(rows: m, columns: f)  // [m, f]
+        observing?.observe(RowsView(x, rows: m, columns: hidden), \.gate)
+        observing?.observe(RowsView(x, rows: m, columns: hidden), \.up)
+        Kernels.linear(
+            [
+                .init(x, rows: m, inputStride: hidden, weight: gate, into: g.pointer, outputStride: f),
+                .init(x, rows: m, inputStride: hidden, weight: up, into: u.pointer, outputStride: f),
+            ], threads: threads)
+        // Row by row on every thread (each value on its own: the same bits for any split).
+        parallelFor(m, threads: threads, minimumPerThread: 4) { rows in
+            Kernels.swiGLU(g.row(rows.lowerBound), u.row(rows.lowerBound), count: rows.count * f)
+        }
+        observing?.observe(RowsView(g.pointer, rows: m, columns: f), \.down)
+        Kernels.linear(g.pointer, rows: m, inputStride: f, weight: down, into: out, outputStride: hidden, threads: threads)
+    }
+}
+
+/// Where an MLP's inputs are reported: the GGUF names of its three weights in one layer, and which
+/// matrix of them it is (a routed expert of a stack, or the whole weight).
+struct MLPObservation {
+    struct Names {
+        var gate: DeepSeek2Name
+        var up: DeepSeek2Name
+        var down: DeepSeek2Name
+    }
+    let observer: any ActivationObserver
+    let layer: Int
+    let names: Names
+    let slot: MatrixSlot
+
+    init(observer: any ActivationObserver, layer: Int, names: (DeepSeek2Name, DeepSeek2Name, DeepSeek2Name), slot: MatrixSlot) {
+        self.observer = observer
+        self.layer = layer
+        self.names = Names(gate: names.0, up: names.1, down: names.2)
+        self.slot = slot
+    }
+
+    func observe(_ input: RowsView, _ weight: KeyPath<Names, DeepSeek2Name>) {
+        observer.observe(input, tensor: names[keyPath: weight].name(layer: layer), slot: slot)
+    }
+}
+
