@@ -87,8 +87,8 @@ struct MultiLatentAttention {
         observe(RowsView(qa.pointer, rows: t, columns: qa.columns), .attnQB)
         let q = Matrix(rows: t, columns: heads * qk)  // [T, H·(n+r)]
         Kernels.linear(qa.pointer, rows: t, inputStride: qa.columns, weight: w.qB, into: q.pointer, outputStride: q.columns, threads: threads)
-        let cache = Matrix(rows: t, columns: latent)  // [T, L]: the normalised latent
-        Kernels.rmsNorm(kv.pointer, rows: t, count: latent, stride: kv.columns, weight: w.kvANorm, epsilon: eps, into: cache.pointer, outputStride: latent)
+        let latentKV = Matrix(rows: t, columns: latent)  // [T, L]: c, the normalised latent
+        Kernels.rmsNorm(kv.pointer, rows: t, count: latent, stride: kv.columns, weight: w.kvANorm, epsilon: eps, into: latentKV.pointer, outputStride: latent)
         let keyPE = Matrix(rows: t, columns: r)  // [T, r]
         rotary.cos.withUnsafeBufferPointer { cos in
             rotary.sin.withUnsafeBufferPointer { sin in
@@ -103,44 +103,82 @@ struct MultiLatentAttention {
         }
 
         let attended = Matrix(rows: t, columns: heads * v)  // [T, H·v]
-        let form = form, scale = softmaxScale
+        let inputs = HeadInputs(tokens: t, q: q, keyPE: keyPE, latentKV: latentKV, kvB: w.kvB, attended: attended)
+        let form = form
         parallelFor(heads, threads: threads) { range in
-            let scores = Matrix(rows: t, columns: t)
-            let wide = Matrix(rows: t, columns: Swift.max(latent, nope))  // q_c, or k_nope
-            let latentOut = Matrix(rows: t, columns: Swift.max(latent, v))  // P·c, or v
+            let scratch = HeadScratch(tokens: t, columns: Swift.max(latent, nope, v))
             for h in range {
-                let wk = w.kvB.row(h * (nope + v))  // [n, L]
-                let wv = w.kvB.row(h * (nope + v) + nope)  // [v, L]
-                let qNope = q.pointer + h * qk, qPE = q.pointer + h * qk + nope  // rows of stride H·(n+r)
                 switch form {
-                case .absorbed:
-                    observe(RowsView(qNope, rows: t, columns: nope, stride: q.columns), .attnKB, .head(h, of: heads))
-                    BLAS.multiply(m: t, n: latent, k: nope, a: qNope, lda: q.columns, b: wk, ldb: latent, c: wide.pointer, ldc: latent)  // q_c [T, L]
-                    BLAS.multiplyTransposed(m: t, n: t, k: latent, a: wide.pointer, lda: latent, b: cache.pointer, ldb: latent, c: scores.pointer, ldc: t)
-                case .plain:
-                    BLAS.multiplyTransposed(m: t, n: nope, k: latent, a: cache.pointer, lda: latent, b: wk, ldb: latent, c: wide.pointer, ldc: nope)  // k_nope [T, n]
-                    BLAS.multiplyTransposed(m: t, n: t, k: nope, a: qNope, lda: q.columns, b: wide.pointer, ldb: nope, c: scores.pointer, ldc: t)
-                }
-                BLAS.multiplyTransposed(m: t, n: t, k: r, a: qPE, lda: q.columns, b: keyPE.pointer, ldb: r, c: scores.pointer, ldc: t, accumulate: true)
-                for p in 0..<t {
-                    let row = scores.row(p)
-                    for j in 0...p { row[j] *= scale }
-                    Kernels.softmax(row, count: p + 1)  // causal: keys 0...p
-                    for j in (p + 1)..<t { row[j] = 0 }
-                }
-                let destination = attended.pointer + h * v
-                switch form {
-                case .absorbed:
-                    BLAS.multiply(m: t, n: latent, k: t, a: scores.pointer, lda: t, b: cache.pointer, ldb: latent, c: latentOut.pointer, ldc: latent)  // [T, L]
-                    observe(RowsView(latentOut.pointer, rows: t, columns: latent), .attnVB, .head(h, of: heads))
-                    BLAS.multiplyTransposed(m: t, n: v, k: latent, a: latentOut.pointer, lda: latent, b: wv, ldb: latent, c: destination, ldc: attended.columns)
-                case .plain:
-                    BLAS.multiplyTransposed(m: t, n: v, k: latent, a: cache.pointer, lda: latent, b: wv, ldb: latent, c: latentOut.pointer, ldc: v)  // v [T, v]
-                    BLAS.multiply(m: t, n: v, k: t, a: scores.pointer, lda: t, b: latentOut.pointer, ldb: v, c: destination, ldc: attended.columns)
+                case .absorbed: absorbedHead(h, inputs, scratch, observe: observe)
+                case .plain: plainHead(h, inputs, scratch)
                 }
             }
         }
         observe(RowsView(attended.pointer, rows: t, columns: attended.columns), .attnOutput)
         Kernels.linear(attended.pointer, rows: t, inputStride: attended.columns, weight: w.output, into: out, outputStride: hidden, threads: threads)
+    }
+
+    /// What every head reads, and `attended` `[T, H·v]`, where head `h` writes columns `h·v..<(h+1)·v`.
+    struct HeadInputs: @unchecked Sendable {
+        let tokens: Int
+        let q: Matrix  // [T, H·(n+r)], rope already applied to each head's last r
+        let keyPE: Matrix  // [T, r]
+        let latentKV: Matrix  // [T, L]
+        let kvB: Matrix  // [H·(n+v), L]
+        let attended: Matrix
+    }
+
+    /// One thread's buffers: scores `[T, T]` and two `[T, ≥ max(L, n, v)]` intermediates.
+    struct HeadScratch {
+        let scores: Matrix
+        let first: Matrix
+        let second: Matrix
+        init(tokens t: Int, columns: Int) {
+            scores = Matrix(rows: t, columns: t)
+            first = Matrix(rows: t, columns: columns)
+            second = Matrix(rows: t, columns: columns)
+        }
+    }
+
+    /// Head `h` in the latent space (llama.cpp's MLA path): `q_c = q_nope·W_k[h]` `[T, L]`,
+    /// `scores = q_c·cᵀ + q_pe·k_peᵀ`, `o = (P·c)·W_v[h]ᵀ` `[T, v]`.
+    func absorbedHead(_ h: Int, _ x: HeadInputs, _ scratch: HeadScratch, observe: (RowsView, DeepSeek2Name, MatrixSlot) -> Void) {
+        let c = config, t = x.tokens, heads = c.numAttentionHeads, nope = c.qkNopeHeadDim, v = c.vHeadDim, latent = c.kvLoraRank
+        let wk = x.kvB.row(h * (nope + v)), wv = x.kvB.row(h * (nope + v) + nope)  // [n, L], [v, L]
+        let qNope = x.q.pointer + h * (nope + c.qkRopeHeadDim)  // rows of stride H·(n+r)
+        let qC = scratch.first, attendedLatent = scratch.second
+        observe(RowsView(qNope, rows: t, columns: nope, stride: x.q.columns), .attnKB, .head(h, of: heads))
+        BLAS.multiply(m: t, n: latent, k: nope, a: qNope, lda: x.q.columns, b: wk, ldb: latent, c: qC.pointer, ldc: latent)  // q_c [T, L]
+        BLAS.multiplyTransposed(m: t, n: t, k: latent, a: qC.pointer, lda: latent, b: x.latentKV.pointer, ldb: latent, c: scratch.scores.pointer, ldc: t)
+        addRopeScoresAndSoftmax(h, x, scratch.scores)
+        BLAS.multiply(m: t, n: latent, k: t, a: scratch.scores.pointer, lda: t, b: x.latentKV.pointer, ldb: latent, c: attendedLatent.pointer, ldc: latent)  // P·c [T, L]
+        observe(RowsView(attendedLatent.pointer, rows: t, columns: latent), .attnVB, .head(h, of: heads))
+        BLAS.multiplyTransposed(m: t, n: v, k: latent, a: attendedLatent.pointer, lda: latent, b: wv, ldb: latent, c: x.attended.pointer + h * v, ldc: x.attended.columns)
+    }
+
+    /// Head `h` as ordinary attention: `k_nope = c·W_k[h]ᵀ` `[T, n]`, `v = c·W_v[h]ᵀ` `[T, v]`,
+    /// `scores = q_nope·k_nopeᵀ + q_pe·k_peᵀ`, `o = P·v`.
+    func plainHead(_ h: Int, _ x: HeadInputs, _ scratch: HeadScratch) {
+        let c = config, t = x.tokens, nope = c.qkNopeHeadDim, v = c.vHeadDim, latent = c.kvLoraRank
+        let wk = x.kvB.row(h * (nope + v)), wv = x.kvB.row(h * (nope + v) + nope)  // [n, L], [v, L]
+        let qNope = x.q.pointer + h * (nope + c.qkRopeHeadDim)  // rows of stride H·(n+r)
+        let keyNope = scratch.first, value = scratch.second
+        BLAS.multiplyTransposed(m: t, n: nope, k: latent, a: x.latentKV.pointer, lda: latent, b: wk, ldb: latent, c: keyNope.pointer, ldc: nope)  // k_nope [T, n]
+        BLAS.multiplyTransposed(m: t, n: t, k: nope, a: qNope, lda: x.q.columns, b: keyNope.pointer, ldb: nope, c: scratch.scores.pointer, ldc: t)
+        addRopeScoresAndSoftmax(h, x, scratch.scores)
+        BLAS.multiplyTransposed(m: t, n: v, k: latent, a: x.latentKV.pointer, lda: latent, b: wv, ldb: latent, c: value.pointer, ldc: v)  // v [T, v]
+        BLAS.multiply(m: t, n: v, k: t, a: scratch.scores.pointer, lda: t, b: value.pointer, ldb: v, c: x.attended.pointer + h * v, ldc: x.attended.columns)
+    }
+
+    /// `scores += q_pe·k_peᵀ`, then the scaled causal softmax of each row (keys `0...p`).
+    func addRopeScoresAndSoftmax(_ h: Int, _ x: HeadInputs, _ scores: Matrix) {
+        let t = x.tokens, r = config.qkRopeHeadDim, qk = config.qkNopeHeadDim + r
+        BLAS.multiplyTransposed(m: t, n: t, k: r, a: x.q.pointer + h * qk + config.qkNopeHeadDim, lda: x.q.columns, b: x.keyPE.pointer, ldb: r, c: scores.pointer, ldc: t, accumulate: true)
+        for p in 0..<t {
+            let row = scores.row(p)
+            for j in 0...p { row[j] *= softmaxScale }
+            Kernels.softmax(row, count: p + 1)
+            for j in (p + 1)..<t { row[j] = 0 }
+        }
     }
 }
