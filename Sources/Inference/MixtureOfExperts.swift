@@ -44,25 +44,8 @@ struct RoutedExperts {
         _ x: Matrix, chunks: [Range<Int>], router: Router, source: any WeightSource, loader: WeightLoader, into out: Matrix, threads: Int,
         observer: (any ActivationObserver)? = nil
     ) throws(WeightError) {
-        let hidden = config.hiddenSize, tokens = x.rows
-        let routerWeight = router.weight, bias = router.bias
-        // Route.
-        let logits = Matrix(rows: tokens, columns: gate.experts)  // [N, E]
-        for chunk in chunks {
-            observer?.observe(RowsView(x.row(chunk.lowerBound), rows: chunk.count, columns: hidden), tensor: DeepSeek2Name.ffnGateInp.name(layer: layer), slot: .whole)
-            Kernels.linear(x.row(chunk.lowerBound), rows: chunk.count, inputStride: hidden, weight: routerWeight, into: logits.row(chunk.lowerBound), outputStride: gate.experts, threads: threads)
-        }
-        let choices = bias.withUnsafeBufferPointer { b in
-            (0..<tokens).map { t in gate.route(logits: logits.row(t), bias: b.baseAddress) }
-        }
-        // Tokens of each expert, in token order: (token, slot).
-        let assigned = {
-            var lists = [[(token: Int, slot: Int)]](repeating: [], count: gate.experts)
-            for t in 0..<tokens {
-                for (slot, choice) in choices[t].enumerated() { lists[choice.expert].append((t, slot)) }
-            }
-            return lists
-        }()
+        let choices = route(x, chunks: chunks, router: router, threads: threads, observer: observer)  // [N][k]
+        let assigned = tokensByExpert(choices)
         let used = (0..<gate.experts).filter { !assigned[$0].isEmpty }
         let chunkOf = ChunkIndex(chunks)
         out.zero()
@@ -73,40 +56,69 @@ struct RoutedExperts {
         for (u, e) in used.enumerated() {
             if u + 1 < used.count { source.prefetch(expertNames(used[u + 1])) }
             let weights = try MLPWeights.load(prefix: prefix + "experts.\(e).", from: loader)
-            let list = assigned[e]
-            var start = 0
-            while start < list.count {
-                let chunk = chunkOf[list[start].token]
-                var end = start
-                while end < list.count && chunkOf[list[end].token] == chunk { end += 1 }
-                let m = end - start
-                let gathered = Matrix(rows: m, columns: hidden)  // [m, hidden]: this chunk's tokens
-                for i in 0..<m { gathered.row(i).update(from: x.row(list[start + i].token), count: hidden) }
-                let result = Matrix(rows: m, columns: hidden)
-                let observing = observer.map { MLPObservation(observer: $0, layer: layer, names: (.ffnGateExps, .ffnUpExps, .ffnDownExps), slot: .expert(e, of: gate.experts)) }
-                weights.forward(gathered.pointer, rows: m, into: result.pointer, threads: threads, observing: observing)
-                for i in 0..<m {
-                    let (token, slot) = list[start + i]
-                    let w = choices[token][slot].weight
-                    let y = out.row(token), r = result.row(i)
-                    for j in 0..<hidden { y[j] += r[j] * w }
-                }
-                start = end
-            }
+            apply(expert: e, weights, to: assigned[e], of: x, choices: choices, chunkOf: chunkOf, into: out, threads: threads, observer: observer)
             source.release(expertNames(e))
         }
-        // Shared experts, chunk by chunk.
-        let shared = Matrix(rows: tokens, columns: hidden)
+        // y + z: the shared experts, chunk by chunk.
         if config.nSharedExperts > 0 {
+            let shared = Matrix(rows: x.rows, columns: config.hiddenSize)
             let weights = try MLPWeights.load(prefix: prefix + "shared_experts.", from: loader)
             let observing = observer.map { MLPObservation(observer: $0, layer: layer, names: (.ffnGateShexp, .ffnUpShexp, .ffnDownShexp), slot: .whole) }
             for chunk in chunks {
                 weights.forward(x.row(chunk.lowerBound), rows: chunk.count, into: shared.row(chunk.lowerBound), threads: threads, observing: observing)
             }
+            out.add(shared)
         }
-        // y + z.
-        let y = out.pointer, z = shared.pointer
-        for i in 0..<(tokens * hidden) { y[i] += z[i] }
+    }
+
+    /// Each token's experts and weights: router logits `[N, E]` chunk by chunk, then `MoEGate`.
+    func route(_ x: Matrix, chunks: [Range<Int>], router: Router, threads: Int, observer: (any ActivationObserver)?) -> [[MoEGate.Choice]] {
+        let hidden = config.hiddenSize
+        let logits = Matrix(rows: x.rows, columns: gate.experts)  // [N, E]
+        for chunk in chunks {
+            observer?.observe(RowsView(x.row(chunk.lowerBound), rows: chunk.count, columns: hidden), tensor: DeepSeek2Name.ffnGateInp.name(layer: layer), slot: .whole)
+            Kernels.linear(x.row(chunk.lowerBound), rows: chunk.count, inputStride: hidden, weight: router.weight, into: logits.row(chunk.lowerBound), outputStride: gate.experts, threads: threads)
+        }
+        return router.bias.withUnsafeBufferPointer { b in
+            (0..<x.rows).map { t in gate.route(logits: logits.row(t), bias: b.baseAddress) }
+        }
+    }
+
+    /// The tokens sent to each expert, in token order, with the slot of the choice that sent them.
+    func tokensByExpert(_ choices: [[MoEGate.Choice]]) -> [[(token: Int, slot: Int)]] {
+        var lists = [[(token: Int, slot: Int)]](repeating: [], count: gate.experts)
+        for (t, tokenChoices) in choices.enumerated() {
+            for (slot, choice) in tokenChoices.enumerated() { lists[choice.expert].append((t, slot)) }
+        }
+        return lists
+    }
+
+    /// `out[token] += weight · expert(x[token])` for the expert's tokens, one chunk's tokens per
+    /// product (gathered into `[m, hidden]`, so every SGEMM is the one a one-chunk batch makes).
+    func apply(
+        expert e: Int, _ weights: MLPWeights, to list: [(token: Int, slot: Int)], of x: Matrix, choices: [[MoEGate.Choice]], chunkOf: ChunkIndex,
+        into out: Matrix, threads: Int, observer: (any ActivationObserver)?
+    ) {
+        let hidden = config.hiddenSize
+        let observing = observer.map { MLPObservation(observer: $0, layer: layer, names: (.ffnGateExps, .ffnUpExps, .ffnDownExps), slot: .expert(e, of: gate.experts)) }
+        var start = 0
+        while start < list.count {
+            let chunk = chunkOf[list[start].token]
+            var end = start
+            while end < list.count && chunkOf[list[end].token] == chunk { end += 1 }
+            let m = end - start
+            let gathered = Matrix(rows: m, columns: hidden)  // [m, hidden]: this chunk's tokens
+            for i in 0..<m { gathered.row(i).update(from: x.row(list[start + i].token), count: hidden) }
+            let result = Matrix(rows: m, columns: hidden)
+            weights.forward(gathered.pointer, rows: m, into: result.pointer, threads: threads, observing: observing)
+            for i in 0..<m {
+                let (token, slot) = list[start + i]
+                let w = choices[token][slot].weight
+                let y = out.row(token), r = result.row(i)
+                for j in 0..<hidden { y[j] += r[j] * w }
+            }
+            start = end
+        }
     }
 }
 
