@@ -66,25 +66,23 @@ struct DecoderLayer {
         _ batch: Batch, weights w: Weights, attention: MultiLatentAttention, source: any WeightSource, loader: WeightLoader,
         threads: Int, observer: (any ActivationObserver)?
     ) throws(WeightError) {
-        let hidden = config.hiddenSize, rows = batch.residual.rows, eps = Float(config.rmsNormEps)
-        let x = batch.residual, h = batch.normed, delta = batch.delta
+        let eps = Float(config.rmsNormEps)
+        let x = batch.residual, h = batch.normed, delta = batch.delta  // [N, hidden] each
         // Attention, chunk by chunk (its intermediates scale with one chunk only).
-        Kernels.rmsNorm(x.pointer, rows: rows, count: hidden, stride: hidden, weight: w.attention.inputNorm, epsilon: eps, into: h.pointer, outputStride: hidden)
+        Kernels.rmsNorm(x.view, weight: w.attention.inputNorm, epsilon: eps, into: h.view)
         for chunk in batch.chunks {
-            attention.forward(
-                h.row(chunk.lowerBound), tokens: chunk.count, weights: w.attention, rotary: batch.rotary, into: delta.row(chunk.lowerBound),
-                threads: threads, observing: observer.map { (layer, $0) })
+            attention.forward(h.rows(chunk), weights: w.attention, rotary: batch.rotary, into: delta.rows(chunk), threads: threads, observing: observer.map { (layer, $0) })
         }
         x.add(delta)
         // Feed-forward.
-        Kernels.rmsNorm(x.pointer, rows: rows, count: hidden, stride: hidden, weight: w.ffnNorm, epsilon: eps, into: h.pointer, outputStride: hidden)
+        Kernels.rmsNorm(x.view, weight: w.ffnNorm, epsilon: eps, into: h.view)
         switch w.feedForward {
         case .mixture(let router):
             try experts.forward(h, chunks: batch.chunks, router: router, source: source, loader: loader, into: delta, threads: threads, observer: observer)
         case .dense(let mlp):
             let observing = observer.map { MLPObservation(observer: $0, layer: layer, names: (.ffnGate, .ffnUp, .ffnDown), slot: .whole) }
             for chunk in batch.chunks {
-                mlp.forward(h.row(chunk.lowerBound), rows: chunk.count, into: delta.row(chunk.lowerBound), threads: threads, observing: observing)
+                mlp.forward(h.rows(chunk), into: delta.rows(chunk), threads: threads, observing: observing)
             }
         }
         x.add(delta)
@@ -107,22 +105,18 @@ struct MLPWeights: @unchecked Sendable {
     }
 
     /// `out[m×hidden] = MLP(x[m×hidden])`, weight tiles split across `threads`.
-    func forward(_ x: UnsafePointer<Float>, rows m: Int, into out: UnsafeMutablePointer<Float>, threads: Int, observing: MLPObservation? = nil) {
-        let hidden = gate.columns, f = gate.rows
+    func forward(_ x: MatrixView, into out: MatrixView, threads: Int, observing: MLPObservation? = nil) {
+        let m = x.rows, f = gate.rows
         let g = Matrix(rows: m, columns: f), u = Matrix(rows: m, columns: f)  // [m, f]
-        observing?.observe(RowsView(x, rows: m, columns: hidden), \.gate)
-        observing?.observe(RowsView(x, rows: m, columns: hidden), \.up)
-        Kernels.linear(
-            [
-                .init(x, rows: m, inputStride: hidden, weight: gate, into: g.pointer, outputStride: f),
-                .init(x, rows: m, inputStride: hidden, weight: up, into: u.pointer, outputStride: f),
-            ], threads: threads)
+        observing?.observe(x.readOnly, \.gate)
+        observing?.observe(x.readOnly, \.up)
+        Kernels.linear([.init(x, weight: gate, into: g.view), .init(x, weight: up, into: u.view)], threads: threads)
         // Row by row on every thread (each value on its own: the same bits for any split).
         parallelFor(m, threads: threads, minimumPerThread: 4) { rows in
             Kernels.swiGLU(g.row(rows.lowerBound), u.row(rows.lowerBound), count: rows.count * f)
         }
-        observing?.observe(RowsView(g.pointer, rows: m, columns: f), \.down)
-        Kernels.linear(g.pointer, rows: m, inputStride: f, weight: down, into: out, outputStride: hidden, threads: threads)
+        observing?.observe(g.view.readOnly, \.down)
+        Kernels.linear(g.view, weight: down, into: out, threads: threads)
     }
 }
 

@@ -165,13 +165,13 @@ public final class DeepSeekV3Model: @unchecked Sendable {
         }
         if let observer, observer.observesOutput {
             // llama-imatrix --process-output: the head's input at every position of every chunk.
-            Kernels.rmsNorm(residual.pointer, rows: row, count: hidden, stride: hidden, weight: finalNorm, epsilon: eps, into: normed.pointer, outputStride: hidden)
+            Kernels.rmsNorm(residual.view, weight: finalNorm, epsilon: eps, into: normed.view)
             for range in ranges {
                 observer.observe(RowsView(normed.row(range.lowerBound), rows: range.count, columns: hidden), tensor: DeepSeek2Name.output, slot: .whole)
             }
         } else {
             for (_, rows) in selected where !rows.isEmpty {
-                Kernels.rmsNorm(residual.row(rows.lowerBound), rows: rows.count, count: hidden, stride: hidden, weight: finalNorm, epsilon: eps, into: normed.row(rows.lowerBound), outputStride: hidden)
+                Kernels.rmsNorm(residual.rows(rows), weight: finalNorm, epsilon: eps, into: normed.rows(rows))
             }
         }
         // The head for a group of chunks at a time: every chunk's products are the same calls in

@@ -6,14 +6,13 @@ import Quants
 public enum Kernels {
     /// `y = x / sqrt(mean(x²) + eps) · w` for `rows` rows of `count` (RMSNorm, f32; the sum of
     /// squares accumulates in f64).
-    public static func rmsNorm(
-        _ x: UnsafePointer<Float>, rows: Int, count: Int, stride: Int, weight: [Float], epsilon: Float,
-        into y: UnsafeMutablePointer<Float>, outputStride: Int
-    ) {
+    public static func rmsNorm(_ x: MatrixView, weight: [Float], epsilon: Float, into y: MatrixView) {
+        precondition(x.rows == y.rows && x.columns == y.columns && weight.count == x.columns)
+        let count = x.columns
         weight.withUnsafeBufferPointer { w in
-            for r in 0..<rows {
-                let source = x + r * stride
-                let destination = y + r * outputStride
+            for r in 0..<x.rows {
+                let source = x.row(r)
+                let destination = y.row(r)
                 var sum: Double = 0
                 for i in 0..<count { sum += Double(source[i]) * Double(source[i]) }
                 let inverse = Float(1 / (sum / Double(count) + Double(epsilon)).squareRoot())
@@ -49,30 +48,24 @@ public enum Kernels {
     public static let weightRowTile = 512
 
     /// `y[m×n] = x[m×k] · Wᵀ` with `W` `[n×k]`, the weight's rows split into fixed tiles across threads.
-    public static func linear(
-        _ x: UnsafePointer<Float>, rows m: Int, inputStride: Int, weight: Matrix, into y: UnsafeMutablePointer<Float>,
-        outputStride: Int, threads: Int
-    ) {
-        linear([Product(x, rows: m, inputStride: inputStride, weight: weight, into: y, outputStride: outputStride)], threads: threads)
+    public static func linear(_ x: MatrixView, weight: Matrix, into y: MatrixView, threads: Int) {
+        linear([Product(x, weight: weight, into: y)], threads: threads)
     }
 
     /// One `y = x · Wᵀ` of a group run by `linear(_:threads:)`.
     public struct Product: @unchecked Sendable {
-        let x: UnsafePointer<Float>
-        let rows: Int
-        let inputStride: Int
-        let weight: Matrix
-        let y: UnsafeMutablePointer<Float>
-        let outputStride: Int
+        let x: MatrixView  // [m, k]
+        let weight: Matrix  // [n, k]
+        let y: MatrixView  // [m, n]
 
-        public init(_ x: UnsafePointer<Float>, rows: Int, inputStride: Int, weight: Matrix, into y: UnsafeMutablePointer<Float>, outputStride: Int) {
+        public init(_ x: MatrixView, weight: Matrix, into y: MatrixView) {
+            precondition(x.columns == weight.columns && y.columns == weight.rows && x.rows == y.rows)
             self.x = x
-            self.rows = rows
-            self.inputStride = inputStride
             self.weight = weight
             self.y = y
-            self.outputStride = outputStride
         }
+
+        var rows: Int { x.rows }
     }
 
     /// Several independent products (e.g. an MLP's gate and up) as one list of weight-row tiles
@@ -104,8 +97,8 @@ public enum Kernels {
                 for t in cuts[worker]..<cuts[worker + 1] {
                     let tile = plan[t], product = products[tile.product]
                     BLAS.multiplyTransposed(
-                        m: product.rows, n: tile.count, k: product.weight.columns, a: product.x, lda: product.inputStride,
-                        b: product.weight.row(tile.start), ldb: product.weight.columns, c: product.y + tile.start, ldc: product.outputStride)
+                        m: product.rows, n: tile.count, k: product.weight.columns, a: product.x.pointer, lda: product.x.stride,
+                        b: product.weight.row(tile.start), ldb: product.weight.columns, c: product.y.pointer + tile.start, ldc: product.y.stride)
                 }
             }
         }

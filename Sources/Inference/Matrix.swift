@@ -29,6 +29,43 @@ public final class Matrix: @unchecked Sendable {
         for i in 0..<count { r[i] += d[i] }
     }
 
+    /// The whole matrix as a view; `rows(range)`: some of its rows.
+    public var view: MatrixView { MatrixView(pointer, rows: rows, columns: columns) }
+    public func rows(_ range: Range<Int>) -> MatrixView { view.rows(range) }
+
     /// The values as an array (tests and reports).
     public var values: [Float] { Array(UnsafeBufferPointer(start: pointer, count: count)) }
+}
+
+/// `rows × columns` f32 values in memory, row `r` at `pointer + r·stride`: a matrix, some of its
+/// rows or some of its columns (e.g. `kv[:, :L]`), as the kernels take them.
+public struct MatrixView: @unchecked Sendable {
+    public let pointer: UnsafeMutablePointer<Float>
+    public let rows: Int
+    public let columns: Int
+    public let stride: Int
+
+    public init(_ pointer: UnsafeMutablePointer<Float>, rows: Int, columns: Int, stride: Int? = nil) {
+        precondition((stride ?? columns) >= columns)
+        self.pointer = pointer
+        self.rows = rows
+        self.columns = columns
+        self.stride = stride ?? columns
+    }
+
+    @inline(__always)
+    public func row(_ index: Int) -> UnsafeMutablePointer<Float> { pointer + index * stride }
+
+    public func rows(_ range: Range<Int>) -> MatrixView {
+        precondition(range.lowerBound >= 0 && range.upperBound <= rows)
+        return MatrixView(row(range.lowerBound), rows: range.count, columns: columns, stride: stride)
+    }
+
+    public func columns(_ range: Range<Int>) -> MatrixView {
+        precondition(range.lowerBound >= 0 && range.upperBound <= columns)
+        return MatrixView(pointer + range.lowerBound, rows: rows, columns: range.count, stride: stride)
+    }
+
+    /// The same values for reading (what activation observers see).
+    public var readOnly: RowsView { RowsView(pointer, rows: rows, columns: columns, stride: stride) }
 }

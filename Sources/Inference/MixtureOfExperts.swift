@@ -65,7 +65,7 @@ struct RoutedExperts {
             let weights = try MLPWeights.load(prefix: prefix + "shared_experts.", from: loader)
             let observing = observer.map { MLPObservation(observer: $0, layer: layer, names: (.ffnGateShexp, .ffnUpShexp, .ffnDownShexp), slot: .whole) }
             for chunk in chunks {
-                weights.forward(x.row(chunk.lowerBound), rows: chunk.count, into: shared.row(chunk.lowerBound), threads: threads, observing: observing)
+                weights.forward(x.rows(chunk), into: shared.rows(chunk), threads: threads, observing: observing)
             }
             out.add(shared)
         }
@@ -73,11 +73,10 @@ struct RoutedExperts {
 
     /// Each token's experts and weights: router logits `[N, E]` chunk by chunk, then `MoEGate`.
     func route(_ x: Matrix, chunks: [Range<Int>], router: Router, threads: Int, observer: (any ActivationObserver)?) -> [[MoEGate.Choice]] {
-        let hidden = config.hiddenSize
         let logits = Matrix(rows: x.rows, columns: gate.experts)  // [N, E]
         for chunk in chunks {
-            observer?.observe(RowsView(x.row(chunk.lowerBound), rows: chunk.count, columns: hidden), tensor: DeepSeek2Name.ffnGateInp.name(layer: layer), slot: .whole)
-            Kernels.linear(x.row(chunk.lowerBound), rows: chunk.count, inputStride: hidden, weight: router.weight, into: logits.row(chunk.lowerBound), outputStride: gate.experts, threads: threads)
+            observer?.observe(x.rows(chunk).readOnly, tensor: DeepSeek2Name.ffnGateInp.name(layer: layer), slot: .whole)
+            Kernels.linear(x.rows(chunk), weight: router.weight, into: logits.rows(chunk), threads: threads)
         }
         return router.bias.withUnsafeBufferPointer { b in
             (0..<x.rows).map { t in gate.route(logits: logits.row(t), bias: b.baseAddress) }
@@ -110,7 +109,7 @@ struct RoutedExperts {
             let gathered = Matrix(rows: m, columns: hidden)  // [m, hidden]: this chunk's tokens
             for i in 0..<m { gathered.row(i).update(from: x.row(list[start + i].token), count: hidden) }
             let result = Matrix(rows: m, columns: hidden)
-            weights.forward(gathered.pointer, rows: m, into: result.pointer, threads: threads, observing: observing)
+            weights.forward(gathered.view, into: result.view, threads: threads, observing: observing)
             for i in 0..<m {
                 let (token, slot) = list[start + i]
                 let w = choices[token][slot].weight

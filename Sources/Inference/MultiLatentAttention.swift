@@ -61,34 +61,30 @@ struct MultiLatentAttention {
     /// `out[T×hidden] = MLA(x)` for normalised input `x[T×hidden]`; `observing` (layer, observer)
     /// sees each weight's input in llama.cpp's MLA form (absorbed only).
     func forward(
-        _ x: UnsafePointer<Float>, tokens t: Int, weights w: AttentionWeights, rotary: (cos: [Float], sin: [Float]),
-        into out: UnsafeMutablePointer<Float>, threads: Int, observing: (layer: Int, observer: any ActivationObserver)? = nil
+        _ x: MatrixView, weights w: AttentionWeights, rotary: (cos: [Float], sin: [Float]),
+        into out: MatrixView, threads: Int, observing: (layer: Int, observer: any ActivationObserver)? = nil
     ) {
-        let c = config
+        let c = config, t = x.rows
         let heads = c.numAttentionHeads, nope = c.qkNopeHeadDim, r = c.qkRopeHeadDim, v = c.vHeadDim
-        let latent = c.kvLoraRank, qk = nope + r, hidden = c.hiddenSize
+        let latent = c.kvLoraRank, qk = nope + r
         let eps = Float(c.rmsNormEps)
         let half = r / 2
 
         @Sendable func observe(_ input: RowsView, _ name: DeepSeek2Name, _ slot: MatrixSlot = .whole) {
             observing?.observer.observe(input, tensor: name.name(layer: observing!.layer), slot: slot)
         }
-        observe(RowsView(x, rows: t, columns: hidden), .attnQA)
-        observe(RowsView(x, rows: t, columns: hidden), .attnKVAMQA)
+        observe(x.readOnly, .attnQA)
+        observe(x.readOnly, .attnKVAMQA)
         let qa = Matrix(rows: t, columns: c.qLoraRank)  // [T, qLora]
         let kv = Matrix(rows: t, columns: latent + r)  // [T, L+r]
         // q_a and kv_a read the same input: one tile list keeps both cores busy (same products).
-        Kernels.linear(
-            [
-                .init(x, rows: t, inputStride: hidden, weight: w.qA, into: qa.pointer, outputStride: qa.columns),
-                .init(x, rows: t, inputStride: hidden, weight: w.kvA, into: kv.pointer, outputStride: kv.columns),
-            ], threads: threads)
-        Kernels.rmsNorm(qa.pointer, rows: t, count: qa.columns, stride: qa.columns, weight: w.qANorm, epsilon: eps, into: qa.pointer, outputStride: qa.columns)
-        observe(RowsView(qa.pointer, rows: t, columns: qa.columns), .attnQB)
+        Kernels.linear([.init(x, weight: w.qA, into: qa.view), .init(x, weight: w.kvA, into: kv.view)], threads: threads)
+        Kernels.rmsNorm(qa.view, weight: w.qANorm, epsilon: eps, into: qa.view)
+        observe(qa.view.readOnly, .attnQB)
         let q = Matrix(rows: t, columns: heads * qk)  // [T, H·(n+r)]
-        Kernels.linear(qa.pointer, rows: t, inputStride: qa.columns, weight: w.qB, into: q.pointer, outputStride: q.columns, threads: threads)
+        Kernels.linear(qa.view, weight: w.qB, into: q.view, threads: threads)
         let latentKV = Matrix(rows: t, columns: latent)  // [T, L]: c, the normalised latent
-        Kernels.rmsNorm(kv.pointer, rows: t, count: latent, stride: kv.columns, weight: w.kvANorm, epsilon: eps, into: latentKV.pointer, outputStride: latent)
+        Kernels.rmsNorm(kv.view.columns(0..<latent), weight: w.kvANorm, epsilon: eps, into: latentKV.view)
         let keyPE = Matrix(rows: t, columns: r)  // [T, r]
         rotary.cos.withUnsafeBufferPointer { cos in
             rotary.sin.withUnsafeBufferPointer { sin in
@@ -114,8 +110,8 @@ struct MultiLatentAttention {
                 }
             }
         }
-        observe(RowsView(attended.pointer, rows: t, columns: attended.columns), .attnOutput)
-        Kernels.linear(attended.pointer, rows: t, inputStride: attended.columns, weight: w.output, into: out, outputStride: hidden, threads: threads)
+        observe(attended.view.readOnly, .attnOutput)
+        Kernels.linear(attended.view, weight: w.output, into: out, threads: threads)
     }
 
     /// What every head reads, and `attended` `[T, H·v]`, where head `h` writes columns `h·v..<(h+1)·v`.
