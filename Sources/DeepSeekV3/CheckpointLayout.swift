@@ -61,53 +61,55 @@ public struct CheckpointLayout: Sendable {
             }
         }
 
-        add("model.embed_tokens.weight", [c.vocabSize, h], .bf16, .embedding)
+        add(CheckpointName.embedding, [c.vocabSize, h], .bf16, .embedding)
         for layer in 0..<(c.numHiddenLayers + c.numNextNPredictLayers) {
             let mtp = layer >= c.numHiddenLayers
-            let p = "model.layers.\(layer)."
-            func layerTensor(_ suffix: String, _ shape: [Int], _ storage: Storage, _ role: Role) {
-                add(p + suffix, shape, storage, role, layer: layer, mtp: mtp)
+            func layerTensor(_ tensor: CheckpointName.Layer, _ shape: [Int], _ storage: Storage, _ role: Role) {
+                add(tensor.name(layer: layer), shape, storage, role, layer: layer, mtp: mtp)
             }
-            layerTensor("self_attn.q_a_proj.weight", [c.qLoraRank, h], .fp8Linear, .attention)
-            layerTensor("self_attn.q_a_layernorm.weight", [c.qLoraRank], .bf16, .norm)
-            layerTensor("self_attn.q_b_proj.weight", [c.numAttentionHeads * c.qkHeadDim, c.qLoraRank], .fp8Linear, .attention)
-            layerTensor("self_attn.kv_a_proj_with_mqa.weight", [c.kvLoraRank + c.qkRopeHeadDim, h], .fp8Linear, .attention)
-            layerTensor("self_attn.kv_a_layernorm.weight", [c.kvLoraRank], .bf16, .norm)
-            layerTensor("self_attn.kv_b_proj.weight", [c.numAttentionHeads * (c.qkNopeHeadDim + c.vHeadDim), c.kvLoraRank], .fp8Linear, .attention)
-            layerTensor("self_attn.o_proj.weight", [h, c.numAttentionHeads * c.vHeadDim], .fp8Linear, .attention)
+            func mlpTensor(_ mlp: CheckpointName.MLP, _ projection: CheckpointName.Projection, _ shape: [Int], _ role: Role) {
+                add(CheckpointName.mlp(mlp, projection, layer: layer), shape, .fp8Linear, role, layer: layer, mtp: mtp)
+            }
+            layerTensor(.qA, [c.qLoraRank, h], .fp8Linear, .attention)
+            layerTensor(.qANorm, [c.qLoraRank], .bf16, .norm)
+            layerTensor(.qB, [c.numAttentionHeads * c.qkHeadDim, c.qLoraRank], .fp8Linear, .attention)
+            layerTensor(.kvA, [c.kvLoraRank + c.qkRopeHeadDim, h], .fp8Linear, .attention)
+            layerTensor(.kvANorm, [c.kvLoraRank], .bf16, .norm)
+            layerTensor(.kvB, [c.numAttentionHeads * (c.qkNopeHeadDim + c.vHeadDim), c.kvLoraRank], .fp8Linear, .attention)
+            layerTensor(.attentionOutput, [h, c.numAttentionHeads * c.vHeadDim], .fp8Linear, .attention)
             if c.isMoELayer(layer) {
                 let f = c.moeIntermediateSize
-                layerTensor("mlp.gate.weight", [c.nRoutedExperts, h], .bf16, .router)
-                layerTensor("mlp.gate.e_score_correction_bias", [c.nRoutedExperts], .f32, .router)
+                layerTensor(.router, [c.nRoutedExperts, h], .bf16, .router)
+                layerTensor(.routerBias, [c.nRoutedExperts], .f32, .router)
                 for expert in 0..<c.nRoutedExperts {
-                    layerTensor("mlp.experts.\(expert).gate_proj.weight", [f, h], .fp8Linear, .routedExpert)
-                    layerTensor("mlp.experts.\(expert).up_proj.weight", [f, h], .fp8Linear, .routedExpert)
-                    layerTensor("mlp.experts.\(expert).down_proj.weight", [h, f], .fp8Linear, .routedExpert)
+                    mlpTensor(.expert(expert), .gate, [f, h], .routedExpert)
+                    mlpTensor(.expert(expert), .up, [f, h], .routedExpert)
+                    mlpTensor(.expert(expert), .down, [h, f], .routedExpert)
                 }
                 if c.nSharedExperts > 0 {
                     let shared = f * c.nSharedExperts
-                    layerTensor("mlp.shared_experts.gate_proj.weight", [shared, h], .fp8Linear, .sharedExpert)
-                    layerTensor("mlp.shared_experts.up_proj.weight", [shared, h], .fp8Linear, .sharedExpert)
-                    layerTensor("mlp.shared_experts.down_proj.weight", [h, shared], .fp8Linear, .sharedExpert)
+                    mlpTensor(.shared, .gate, [shared, h], .sharedExpert)
+                    mlpTensor(.shared, .up, [shared, h], .sharedExpert)
+                    mlpTensor(.shared, .down, [h, shared], .sharedExpert)
                 }
             } else {
-                layerTensor("mlp.gate_proj.weight", [c.intermediateSize, h], .fp8Linear, .denseFFN)
-                layerTensor("mlp.up_proj.weight", [c.intermediateSize, h], .fp8Linear, .denseFFN)
-                layerTensor("mlp.down_proj.weight", [h, c.intermediateSize], .fp8Linear, .denseFFN)
+                mlpTensor(.dense, .gate, [c.intermediateSize, h], .denseFFN)
+                mlpTensor(.dense, .up, [c.intermediateSize, h], .denseFFN)
+                mlpTensor(.dense, .down, [h, c.intermediateSize], .denseFFN)
             }
-            layerTensor("input_layernorm.weight", [h], .bf16, .norm)
-            layerTensor("post_attention_layernorm.weight", [h], .bf16, .norm)
+            layerTensor(.inputNorm, [h], .bf16, .norm)
+            layerTensor(.postAttentionNorm, [h], .bf16, .norm)
             if mtp {
-                layerTensor("embed_tokens.weight", [c.vocabSize, h], .bf16, .embedding)
-                layerTensor("enorm.weight", [h], .bf16, .norm)
-                layerTensor("hnorm.weight", [h], .bf16, .norm)
-                layerTensor("eh_proj.weight", [h, 2 * h], .bf16, .mtpProjection)
-                layerTensor("shared_head.norm.weight", [h], .bf16, .norm)
-                layerTensor("shared_head.head.weight", [c.vocabSize, h], .bf16, .outputHead)
+                layerTensor(.mtpEmbedding, [c.vocabSize, h], .bf16, .embedding)
+                layerTensor(.mtpEmbeddingNorm, [h], .bf16, .norm)
+                layerTensor(.mtpHiddenNorm, [h], .bf16, .norm)
+                layerTensor(.mtpProjection, [h, 2 * h], .bf16, .mtpProjection)
+                layerTensor(.mtpHeadNorm, [h], .bf16, .norm)
+                layerTensor(.mtpHead, [c.vocabSize, h], .bf16, .outputHead)
             }
         }
-        add("model.norm.weight", [h], .bf16, .norm)
-        if !c.tieWordEmbeddings { add("lm_head.weight", [c.vocabSize, h], .bf16, .outputHead) }
+        add(CheckpointName.finalNorm, [h], .bf16, .norm)
+        if !c.tieWordEmbeddings { add(CheckpointName.lmHead, [c.vocabSize, h], .bf16, .outputHead) }
         tensors = list
     }
 

@@ -47,58 +47,59 @@ public struct DeepSeek2Tensor: Sendable {
     public static func plan(_ c: DeepSeekV3Config, keepMTP: Bool = false) -> [DeepSeek2Tensor] {
         let h = c.hiddenSize
         var list: [DeepSeek2Tensor] = [
-            .init(name: DeepSeek2Name.tokenEmbedding, dimensions: [h, c.vocabSize], source: .tensor("model.embed_tokens.weight"), role: .tokenEmbedding),
-            .init(name: DeepSeek2Name.outputNorm, dimensions: [h], source: .tensor("model.norm.weight"), role: .keepF32),
-            .init(name: DeepSeek2Name.output, dimensions: [h, c.vocabSize], source: .tensor(c.tieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight"), role: .output),
+            .init(name: DeepSeek2Name.tokenEmbedding, dimensions: [h, c.vocabSize], source: .tensor(CheckpointName.embedding), role: .tokenEmbedding),
+            .init(name: DeepSeek2Name.outputNorm, dimensions: [h], source: .tensor(CheckpointName.finalNorm), role: .keepF32),
+            .init(name: DeepSeek2Name.output, dimensions: [h, c.vocabSize], source: .tensor(CheckpointName.head(tiedToEmbedding: c.tieWordEmbeddings)), role: .output),
         ]
         let blocks = c.numHiddenLayers + (keepMTP ? c.numNextNPredictLayers : 0)
         for i in 0..<blocks {
-            let hf = "model.layers.\(i)."
+            func hf(_ tensor: CheckpointName.Layer) -> String { tensor.name(layer: i) }
+            func hf(_ mlp: CheckpointName.MLP, _ projection: CheckpointName.Projection) -> String { CheckpointName.mlp(mlp, projection, layer: i) }
             func add(_ name: DeepSeek2Name, _ dims: [Int], _ source: Source, _ role: Role) {
                 list.append(.init(name: name.name(layer: i), dimensions: dims, source: source, role: role, layer: i))
             }
             func add(nextn name: String, _ dims: [Int], _ source: Source, _ role: Role) {
                 list.append(.init(name: "blk.\(i).nextn.\(name).weight", dimensions: dims, source: source, role: role, layer: i))
             }
-            add(.attnNorm, [h], .tensor(hf + "input_layernorm.weight"), .keepF32)
-            add(.attnQA, [h, c.qLoraRank], .tensor(hf + "self_attn.q_a_proj.weight"), .attention)
-            add(.attnQANorm, [c.qLoraRank], .tensor(hf + "self_attn.q_a_layernorm.weight"), .keepF32)
-            add(.attnQB, [c.qLoraRank, c.numAttentionHeads * c.qkHeadDim], .tensor(hf + "self_attn.q_b_proj.weight"), .attention)
-            add(.attnKVAMQA, [h, c.kvLoraRank + c.qkRopeHeadDim], .tensor(hf + "self_attn.kv_a_proj_with_mqa.weight"), .attention)
-            add(.attnKVANorm, [c.kvLoraRank], .tensor(hf + "self_attn.kv_a_layernorm.weight"), .keepF32)
-            let kvb = hf + "self_attn.kv_b_proj.weight"
+            add(.attnNorm, [h], .tensor(hf(.inputNorm)), .keepF32)
+            add(.attnQA, [h, c.qLoraRank], .tensor(hf(.qA)), .attention)
+            add(.attnQANorm, [c.qLoraRank], .tensor(hf(.qANorm)), .keepF32)
+            add(.attnQB, [c.qLoraRank, c.numAttentionHeads * c.qkHeadDim], .tensor(hf(.qB)), .attention)
+            add(.attnKVAMQA, [h, c.kvLoraRank + c.qkRopeHeadDim], .tensor(hf(.kvA)), .attention)
+            add(.attnKVANorm, [c.kvLoraRank], .tensor(hf(.kvANorm)), .keepF32)
+            let kvb = hf(.kvB)
             add(.attnKB, [c.qkNopeHeadDim, c.kvLoraRank, c.numAttentionHeads],
                 .keyFromKVB(kvb, heads: c.numAttentionHeads, nope: c.qkNopeHeadDim, v: c.vHeadDim, kvLora: c.kvLoraRank), .attention)
             add(.attnVB, [c.kvLoraRank, c.vHeadDim, c.numAttentionHeads],
                 .valueFromKVB(kvb, heads: c.numAttentionHeads, nope: c.qkNopeHeadDim, v: c.vHeadDim, kvLora: c.kvLoraRank), .attention)
-            add(.attnOutput, [c.numAttentionHeads * c.vHeadDim, h], .tensor(hf + "self_attn.o_proj.weight"), .attentionOutput)
-            add(.ffnNorm, [h], .tensor(hf + "post_attention_layernorm.weight"), .keepF32)
+            add(.attnOutput, [c.numAttentionHeads * c.vHeadDim, h], .tensor(hf(.attentionOutput)), .attentionOutput)
+            add(.ffnNorm, [h], .tensor(hf(.postAttentionNorm)), .keepF32)
             if c.isMoELayer(i) {
                 let e = c.nRoutedExperts, f = c.moeIntermediateSize
-                add(.ffnGateInp, [h, e], .tensor(hf + "mlp.gate.weight"), .keepF32)
-                add(.expProbsB, [e], .tensor(hf + "mlp.gate.e_score_correction_bias"), .keepF32)
-                func experts(_ part: String) -> Source { .stacked((0..<e).map { hf + "mlp.experts.\($0).\(part).weight" }) }
-                add(.ffnGateExps, [h, f, e], experts("gate_proj"), .ffnGate)
-                add(.ffnUpExps, [h, f, e], experts("up_proj"), .ffnUp)
-                add(.ffnDownExps, [f, h, e], experts("down_proj"), .ffnDown)
+                add(.ffnGateInp, [h, e], .tensor(hf(.router)), .keepF32)
+                add(.expProbsB, [e], .tensor(hf(.routerBias)), .keepF32)
+                func experts(_ projection: CheckpointName.Projection) -> Source { .stacked((0..<e).map { hf(.expert($0), projection) }) }
+                add(.ffnGateExps, [h, f, e], experts(.gate), .ffnGate)
+                add(.ffnUpExps, [h, f, e], experts(.up), .ffnUp)
+                add(.ffnDownExps, [f, h, e], experts(.down), .ffnDown)
                 if c.nSharedExperts > 0 {
                     let s = f * c.nSharedExperts
-                    add(.ffnGateShexp, [h, s], .tensor(hf + "mlp.shared_experts.gate_proj.weight"), .ffnGate)
-                    add(.ffnUpShexp, [h, s], .tensor(hf + "mlp.shared_experts.up_proj.weight"), .ffnUp)
-                    add(.ffnDownShexp, [s, h], .tensor(hf + "mlp.shared_experts.down_proj.weight"), .ffnDown)
+                    add(.ffnGateShexp, [h, s], .tensor(hf(.shared, .gate)), .ffnGate)
+                    add(.ffnUpShexp, [h, s], .tensor(hf(.shared, .up)), .ffnUp)
+                    add(.ffnDownShexp, [s, h], .tensor(hf(.shared, .down)), .ffnDown)
                 }
             } else {
-                add(.ffnGate, [h, c.intermediateSize], .tensor(hf + "mlp.gate_proj.weight"), .ffnGate)
-                add(.ffnUp, [h, c.intermediateSize], .tensor(hf + "mlp.up_proj.weight"), .ffnUp)
-                add(.ffnDown, [c.intermediateSize, h], .tensor(hf + "mlp.down_proj.weight"), .ffnDown)
+                add(.ffnGate, [h, c.intermediateSize], .tensor(hf(.dense, .gate)), .ffnGate)
+                add(.ffnUp, [h, c.intermediateSize], .tensor(hf(.dense, .up)), .ffnUp)
+                add(.ffnDown, [c.intermediateSize, h], .tensor(hf(.dense, .down)), .ffnDown)
             }
             if i >= c.numHiddenLayers {
-                add(nextn: "eh_proj", [2 * h, h], .tensor(hf + "eh_proj.weight"), .attention)
-                add(nextn: "enorm", [h], .tensor(hf + "enorm.weight"), .keepF32)
-                add(nextn: "hnorm", [h], .tensor(hf + "hnorm.weight"), .keepF32)
-                add(nextn: "embed_tokens", [h, c.vocabSize], .tensor(hf + "embed_tokens.weight"), .tokenEmbedding)
-                add(nextn: "shared_head_head", [h, c.vocabSize], .tensor(hf + "shared_head.head.weight"), .output)
-                add(nextn: "shared_head_norm", [h], .tensor(hf + "shared_head.norm.weight"), .keepF32)
+                add(nextn: "eh_proj", [2 * h, h], .tensor(hf(.mtpProjection)), .attention)
+                add(nextn: "enorm", [h], .tensor(hf(.mtpEmbeddingNorm)), .keepF32)
+                add(nextn: "hnorm", [h], .tensor(hf(.mtpHiddenNorm)), .keepF32)
+                add(nextn: "embed_tokens", [h, c.vocabSize], .tensor(hf(.mtpEmbedding)), .tokenEmbedding)
+                add(nextn: "shared_head_head", [h, c.vocabSize], .tensor(hf(.mtpHead)), .output)
+                add(nextn: "shared_head_norm", [h], .tensor(hf(.mtpHeadNorm)), .keepF32)
             }
         }
         return list

@@ -36,7 +36,7 @@ public struct LayoutCheck: Sendable {
         let present = Set(checkpoint.tensorNames)
         let config = layout.config
         for layer in config.numHiddenLayers..<(config.numHiddenLayers + config.numNextNPredictLayers) {
-            let prefix = "model.layers.\(layer)."
+            let prefix = CheckpointName.layerPrefix(layer)
             if !present.contains(where: { $0.hasPrefix(prefix) }) { absentMTPLayers.append(layer) }
         }
         var expectedNames = Set<String>()

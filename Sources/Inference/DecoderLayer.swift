@@ -28,16 +28,15 @@ struct DecoderLayer {
         case mixture(RoutedExperts.Router)
     }
 
-    var prefix: String { "model.layers.\(layer)." }
     var experts: RoutedExperts { RoutedExperts(config: config, layer: layer) }
 
     /// Every non-expert weight `load` reads (what the scheduler reads ahead and releases).
     var names: [String] {
-        var names = AttentionWeights.names(layer: layer) + [prefix + "post_attention_layernorm.weight"]
+        var names = AttentionWeights.names(layer: layer) + [CheckpointName.Layer.postAttentionNorm.name(layer: layer)]
         if config.isMoELayer(layer) {
             names += experts.routerNames() + experts.sharedNames()
         } else {
-            names += MLPWeights.names(prefix: prefix + "mlp.")
+            names += CheckpointName.mlp(.dense, layer: layer)
         }
         return names
     }
@@ -45,10 +44,10 @@ struct DecoderLayer {
     func load(from loader: WeightLoader) throws(WeightError) -> Weights {
         Weights(
             attention: try AttentionWeights.load(layer: layer, from: loader),
-            ffnNorm: try loader.vector(prefix + "post_attention_layernorm.weight"),
+            ffnNorm: try loader.vector(CheckpointName.Layer.postAttentionNorm.name(layer: layer)),
             feedForward: config.isMoELayer(layer)
                 ? .mixture(try experts.loadRouter(from: loader))
-                : .dense(try MLPWeights.load(prefix: prefix + "mlp.", from: loader)))
+                : .dense(try MLPWeights.load(CheckpointName.mlp(.dense, layer: layer), from: loader)))
     }
 
     /// The batch's residual stream and the two scratch matrices a layer writes, `[N, hidden]`
@@ -95,12 +94,8 @@ struct MLPWeights: @unchecked Sendable {
     var up: Matrix  // [f, hidden]
     var down: Matrix  // [hidden, f]
 
-    static func names(prefix: String) -> [String] {
-        [prefix + "gate_proj.weight", prefix + "up_proj.weight", prefix + "down_proj.weight"]
-    }
-
-    static func load(prefix: String, from loader: WeightLoader) throws(WeightError) -> MLPWeights {
-        let n = names(prefix: prefix)
+    /// `names`: gate, up, down (`CheckpointName.mlp`).
+    static func load(_ n: [String], from loader: WeightLoader) throws(WeightError) -> MLPWeights {
         return MLPWeights(gate: try loader.matrix(n[0]), up: try loader.matrix(n[1]), down: try loader.matrix(n[2]))
     }
 

@@ -123,7 +123,7 @@ public final class DeepSeekV3Model: @unchecked Sendable {
             firstLayer = start.layer
         } else {
             // Embedding: only the rows of the batch's tokens are decoded.
-            let embedding = "model.embed_tokens.weight"
+            let embedding = CheckpointName.embedding
             source.prefetch([embedding])
             let flat = chunks.flatMap { $0 }
             for (r, token) in flat.enumerated() { try source.read(embedding, rows: token..<(token + 1), into: residual.row(r)) }
@@ -156,7 +156,7 @@ public final class DeepSeekV3Model: @unchecked Sendable {
         save(c.numHiddenLayers)
         if firstLayer == c.numHiddenLayers { source.prefetch(headNames) }
         // Final norm and LM head, for the requested positions only.
-        let finalNorm = try source.vector("model.norm.weight")
+        let finalNorm = try source.vector(CheckpointName.finalNorm)
         var selected: [(chunk: Int, rows: Range<Int>)] = []
         for (i, range) in ranges.enumerated() {
             let first = Swift.min(range.lowerBound + positions.lowerBound, range.upperBound)
@@ -197,8 +197,8 @@ public final class DeepSeekV3Model: @unchecked Sendable {
         progress?(steps, steps)
     }
 
-    var headNames: [String] { ["model.norm.weight", headWeightName] }
-    var headWeightName: String { config.tieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight" }
+    var headNames: [String] { [CheckpointName.finalNorm, headWeightName] }
+    var headWeightName: String { CheckpointName.head(tiedToEmbedding: config.tieWordEmbeddings) }
 
     /// The LM head in fixed tiles of vocabulary rows: each tile is decoded once and multiplied with
     /// every chunk's selected rows. The whole `[vocab, hidden]` head is never in memory at once.

@@ -19,13 +19,11 @@ struct RoutedExperts {
         gate = MoEGate(config: config)
     }
 
-    var prefix: String { "model.layers.\(layer).mlp." }
+    func routerNames() -> [String] { [CheckpointName.Layer.router.name(layer: layer), CheckpointName.Layer.routerBias.name(layer: layer)] }
 
-    func routerNames() -> [String] { [prefix + "gate.weight", prefix + "gate.e_score_correction_bias"] }
+    func expertNames(_ e: Int) -> [String] { CheckpointName.mlp(.expert(e), layer: layer) }
 
-    func expertNames(_ e: Int) -> [String] { MLPWeights.names(prefix: prefix + "experts.\(e).") }
-
-    func sharedNames() -> [String] { MLPWeights.names(prefix: prefix + "shared_experts.") }
+    func sharedNames() -> [String] { CheckpointName.mlp(.shared, layer: layer) }
 
     /// The router's weights, loaded with the layer's other non-expert weights.
     struct Router: @unchecked Sendable {
@@ -55,14 +53,14 @@ struct RoutedExperts {
         if let first = used.first { source.prefetch(expertNames(first)) }
         for (u, e) in used.enumerated() {
             if u + 1 < used.count { source.prefetch(expertNames(used[u + 1])) }
-            let weights = try MLPWeights.load(prefix: prefix + "experts.\(e).", from: loader)
+            let weights = try MLPWeights.load(expertNames(e), from: loader)
             apply(expert: e, weights, to: assigned[e], of: x, choices: choices, chunkOf: chunkOf, into: out, threads: threads, observer: observer)
             source.release(expertNames(e))
         }
         // y + z: the shared experts, chunk by chunk.
         if config.nSharedExperts > 0 {
             let shared = Matrix(rows: x.rows, columns: config.hiddenSize)
-            let weights = try MLPWeights.load(prefix: prefix + "shared_experts.", from: loader)
+            let weights = try MLPWeights.load(sharedNames(), from: loader)
             let observing = observer.map { MLPObservation(observer: $0, layer: layer, names: (.ffnGateShexp, .ffnUpShexp, .ffnDownShexp), slot: .whole) }
             for chunk in chunks {
                 weights.forward(x.rows(chunk), into: shared.rows(chunk), threads: threads, observing: observing)

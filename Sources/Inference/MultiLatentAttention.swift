@@ -28,12 +28,7 @@ struct AttentionWeights: @unchecked Sendable {
     var output: Matrix
 
     static func names(layer i: Int) -> [String] {
-        let p = "model.layers.\(i)."
-        return [
-            p + "input_layernorm.weight", p + "self_attn.q_a_proj.weight", p + "self_attn.q_a_layernorm.weight",
-            p + "self_attn.q_b_proj.weight", p + "self_attn.kv_a_proj_with_mqa.weight",
-            p + "self_attn.kv_a_layernorm.weight", p + "self_attn.kv_b_proj.weight", p + "self_attn.o_proj.weight",
-        ]
+        [CheckpointName.Layer.inputNorm, .qA, .qANorm, .qB, .kvA, .kvANorm, .kvB, .attentionOutput].map { $0.name(layer: i) }
     }
 
     static func load(layer i: Int, from loader: WeightLoader) throws(WeightError) -> AttentionWeights {
