@@ -23,12 +23,26 @@ public enum TestSupport {
 
     public static var devModelAvailable: Bool { FileManager.default.fileExists(atPath: packageRoot + "/../shared/devmodel/dev.tar.zst") }
 
-    /// A fresh empty directory under the system temp directory.
+    /// A fresh empty directory, under this test process's own root in the system temp directory.
     public static func scratchDirectory(_ label: String = "test") -> String {
-        let template = NSTemporaryDirectory() + "moepack-\(label)-XXXXXX"
+        makeTemporaryDirectory(processRoot + "/\(label)-XXXXXX")
+    }
+
+    /// Every scratch directory of this process (models, GGUFs, an unpacked dev checkpoint of
+    /// 276 MB) lives here, and the whole tree is removed when the process exits: runs of the suite
+    /// must not fill the disk (thousands of left-over directories once did).
+    static let processRoot: String = {
+        let root = makeTemporaryDirectory(NSTemporaryDirectory() + "moepack-tests-XXXXXX")
+        atexit { try? FileManager.default.removeItem(atPath: TestSupport.processRoot) }
+        return root
+    }()
+
+    static func makeTemporaryDirectory(_ template: String) -> String {
         var bytes = Array(template.utf8CString)
-        let path = bytes.withUnsafeMutableBufferPointer { buffer in String(cString: mkdtemp(buffer.baseAddress!)) }
-        return path
+        guard let made = bytes.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+            fatalError("cannot create a scratch directory from \(template): errno \(errno)")
+        }
+        return String(cString: made)
     }
 
     /// The `moepack` executable next to the test bundle (SwiftPM builds it: the test target
