@@ -332,8 +332,11 @@ struct BenchCheckpointOptions: ParsableArguments {
     @Option(parsing: .upToNextOption, help: "Presets to run.")
     var presets: [SyntheticPreset] = [.small, .medium]
 
-    @Option(help: "Worker threads.")
-    var threads: Int = availableCoreCount
+    @OptionGroup var parallelism: ThreadOptions
+    var threads: Int {
+        get { parallelism.threads }
+        set { parallelism.threads = newValue }
+    }
 }
 
 /// A peer-side script of the benchmarks (`Tests/Oracles/NAME` of a moepack checkout): from

@@ -36,8 +36,11 @@ struct BenchImatrix: ParsableCommand {
     @Option(help: "Chunks (default: all the text has).")
     var chunks: Int?
 
-    @Option(help: "Worker threads.")
-    var threads: Int = availableCoreCount
+    @OptionGroup var parallelism: ThreadOptions
+    var threads: Int {
+        get { parallelism.threads }
+        set { parallelism.threads = newValue }
+    }
 
     @Option(name: .customLong("repeat"), help: "Runs of each command; the fastest is kept.")
     var runs: Int = 2

@@ -27,8 +27,11 @@ struct Demo: ParsableCommand {
     @Option(help: "Working directory.")
     var dir = "moepack-demo"
 
-    @Option(help: "Worker threads.")
-    var threads: Int = availableCoreCount
+    @OptionGroup var parallelism: ThreadOptions
+    var threads: Int {
+        get { parallelism.threads }
+        set { parallelism.threads = newValue }
+    }
 
     func run() throws {
         try reportingErrors {

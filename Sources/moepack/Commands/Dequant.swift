@@ -32,8 +32,11 @@ struct Dequant: ParsableCommand {
     @Option(help: "Output dtype for dequantized weights: bf16, f16 or f32.")
     var dtype: DenseFloatType = .bf16
 
-    @Option(help: "Worker threads.")
-    var threads: Int = availableCoreCount
+    @OptionGroup var parallelism: ThreadOptions
+    var threads: Int {
+        get { parallelism.threads }
+        set { parallelism.threads = newValue }
+    }
 
     @Flag(help: "Print a line every few seconds instead of a progress bar.")
     var plainProgress = false

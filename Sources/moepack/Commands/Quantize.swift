@@ -107,8 +107,11 @@ struct Quantize: ParsableCommand {
     @Flag(help: "With --target-size: no measurement; errors of each type on synthetic rows of each tensor's row length, every tensor equally sensitive. Plans sizes on a config alone (e.g. DeepSeek-R1's config.json with --dry-run); the predicted KLD it prints is not a measurement.")
     var syntheticCosts = false
 
-    @Option(help: "Worker threads.")
-    var threads: Int = availableCoreCount
+    @OptionGroup var parallelism: ThreadOptions
+    var threads: Int {
+        get { parallelism.threads }
+        set { parallelism.threads = newValue }
+    }
 
     @Flag(help: "No progress output.")
     var quiet = false

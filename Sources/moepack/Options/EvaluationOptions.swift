@@ -23,8 +23,11 @@ struct EvaluationOptions: ParsableArguments {
     @Option(help: "Chunks per batch (overrides --mem).")
     var batch: Int?
 
-    @Option(help: "Worker threads.")
-    var threads: Int = availableCoreCount
+    @OptionGroup var parallelism: ThreadOptions
+    var threads: Int {
+        get { parallelism.threads }
+        set { parallelism.threads = newValue }
+    }
 
     @Option(help: "Attention form: absorbed (attention in the latent space, fast) or plain (per-head keys and values).")
     var attention: AttentionForm = .absorbed
@@ -42,7 +45,6 @@ struct EvaluationOptions: ParsableArguments {
         // llama-perplexity scores the second half of each chunk: at least 2 tokens, and the
         // chunk count divides by it.
         if context < 2 { throw ValidationError("--ctx must be at least 2 (got \(context))") }
-        if threads < 1 { throw ValidationError("--threads must be at least 1 (got \(threads))") }
         if let batch, batch < 1 { throw ValidationError("--batch must be at least 1 (got \(batch))") }
     }
 
