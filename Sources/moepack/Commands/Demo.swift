@@ -127,11 +127,11 @@ struct Demo: ParsableCommand {
         let tokenizer = try BPETokenizer(path: source)
         let chunks = TokenChunks(text: Array(SyntheticCorpus.text.utf8), tokenizer: tokenizer, context: context)
         let count = min(chunks.available, 8)
-        let models = try files.map { try DeepSeekV3Model(source: try GGUFWeights(path: $0.path), threads: threads) }
-        let evaluator = Evaluator(chunks: chunks, range: 0..<count, batchChunks: count)
-        let start = Date()
-        let scores = try evaluator.compare(base: .model(try DeepSeekV3Model(source: original, threads: threads)), models: models)
-        let seconds = Date().timeIntervalSince(start)
+        let job = VerificationJob(
+            models: try files.map { try GGUFWeights(path: $0.path) },
+            options: .init(threads: threads, attention: .absorbed, memoryBudget: .max, batchChunks: count))
+        let outcome = try job.run(original: original, chunks: chunks, range: 0..<count)
+        let scores = outcome.results.runs.map(\.scores), seconds = outcome.seconds
         let baseReport = EvaluationReport(scores: scores[0])
         print("   \(count) chunks of \(context) tokens, \(baseReport.tokens) scored; \(String(format: "%.1f", seconds)) s for \(files.count + 1) models")
         print("   model           size        PPL   PPL ratio   mean KLD    KLD p99   same top-1")

@@ -48,68 +48,24 @@ struct Verify: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let models = try quantized.map(openWeights)
-            let engines = try models.map { try DeepSeekV3Model(source: $0, threads: options.threads, attention: options.attention) }
-            let chunks: TokenChunks
-            let baseSource: Evaluator.Base
-            let baseLabel: String
-            let range: Range<Int>
-            let baseConfig: DeepSeekV3Config
-            let vocabulary: Int
-            var writer: BaseLogitsWriter?
+            let job = VerificationJob(
+                models: models,
+                options: .init(threads: options.threads, attention: options.attention, memoryBudget: try options.memoryBudget, batchChunks: options.batch))
+            job.progress = options.progress(label: "verify")
+            job.planned = { baseLabel, range, batch in
+                FileHandle.standardError.write(Data("verify: base \(baseLabel); \(models.count) model(s); chunks \(range.lowerBound)..<\(range.upperBound), \(batch) per batch, \(options.threads) threads\n".utf8))
+            }
+            let outcome: VerificationJob.Outcome
             if let original {
                 let weights = try openWeights(original)
-                let tokenizer = try openTokenizer(explicit: options.tokenizer, model: weights)
-                chunks = try tokenize(options, tokenizer: tokenizer)
-                range = try options.chunkRange(available: chunks.available)
-                baseSource = .model(try DeepSeekV3Model(source: weights, threads: options.threads, attention: options.attention))
-                baseLabel = weights.identity
-                baseConfig = weights.config
-                vocabulary = weights.config.vocabSize
-                if let saveBase {
-                    writer = try BaseLogitsWriter(
-                        path: saveBase,
-                        header: BaseLogitsHeader(
-                            model: baseLabel, context: options.context, vocabulary: weights.config.vocabSize, firstChunk: range.lowerBound,
-                            chunkCount: range.count, positions: chunks.positions.count, bos: chunks.bos, tokenCount: chunks.tokens.count,
-                            tokensXXH3: TokenChunks.fingerprint(chunks.tokens)),
-                        tokens: chunks.tokens)
-                }
+                let chunks = try tokenize(options, tokenizer: try openTokenizer(explicit: options.tokenizer, model: weights))
+                outcome = try job.run(original: weights, chunks: chunks, range: try options.chunkRange(available: chunks.available), saveBase: saveBase)
             } else {
-                let reader = try BaseLogitsReader(path: base!)
-                let h = reader.header
-                chunks = TokenChunks(tokens: reader.tokens, context: h.context, bos: h.bos)
-                let stored = h.firstChunk..<(h.firstChunk + h.chunkCount)
-                let requested = options.chunks == nil ? stored : try options.chunkRange(available: chunks.available)
-                guard requested.lowerBound >= stored.lowerBound, requested.upperBound <= stored.upperBound else {
-                    throw InputError("\(base!): holds chunks \(stored.lowerBound)..<\(stored.upperBound), not \(requested.lowerBound)..<\(requested.upperBound)")
-                }
-                range = requested
-                baseSource = .file(reader)
-                baseLabel = h.model
                 // validate() guarantees a --quantized model when there is no original.
-                baseConfig = models[0].config
-                vocabulary = h.vocabulary
+                outcome = try job.run(baseFile: base!, requested: options.chunks == nil ? nil : { try options.chunkRange(available: $0) })
             }
-            if let model = models.first(where: { $0.config.vocabSize != vocabulary }) {
-                throw InputError("\(model.label): vocabulary \(model.config.vocabSize), the base's is \(vocabulary)")
-            }
-            let plan = MemoryPlan(
-                config: baseConfig, context: chunks.context,
-                scoredPositions: chunks.positions.count, threads: options.threads, comparedModels: max(1, models.count))
-            let batch = try options.batch ?? plan.chunks(budget: options.memoryBudget, limit: range.count)
-            FileHandle.standardError.write(Data("verify: base \(baseLabel); \(models.count) model(s); chunks \(range.lowerBound)..<\(range.upperBound), \(batch) per batch, \(options.threads) threads\n".utf8))
-            let evaluator = Evaluator(chunks: chunks, range: range, batchChunks: batch)
-            evaluator.progress = options.progress(label: "verify")
-            let start = Date()
-            let scores = try evaluator.compare(base: baseSource, models: engines, save: writer)
-            let seconds = Date().timeIntervalSince(start)
-            try writer?.commit()
-            let labels = models.map(\.identity)
-            let results = EvaluationResults(
-                fingerprint: EvaluationResults.fingerprint(tokens: chunks.tokens, context: chunks.context, attention: options.attention.rawValue, base: baseLabel, models: labels),
-                range: range, scores: Array(zip(labels, scores)).map { ($0.0, $0.1) })
-            for (model, run) in zip(models, results.runs) {
-                for line in run.report.lines(model: model.label, base: baseLabel) { print(line) }
+            for (model, run) in zip(models, outcome.results.runs) {
+                for line in run.report.lines(model: model.label, base: outcome.baseLabel) { print(line) }
                 if perChunk {
                     for s in run.scores {
                         let r = EvaluationReport(scores: [s])
@@ -117,12 +73,11 @@ struct Verify: ParsableCommand {
                     }
                 }
             }
-            let passes = models.count + (original != nil ? 1 : 0)
             print(String(
-                format: "%d chunks × %d models in %.1f s (%.1f tokens/s per model pass), peak RSS %@", range.count, passes, seconds,
-                Double(range.count * chunks.context * passes) / seconds, formatBytes(ProcessStats.peakResidentBytes)))
+                format: "%d chunks × %d models in %.1f s (%.1f tokens/s per model pass), peak RSS %@", outcome.range.count, outcome.passes, outcome.seconds,
+                Double(outcome.range.count * outcome.tokensPerChunk * outcome.passes) / outcome.seconds, formatBytes(ProcessStats.peakResidentBytes)))
             if let saveBase { print("base log-probabilities saved to \(saveBase)") }
-            if let path = options.results { try writeResults(results, to: path) }
+            if let path = options.results { try writeResults(outcome.results, to: path) }
         }
     }
 }
