@@ -128,7 +128,7 @@ struct BenchPerplexity: ParsableCommand {
                     for n in counts {
                         log("round \(round + 1) of \(repeats): \(label), \(n) threads")
                         var cell = cells[label]?[n] ?? Cell()
-                        let run = try ChildProcess.run(executable, ["perplexity", path, "--text", textPath, "--ctx", "\(context)", "--chunks", "\(chunks)", "--threads", "\(n)", "--quiet", "--mem", "8G"])
+                        let run = try ChildProcess.run(executable, ["perplexity", path, "--text", textPath, "--ctx", "\(context)", "--chunks", "\(chunks)", "--threads", "\(n)", "--quiet", "--mem", "8G", "--json"])
                         guard run.exitStatus == 0, let figures = Self.figures(run.standardOutput) else { throw InputError("perplexity on \(path) failed (status \(run.exitStatus))") }
                         if figures.rate > cell.moepack { cell.moepack = figures.rate; cell.moepackPeak = figures.peak }
                         cell.ppl = figures.ppl
@@ -204,7 +204,7 @@ struct BenchPerplexity: ParsableCommand {
             print("|---|---|---|---|---|")
             for (label, extra) in [("chunk by chunk", ["--batch", "1"]), ("layer-major", ["--mem", "\(budget)"])] {
                 dropCaches(source)
-                let arguments = ["perplexity", source, "--text", textPath, "--ctx", "\(context)", "--chunks", "\(chunks)", "--threads", "\(threads)", "--quiet"] + extra
+                let arguments = ["perplexity", source, "--text", textPath, "--ctx", "\(context)", "--chunks", "\(chunks)", "--threads", "\(threads)", "--quiet", "--json"] + extra
                 let run = try ChildProcess.run("/bin/sh", ["-c", "echo $$ > \(cgroup.procs) && exec \"$@\"", "sh", executable] + arguments)
                 guard run.exitStatus == 0, let figures = Self.figures(run.standardOutput) else {
                     throw InputError("capped perplexity failed (status \(run.exitStatus)): \(run.standardOutput.suffix(500))")
@@ -266,21 +266,15 @@ struct BenchPerplexity: ParsableCommand {
         var readPerToken: String
     }
 
-    /// Reads the two figure lines `moepack perplexity` prints.
+    /// Reads what `moepack perplexity --json` prints.
     static func figures(_ output: String) -> Figures? {
-        guard let pplLine = output.split(separator: "\n").first(where: { $0.contains("PPL ") }),
-            let rateLine = output.split(separator: "\n").first(where: { $0.contains("tokens/s evaluated") })
+        guard let line = output.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
+            let summary = try? JSONDecoder().decode(PerplexitySummary.self, from: Data(line.utf8))
         else { return nil }
-        let ppl = Double(pplLine.split(separator: " ").dropFirst().first ?? "") ?? .nan
-        let rate = Double(rateLine.split(separator: " ").first ?? "") ?? .nan
-        func between(_ start: String, _ end: String) -> String {
-            guard let a = rateLine.range(of: start), let b = rateLine.range(of: end, range: a.upperBound..<rateLine.endIndex) else { return "?" }
-            return String(rateLine[a.upperBound..<b.lowerBound])
-        }
-        let batch = Int(between("s, ", " per batch")) ?? 0
-        return Figures(rate: rate, ppl: ppl, peak: between("peak RSS ", ","), batch: batch, readPerToken: between("(", " per token)").components(separatedBy: "(").last ?? "?")
+        return Figures(
+            rate: summary.tokensPerSecond, ppl: summary.perplexity, peak: formatBytes(summary.peakRSSBytes), batch: summary.batchTokens,
+            readPerToken: formatBytes(summary.storageReadBytes / Swift.max(1, summary.tokens)))
     }
-
 }
 
 func fileOrDirectorySize(_ path: String) -> Int {

@@ -27,6 +27,9 @@ struct Perplexity: ParsableCommand {
 
     @OptionGroup var options: EvaluationOptions
 
+    @Flag(help: "Print the figures as one JSON object (perplexity, tokens, seconds, tokens_per_second, batch_tokens, peak_rss_bytes, storage_read_bytes) instead of text.")
+    var json = false
+
     func run() throws {
         try reportingErrors {
             let weights = try openWeights(model)
@@ -46,13 +49,42 @@ struct Perplexity: ParsableCommand {
             let results = EvaluationResults(
                 fingerprint: EvaluationResults.fingerprint(tokens: chunks.tokens, context: options.context, attention: options.attention.rawValue, base: nil, models: [label]),
                 range: range, scores: [(label, scores)])
-            for line in results.runs[0].report.lines(model: weights.label, base: nil) { print(line) }
             let tokens = range.count * options.context
+            if json {
+                let summary = PerplexitySummary(
+                    perplexity: results.runs[0].report.perplexity.value, tokens: tokens, seconds: seconds, tokensPerSecond: Double(tokens) / seconds,
+                    batchTokens: batch * options.context, peakRSSBytes: ProcessStats.peakResidentBytes, storageReadBytes: ProcessStats.storageReadBytes)
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = .sortedKeys
+                print(String(decoding: try encoder.encode(summary), as: UTF8.self))
+                if let path = options.results { try writeResults(results, to: path) }
+                return
+            }
+            for line in results.runs[0].report.lines(model: weights.label, base: nil) { print(line) }
             print(String(
                 format: "  %.1f tokens/s evaluated (%d tokens in %.1f s, %d per batch), peak RSS %@, read from storage %@ (%@ per token)",
                 Double(tokens) / seconds, tokens, seconds, batch * options.context, formatBytes(ProcessStats.peakResidentBytes),
                 formatBytes(ProcessStats.storageReadBytes), formatBytes(ProcessStats.storageReadBytes / max(1, tokens))))
             if let path = options.results { try writeResults(results, to: path) }
         }
+    }
+}
+
+/// `perplexity --json`: what the text output reports, for scripts and `bench perplexity`.
+struct PerplexitySummary: Codable {
+    var perplexity: Double
+    var tokens: Int
+    var seconds: Double
+    var tokensPerSecond: Double
+    var batchTokens: Int
+    var peakRSSBytes: Int
+    var storageReadBytes: Int
+
+    enum CodingKeys: String, CodingKey {
+        case perplexity, tokens, seconds
+        case tokensPerSecond = "tokens_per_second"
+        case batchTokens = "batch_tokens"
+        case peakRSSBytes = "peak_rss_bytes"
+        case storageReadBytes = "storage_read_bytes"
     }
 }
