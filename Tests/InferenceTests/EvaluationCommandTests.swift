@@ -39,6 +39,19 @@ import TestSupport
         #expect(try results(a).runs[0].report.tokens == 6 * 31)
     }
 
+    /// `perplexity --json` (what `bench perplexity` reads): its perplexity is the `--results` file's.
+    @Test func jsonSummaryCarriesTheFigures() throws {
+        let path = Self.root + "/json.json"
+        let output = try run("perplexity", Fixtures.tiny, "--text", Self.text, "--ctx", "64", "--chunks", "3", "--quiet", "--json", "--results", path)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(output.stdout.utf8)) as? [String: Any])
+        let perplexity = try results(path).runs[0].report.perplexity.value
+        #expect(abs((object["perplexity"] as? Double ?? 0) - perplexity) <= 1e-12 * perplexity)
+        #expect(object["tokens"] as? Int == 3 * 64)
+        #expect(object["batch_tokens"] as? Int == 3 * 64)
+        for key in ["seconds", "tokens_per_second"] { #expect((object[key] as? Double ?? 0) > 0, "\(key)") }
+        for key in ["peak_rss_bytes", "storage_read_bytes"] { #expect(object[key] is Int, "\(key)") }
+    }
+
     @Test func mergedSlicesEqualOneRun() throws {
         let whole = Self.root + "/whole.json", p1 = Self.root + "/p1.json", p2 = Self.root + "/p2.json", merged = Self.root + "/merged.json"
         _ = try run("verify", "--original", Fixtures.tiny, "--quantized", Self.q8, "--text", Self.text, "--ctx", "64", "--chunks", "5", "--quiet", "--results", whole)
