@@ -8,7 +8,9 @@ import PackageDescription
 //   TensorFiles  the only module that parses untrusted bytes: mmap, safetensors reader/writer, checksums.
 //   DeepSeekV3   the model's config and its checkpoint layout (tensor names, shapes, dtypes).
 //   Inference    the DeepSeek-V3 forward pass over FP8 or GGUF weights, perplexity, KL-divergence.
-//   Conversion   jobs built on the above: dequantize a checkpoint, synthesize checkpoints, benchmarks.
+//   Conversion   the jobs: dequantize a checkpoint, quantize to GGUF (recipes, imatrix, --target-size).
+//   SyntheticModels  deterministic synthetic checkpoints, tokenizer and corpus (demo, tests, benchmarks).
+//   Benchmarks   the benchmark jobs and child-process timing, apart from the product code.
 //   moepack      the command-line tool; it only parses arguments and reports.
 let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
@@ -61,13 +63,21 @@ let package = Package(
             dependencies: ["Quants", "TensorFiles", "DeepSeekV3", "Inference"],
             swiftSettings: swiftSettings),
         .target(
+            name: "SyntheticModels",
+            dependencies: ["Quants", "TensorFiles", "DeepSeekV3", "Conversion"],
+            swiftSettings: swiftSettings),
+        .target(
+            name: "Benchmarks",
+            dependencies: ["Quants", "TensorFiles", "DeepSeekV3", "Inference", "Conversion", "SyntheticModels"],
+            swiftSettings: swiftSettings),
+        .target(
             name: "Inference",
             dependencies: ["Quants", "TensorFiles", "DeepSeekV3", "CZstd"],
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "moepack",
             dependencies: [
-                "Conversion", "DeepSeekV3", "Inference", "TensorFiles", "Quants",
+                "Conversion", "DeepSeekV3", "Inference", "TensorFiles", "Quants", "SyntheticModels", "Benchmarks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings),
@@ -83,11 +93,11 @@ let package = Package(
             resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(
             name: "ConversionTests",
-            dependencies: ["Conversion", "DeepSeekV3", "TensorFiles", "Quants", "TestSupport", "moepack"],
+            dependencies: ["Conversion", "SyntheticModels", "Benchmarks", "DeepSeekV3", "TensorFiles", "Quants", "TestSupport", "moepack"],
             resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(
             name: "InferenceTests",
-            dependencies: ["Inference", "Conversion", "DeepSeekV3", "TensorFiles", "Quants", "TestSupport", "moepack"],
+            dependencies: ["Inference", "Conversion", "SyntheticModels", "DeepSeekV3", "TensorFiles", "Quants", "TestSupport", "moepack"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "moepackTests", dependencies: ["moepack", "DeepSeekV3", "TestSupport"], swiftSettings: swiftSettings),

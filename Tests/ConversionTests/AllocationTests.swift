@@ -2,9 +2,10 @@ import Conversion
 import DeepSeekV3
 import Foundation
 import Quants
+import Synchronization
+import SyntheticModels
 import TensorFiles
 import TestSupport
-import Synchronization
 import Testing
 
 @Suite struct AllocationSolverTests {
@@ -213,7 +214,7 @@ import Testing
     /// within 0.5% of it, for the sizes of the published dynamic files.
     @Test func r1PlanFromTheConfigAloneFitsEachTarget() throws {
         let directory = TestSupport.scratchDirectory("fit-r1")
-        try Data(SyntheticPreset.deepSeekR1ConfigJSON.utf8).write(to: URL(fileURLWithPath: directory + "/config.json"))
+        try Data(DeepSeekV3Config.deepSeekR1JSON.utf8).write(to: URL(fileURLWithPath: directory + "/config.json"))
         var converter = GGUFConverter.Options()
         converter.threads = 2
         converter.progress = .quiet

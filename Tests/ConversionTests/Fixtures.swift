@@ -1,5 +1,6 @@
 import Conversion
 import Foundation
+import SyntheticModels
 import TestSupport
 
 /// Synthetic checkpoints shared by the tests of this target, generated once per test process.

@@ -414,7 +414,7 @@ extension LowBitMixTests {
 
     /// Layer sets in rules follow the config, not R1's numbers.
     @Test func layerSetsInRulesFollowTheConfig() throws {
-        let r1 = try DeepSeekV3Config.parse(Data(SyntheticPreset.deepSeekR1ConfigJSON.utf8))
+        let r1 = try DeepSeekV3Config.parse(Data(DeepSeekV3Config.deepSeekR1JSON.utf8))
         #expect(try QuantRecipe.expandingLayerSets("blk\\.{dense}\\.=Q6_K", config: r1) == "blk\\.(0|1|2)\\.=Q6_K")
         #expect(try QuantRecipe.expandingLayerSets("blk\\.{moe:3}\\.ffn_down_exps=Q3_K", config: r1) == "blk\\.(3|4|5)\\.ffn_down_exps=Q3_K")
         #expect(try QuantRecipe.expandingLayerSets("blk\\.[0-9]{2}\\.=Q4_K", config: r1) == "blk\\.[0-9]{2}\\.=Q4_K")  // a regex count stays

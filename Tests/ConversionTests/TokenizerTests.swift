@@ -1,6 +1,7 @@
 import Conversion
 import DeepSeekV3
 import Foundation
+import SyntheticModels
 import TestSupport
 import Testing
 

@@ -1,8 +1,9 @@
 import Conversion
 import Foundation
 import Inference
-import Testing
+import SyntheticModels
 import TestSupport
+import Testing
 
 /// `perplexity`, `verify` and `merge-results` end to end on the tiny checkpoint.
 @Suite(.serialized) struct EvaluationCommandTests {

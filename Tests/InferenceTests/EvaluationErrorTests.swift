@@ -1,9 +1,10 @@
 import Conversion
 import Foundation
 import Inference
+import SyntheticModels
 import TensorFiles
-import Testing
 import TestSupport
+import Testing
 
 /// Each bad input of the engine, `perplexity` and `verify` is refused with one line that names it.
 @Suite struct EvaluationErrorTests {

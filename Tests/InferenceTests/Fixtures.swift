@@ -1,6 +1,7 @@
 import Conversion
 import Foundation
 import Inference
+import SyntheticModels
 import TestSupport
 
 /// Synthetic checkpoints shared by this target's tests, generated once per test process.

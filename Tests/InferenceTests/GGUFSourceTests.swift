@@ -2,8 +2,9 @@ import Conversion
 import DeepSeekV3
 import Foundation
 import Inference
-import Testing
+import SyntheticModels
 import TestSupport
+import Testing
 
 /// The GGUF weight source against the checkpoint it was made from.
 @Suite struct GGUFSourceTests {

@@ -3,9 +3,10 @@ import DeepSeekV3
 import Foundation
 import Inference
 import Quants
+import SyntheticModels
 import TensorFiles
-import Testing
 import TestSupport
+import Testing
 
 /// `moepack imatrix` and its files: the statistics against an independent numpy reference, the
 /// GGUF file against gguf-py, slices and resume bit for bit, the legacy `.dat` format, bad files.

@@ -3,9 +3,10 @@ import DeepSeekV3
 import Foundation
 import Inference
 import Quants
+import SyntheticModels
 import TensorFiles
-import Testing
 import TestSupport
+import Testing
 
 /// Optional job: moepack's importance matrix against llama.cpp's own tools, built from the source
 /// llama-cpp-python's sdist vendors (see README "Tests"):

@@ -3,6 +3,7 @@ import DeepSeekV3
 import Foundation
 import Inference
 import Quants
+import SyntheticModels
 import TensorFiles
 import TestSupport
 import Testing

@@ -299,7 +299,7 @@ public final class TargetFit {
     /// layers from that tensor's layer on, each also reading that share of the FP8 checkpoint (at
     /// an assumed 2 GB/s, overlapped).
     func r1Prediction(errorSeconds: Double, quantizedValues: Double, passSeconds: Double, passMultiplyAdds measured: Double) -> String {
-        guard let r1 = try? DeepSeekV3Config.parse(Data(SyntheticPreset.deepSeekR1ConfigJSON.utf8), file: "R1 dimensions") else {
+        guard let r1 = try? DeepSeekV3Config.parse(Data(DeepSeekV3Config.deepSeekR1JSON.utf8), file: "R1 dimensions") else {
             return "R1 prediction: unavailable"
         }
         let ownRate = measured / passSeconds

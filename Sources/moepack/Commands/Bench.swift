@@ -1,9 +1,11 @@
 import ArgumentParser
+import Benchmarks
 import Conversion
-import Foundation
 import DeepSeekV3
+import Foundation
 import Inference
 import Quants
+import SyntheticModels
 import TensorFiles
 
 struct Bench: ParsableCommand {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Benchmarks
 import Conversion
 import DeepSeekV3
 import Foundation
@@ -81,7 +82,7 @@ struct BenchImatrix: ParsableCommand {
                 (imatrix.seconds / perplexity.seconds - 1) * 100, (imatrix.cpuSeconds / perplexity.cpuSeconds - 1) * 100))
 
             // R1 prediction from the imatrix run's per-core rate (multiply-adds per second per core).
-            let r1 = try DeepSeekV3Config.parse(Data(SyntheticPreset.deepSeekR1ConfigJSON.utf8), file: "R1 dimensions")
+            let r1 = try DeepSeekV3Config.parse(Data(DeepSeekV3Config.deepSeekR1JSON.utf8), file: "R1 dimensions")
             let scored = context - 1 - context / 2
             // Per core from wall time × threads, as `bench perplexity` predicts (idle and serial parts
             // included; run on a quiet machine).

@@ -1,9 +1,11 @@
 import ArgumentParser
+import Benchmarks
 import Conversion
 import DeepSeekV3
 import Foundation
 import Inference
 import Quants
+import SyntheticModels
 import TensorFiles
 
 struct BenchPerplexity: ParsableCommand {
@@ -220,7 +222,7 @@ struct BenchPerplexity: ParsableCommand {
     /// when it does not fit in RAM; batches from `MemoryPlan` with half the RAM as budget).
     /// Assumes reads overlap compute (read-ahead), so a run takes the longer of the two.
     func predict(rates: [String: Double], config: DeepSeekV3Config, threads: Int, context: Int, log: (String) -> Void) throws {
-        let r1 = try DeepSeekV3Config.parse(Data(SyntheticPreset.deepSeekR1ConfigJSON.utf8), file: "R1 dimensions")
+        let r1 = try DeepSeekV3Config.parse(Data(DeepSeekV3Config.deepSeekR1JSON.utf8), file: "R1 dimensions")
         let scored = context - 1 - context / 2
         let measured = EvaluationCost.multiplyAddsPerToken(config: config, context: context, scored: scored)
         let full = EvaluationCost.multiplyAddsPerToken(config: r1, context: context, scored: scored)
@@ -228,7 +230,7 @@ struct BenchPerplexity: ParsableCommand {
         let fp8Bytes = CheckpointLayout(config: r1).tensors.filter { !$0.isMTP }.reduce(0) { $0 + $1.storedBytes }
         let configDirectory = cache + "/r1-config"
         try FileManager.default.createDirectory(atPath: configDirectory, withIntermediateDirectories: true)
-        try Data(SyntheticPreset.deepSeekR1ConfigJSON.utf8).write(to: URL(fileURLWithPath: configDirectory + "/config.json"))
+        try Data(DeepSeekV3Config.deepSeekR1JSON.utf8).write(to: URL(fileURLWithPath: configDirectory + "/config.json"))
         var options = GGUFConverter.Options()
         options.recipe = .q4_K_M
         let q4Bytes = try GGUFConverter(input: configDirectory, output: "/dev/null", options: options).plan().layout.fileSize

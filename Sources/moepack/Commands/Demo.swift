@@ -1,9 +1,10 @@
 import ArgumentParser
 import Conversion
-import Foundation
 import DeepSeekV3
+import Foundation
 import Inference
 import Quants
+import SyntheticModels
 import TensorFiles
 
 struct Demo: ParsableCommand {

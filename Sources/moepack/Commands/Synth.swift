@@ -1,8 +1,9 @@
 import ArgumentParser
 import Conversion
-import Foundation
 import DeepSeekV3
+import Foundation
 import Quants
+import SyntheticModels
 import TensorFiles
 
 struct Synth: ParsableCommand {

@@ -1,4 +1,6 @@
+import Conversion
 import Foundation
+import SyntheticModels
 import TensorFiles
 
 /// Runs a program to completion and reports what the kernel measured for it: wall time, CPU time

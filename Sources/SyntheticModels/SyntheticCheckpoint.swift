@@ -1,3 +1,4 @@
+import Conversion
 import DeepSeekV3
 import Foundation
 import Quants

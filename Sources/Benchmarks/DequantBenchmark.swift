@@ -1,6 +1,8 @@
+import Conversion
 import DeepSeekV3
 import Foundation
 import Quants
+import SyntheticModels
 import TensorFiles
 
 /// `moepack bench dequant`: FP8 -> BF16 throughput and peak memory on synthetic checkpoints,

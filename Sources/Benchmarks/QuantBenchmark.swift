@@ -1,5 +1,7 @@
+import Conversion
 import Foundation
 import Quants
+import SyntheticModels
 
 /// `moepack bench quants`: quantize and dequantize throughput per block format on one fixed
 /// weight-like matrix, on 1 thread and on all, beside llama.cpp's `ggml_quantize_chunk` on the

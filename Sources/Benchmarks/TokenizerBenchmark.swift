@@ -1,4 +1,6 @@
+import Conversion
 import Quants
+import SyntheticModels
 
 /// Deterministic mixed text for tokenizer benchmarks: the synthetic corpus, shuffled into
 /// sentences with numbers, code, CJK and emoji spliced in.
