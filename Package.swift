@@ -52,7 +52,7 @@ let package = Package(
         .target(name: "Quants", dependencies: ["QuantKernels"] + avx2KernelDependencies, swiftSettings: swiftSettings),
         .target(
             name: "TensorFiles",
-            dependencies: ["Quants", "CXXHash"],
+            dependencies: ["Quants", "CXXHash", "CZstd"],
             swiftSettings: swiftSettings),
         .target(
             name: "DeepSeekV3",

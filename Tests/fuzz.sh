@@ -30,7 +30,12 @@ swift build -c release --scratch-path "$scratch" --target Inference -Xswiftc -sa
 objects=()
 for m in "${modules[@]}"; do
     [ -d "$scratch/release/$m.build" ] || continue
-    objects+=("$scratch/release/$m.build"/*.o)
+    for o in "$scratch/release/$m.build"/*.o; do
+        # A source file deleted or moved since an earlier build leaves its object behind: skip it.
+        name=$(basename "$o" .o)
+        case "$name" in *.swift) find "Sources/$m" -name "$name" | grep -q . || continue ;; esac
+        objects+=("$o")
+    done
 done
 binary=$scratch/fuzz-$target
 swiftc -O -parse-as-library -sanitize=fuzzer,address -module-name "Fuzz$target" \

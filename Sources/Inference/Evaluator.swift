@@ -1,5 +1,6 @@
 import DeepSeekV3
 import Foundation
+import TensorFiles
 
 /// Runs perplexity and model-vs-base comparisons over a range of chunks, a batch of chunks at a
 /// time (layer-major, see `DeepSeekV3Model`), scoring every chunk as soon as its logits exist.
@@ -62,12 +63,13 @@ public final class Evaluator {
             case .file(let reader):
                 try reader.seek(to: batch.lowerBound)
                 for c in batch {
-                    let (index, matrix) = try reader.next()
+                    let matrix = Matrix(rows: reader.header.positions, columns: reader.header.vocabulary)
+                    let index = try reader.next(into: UnsafeMutableBufferPointer(start: matrix.pointer, count: matrix.count))
                     precondition(index == c)
                     baseLogProbabilities.append(matrix)
                 }
             }
-            if let save { for m in baseLogProbabilities { try save.append(m) } }
+            if let save { for m in baseLogProbabilities { try save.append(UnsafeBufferPointer(start: m.pointer, count: m.count)) } }
             for (i, model) in models.enumerated() {
                 let logits = try run(model, batch: batch, done: done, total: total)
                 done += model.config.numHiddenLayers + 1

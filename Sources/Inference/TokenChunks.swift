@@ -46,7 +46,5 @@ extension TokenChunks {
 
     /// XXH3-64 (hex) of token ids as u32 little-endian: the text's fingerprint in base-log-prob and
     /// results files.
-    public static func fingerprint(_ tokens: [Int]) -> String {
-        XXH3Hasher.hex(tokens.map { UInt32(truncatingIfNeeded: $0) }.withUnsafeBytes { XXH3Hasher.hash($0) })
-    }
+    public static func fingerprint(_ tokens: [Int]) -> String { TokenFingerprint.xxh3(tokens) }
 }

@@ -1,5 +1,6 @@
 import DeepSeekV3
 import Foundation
+import TensorFiles
 
 /// `moepack verify`: converted models against a base over the same chunks, llama-perplexity
 /// `--kl-divergence`'s figures for each. The base is the original model, run here (its

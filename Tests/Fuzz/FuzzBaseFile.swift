@@ -1,5 +1,5 @@
 import Foundation
-import Inference
+import TensorFiles
 
 /// A base log-probabilities file (`verify --base`), two ways: the input as a whole file (open, then
 /// read every stored chunk), and the input as the JSON header of a file whose frames and checksums
@@ -12,9 +12,8 @@ public func fuzzBaseFile(_ data: UnsafeRawPointer, _ count: Int) -> CInt {
         let path = FuzzInput.directory + "/signed.base"
         let tokens = (0..<64).map { ($0 * 7) % 16 }
         if let writer = try? BaseLogitsWriter(path: path, header: header, tokens: tokens) {
-            let chunk = Matrix(rows: 7, columns: 16)
-            for i in 0..<chunk.count { chunk.pointer[i] = -Float(i % 5) - 0.5 }
-            for _ in 0..<2 { try? writer.append(chunk) }
+            let chunk = (0..<(7 * 16)).map { -Float($0 % 5) - 0.5 }
+            for _ in 0..<2 { chunk.withUnsafeBufferPointer { try? writer.append($0) } }
             if (try? writer.commit()) != nil { readAll(path) }
         }
     }

@@ -1,7 +1,6 @@
 import CZstd
 import Foundation
 import Quants
-import TensorFiles
 
 /// The original model's log-probabilities for the scored positions of every chunk, saved once by
 /// `verify --save-base` and compared against any number of converted models later (`--base`).
@@ -115,9 +114,9 @@ public final class BaseLogitsWriter {
         frameIndex += 1
     }
 
-    /// Appends the next chunk's `[positions, vocab]` log-probs.
-    public func append(_ logProbabilities: Matrix) throws {
-        try appendFrame(Zstd.compress(UnsafeRawBufferPointer(start: logProbabilities.pointer, count: logProbabilities.count * 4)))
+    /// Appends the next chunk's `[positions, vocab]` log-probs (row-major).
+    public func append(_ logProbabilities: UnsafeBufferPointer<Float>) throws {
+        try appendFrame(Zstd.compress(UnsafeRawBufferPointer(logProbabilities)))
     }
 
     /// fsync and rename into place.
@@ -221,7 +220,7 @@ public final class BaseLogitsReader {
             throw fail("token \(bad) has id \(ids[bad]), outside the vocabulary 0..<\(h.vocabulary)")
         }
         tokens = ids.map { Int($0) }
-        guard TokenChunks.fingerprint(tokens) == header.tokensXXH3 else { throw fail("token ids do not match their fingerprint") }
+        guard TokenFingerprint.xxh3(tokens) == header.tokensXXH3 else { throw fail("token ids do not match their fingerprint") }
         nextChunk = header.firstChunk
     }
 
@@ -240,8 +239,9 @@ public final class BaseLogitsReader {
         return data
     }
 
-    /// The next chunk's log-probs (chunks are stored in order).
-    public func next() throws -> (chunk: Int, logProbabilities: Matrix) {
+    /// The next chunk's `[positions, vocab]` log-probs, row-major, into `output` (which has room
+    /// for `positions · vocabulary` values); returns the chunk's index. Chunks are stored in order.
+    public func next(into output: UnsafeMutableBufferPointer<Float>) throws -> Int {
         func fail(_ message: String) -> BaseLogitsError { .invalid(file: path, message: message) }
         let index = nextChunk - header.firstChunk
         guard index >= 0, index < frames.count else {
@@ -250,19 +250,27 @@ public final class BaseLogitsReader {
         let frame = try Self.verifiedFrame(
             frames[index], index: UInt64(index + 1), expectedBytes: chunkBytes, in: mapping.bytes, headerChecksum: headerChecksum,
             what: "chunk \(nextChunk)", fail: fail)
-        let matrix = Matrix(rows: header.positions, columns: header.vocabulary)
-        guard Zstd.decompress(frame, into: UnsafeMutableRawBufferPointer(start: matrix.pointer, count: matrix.count * 4)) else {
+        precondition(output.count >= header.positions * header.vocabulary, "buffer smaller than a chunk")
+        let values = UnsafeMutableBufferPointer(rebasing: output[0..<(header.positions * header.vocabulary)])
+        guard Zstd.decompress(frame, into: UnsafeMutableRawBufferPointer(values)) else {
             throw fail("chunk \(nextChunk) is corrupt (zstd)")
         }
-        if let bad = (0..<matrix.count).first(where: { !(matrix.pointer[$0] <= 0) }) {
-            throw fail("chunk \(nextChunk): log-probability \(matrix.pointer[bad]) at position \(bad / header.vocabulary), token \(bad % header.vocabulary) is not ≤ 0")
+        if let bad = values.indices.first(where: { !(values[$0] <= 0) }) {
+            throw fail("chunk \(nextChunk): log-probability \(values[bad]) at position \(bad / header.vocabulary), token \(bad % header.vocabulary) is not ≤ 0")
         }
         defer { nextChunk += 1 }
-        return (nextChunk, matrix)
+        return nextChunk
+    }
+
+    /// The same, into a new array.
+    public func next() throws -> (chunk: Int, logProbabilities: [Float]) {
+        var values = [Float](repeating: 0, count: header.positions * header.vocabulary)
+        let chunk = try values.withUnsafeMutableBufferPointer { try next(into: $0) }
+        return (chunk, values)
     }
 
     /// Moves to chunk `index` (frames are found from the table read at open; none is decoded).
-    package func seek(to index: Int) throws {
+    public func seek(to index: Int) throws {
         guard index >= header.firstChunk, index <= header.firstChunk + header.chunkCount else {
             throw BaseLogitsError.invalid(file: path, message: "no chunk \(index): the file holds chunks \(header.firstChunk)..<\(header.firstChunk + header.chunkCount)")
         }
@@ -275,5 +283,13 @@ extension JSONEncoder {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
         return encoder
+    }
+}
+
+/// XXH3-64 (hex) of token ids as u32 little-endian: the text's fingerprint in base-log-prob and
+/// results files.
+public enum TokenFingerprint {
+    public static func xxh3(_ tokens: [Int]) -> String {
+        XXH3Hasher.hex(tokens.map { UInt32(truncatingIfNeeded: $0) }.withUnsafeBytes { XXH3Hasher.hash($0) })
     }
 }
