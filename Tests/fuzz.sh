@@ -38,7 +38,9 @@ for m in "${modules[@]}"; do
     done
 done
 binary=$scratch/fuzz-$target
-swiftc -O -parse-as-library -sanitize=fuzzer,address -module-name "Fuzz$target" \
+# The modules' API is `package` access: the fuzz entry joins the package SwiftPM compiled them in.
+package_name=$(grep -o 'package-name","[^"]\+' "$scratch/release.yaml" | grep -v swift_argument_parser | head -1 | sed 's/.*","//')
+swiftc -O -parse-as-library -sanitize=fuzzer,address -module-name "Fuzz$target" -package-name "$package_name" \
     -I "$scratch/release/Modules" -I Sources/CZstd -I Sources/CXXHash \
     "Tests/Fuzz/Fuzz$target.swift" Tests/Fuzz/FuzzSupport.swift "${objects[@]}" \
     $(pkg-config --libs libzstd libxxhash) -o "$binary" 2> >(grep -v "Cannot export local symbol" >&2)

@@ -12,23 +12,23 @@ import TensorFiles
 /// (`CLONE_VM | CLONE_VFORK`), and the kernel carries that memory's high-water mark into the
 /// child's `ru_maxrss`, so a 50 MB child of a 2 GB benchmark would report 2 GB. `ru_maxrss` is
 /// the fallback where /proc cannot be read.
-public struct ChildProcess {
-    public struct Result: Sendable {
-        public var exitStatus: Int32
-        public var seconds: Double
-        public var peakResidentBytes: Int
-        public var standardOutput: String
+package struct ChildProcess {
+    package struct Result: Sendable {
+        package var exitStatus: Int32
+        package var seconds: Double
+        package var peakResidentBytes: Int
+        package var standardOutput: String
         /// User + system CPU time of the child: what a job costs, less sensitive than wall time to
         /// other load on the machine.
-        public var cpuSeconds: Double = 0
+        package var cpuSeconds: Double = 0
     }
 
     /// Path of the running executable (to re-invoke moepack itself).
-    public static var currentExecutable: String {
+    package static var currentExecutable: String {
         (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
     }
 
-    public static func run(_ executable: String, _ arguments: [String]) throws -> Result {
+    package static func run(_ executable: String, _ arguments: [String]) throws -> Result {
         let outputPath = NSTemporaryDirectory() + "moepack-child-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).out"
         defer { unlink(outputPath) }
         var actions = posix_spawn_file_actions_t()

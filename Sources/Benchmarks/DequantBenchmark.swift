@@ -8,34 +8,34 @@ import TensorFiles
 /// `moepack bench dequant`: FP8 -> BF16 throughput and peak memory on synthetic checkpoints,
 /// beside two ceilings measured in the same run on the same bytes: a plain memory copy of the
 /// input tensors, and a copy of them into a file (what any converter must at least do).
-public struct DequantBenchmark {
-    public struct Row: Sendable {
-        public var preset: SyntheticPreset
-        public var inputBytes: Int
-        public var fp8Weights: Int
-        public var seconds: Double
-        public var peakResidentBytes: Int
-        public var memcpySeconds: Double
+package struct DequantBenchmark {
+    package struct Row: Sendable {
+        package var preset: SyntheticPreset
+        package var inputBytes: Int
+        package var fp8Weights: Int
+        package var seconds: Double
+        package var peakResidentBytes: Int
+        package var memcpySeconds: Double
         /// Writing and fsyncing the output's byte count.
-        public var writeSeconds: Double
+        package var writeSeconds: Double
         /// FP8 -> BF16 kernel alone (no I/O), weights per second, on 1 thread and on all.
-        public var kernelOneThread: Double
-        public var kernelAllThreads: Double
+        package var kernelOneThread: Double
+        package var kernelAllThreads: Double
     }
 
-    public let cacheDirectory: String
-    public let presets: [SyntheticPreset]
-    public let threads: Int
-    public let executable: String
+    package let cacheDirectory: String
+    package let presets: [SyntheticPreset]
+    package let threads: Int
+    package let executable: String
 
-    public init(cacheDirectory: String, presets: [SyntheticPreset], threads: Int, executable: String) {
+    package init(cacheDirectory: String, presets: [SyntheticPreset], threads: Int, executable: String) {
         self.cacheDirectory = cacheDirectory
         self.presets = presets
         self.threads = threads
         self.executable = executable
     }
 
-    public func run(log: (String) -> Void) throws -> [Row] {
+    package func run(log: (String) -> Void) throws -> [Row] {
         var rows: [Row] = []
         for preset in presets {
             let source = try SyntheticCheckpoint.cached(preset, in: cacheDirectory, threads: threads, log: log)
@@ -113,7 +113,7 @@ public struct DequantBenchmark {
 
     /// The kernel alone, no file I/O: every FP8 tensor of `checkpoint` dequantized to BF16 into a
     /// reused buffer, on `threads` threads. Returns FP8 weights per second (page cache warm).
-    public static func kernelThroughput(_ checkpoint: Checkpoint, threads: Int) throws -> Double {
+    package static func kernelThroughput(_ checkpoint: Checkpoint, threads: Int) throws -> Double {
         let names = checkpoint.tensorNames.filter { checkpoint.info($0)!.dtype == .f8E4M3 }
         let widest = names.map { checkpoint.info($0)!.shape[1] }.max() ?? 1
         let rowsPerStep = max(1, (16 << 20) / (widest * 2))
@@ -145,7 +145,7 @@ public struct DequantBenchmark {
         return Double(weights) / Date().timeIntervalSince(start)
     }
 
-    public static func markdown(_ rows: [Row], threads: Int) -> String {
+    package static func markdown(_ rows: [Row], threads: Int) -> String {
         var lines = [
             "| preset | FP8 input | dequant: weights/s | dequant: input GB/s | memcpy input GB/s | write+fsync output alone | dequant time / write-alone time | peak RSS |",
             "|---|---|---|---|---|---|---|---|",

@@ -6,32 +6,32 @@ import SyntheticModels
 /// `moepack bench quants`: quantize and dequantize throughput per block format on one fixed
 /// weight-like matrix, on 1 thread and on all, beside llama.cpp's `ggml_quantize_chunk` on the
 /// same matrix in the same run when a Python with llama-cpp-python is given as the peer.
-public struct QuantBenchmark {
-    public struct Row: Sendable {
-        public var type: GGMLType
-        public var quantizeSeconds: (one: Double, all: Double)
-        public var dequantizeSeconds: (one: Double, all: Double)
-        public var peerSeconds: (one: Double, all: Double)?
+package struct QuantBenchmark {
+    package struct Row: Sendable {
+        package var type: GGMLType
+        package var quantizeSeconds: (one: Double, all: Double)
+        package var dequantizeSeconds: (one: Double, all: Double)
+        package var peerSeconds: (one: Double, all: Double)?
         /// Matrix-vector product over all rows, 1 thread: fused dot product (F32 and BF16 vector),
         /// and dequantize-then-dot (F32 vector).
-        public var dotSeconds: (fused: Double, fusedBF16: Double, dequantizeThenDot: Double)?
+        package var dotSeconds: (fused: Double, fusedBF16: Double, dequantizeThenDot: Double)?
     }
 
     /// One run: every type's row, and the memory-read reference on the same matrix.
-    public struct Report: Sendable {
-        public var rows: [Row]
+    package struct Report: Sendable {
+        package var rows: [Row]
         /// Reading the F32 matrix once (a sum over its bits), 1 thread and all: the ceiling a
         /// quantizer bound by memory bandwidth, not arithmetic, would approach.
-        public var readSeconds: (one: Double, all: Double)
-        public var simdLevel: SIMDLevel
+        package var readSeconds: (one: Double, all: Double)
+        package var simdLevel: SIMDLevel
     }
 
-    public let rows: Int
-    public let columns: Int
-    public let threads: Int
-    public let types: [GGMLType]
+    package let rows: Int
+    package let columns: Int
+    package let threads: Int
+    package let types: [GGMLType]
 
-    public init(rows: Int = 512, columns: Int = 4096, threads: Int, types: [GGMLType]) {
+    package init(rows: Int = 512, columns: Int = 4096, threads: Int, types: [GGMLType]) {
         self.rows = rows
         self.columns = columns
         self.threads = threads
@@ -40,7 +40,7 @@ public struct QuantBenchmark {
 
     /// A weight-like matrix: heavy-tailed values with per-row gains and outlier columns, as in the
     /// synthetic checkpoints.
-    public func matrix() -> [Float] {
+    package func matrix() -> [Float] {
         var values = [Float](repeating: 0, count: rows * columns)
         values.withUnsafeMutableBufferPointer { buffer in
             for row in 0..<rows {
@@ -85,7 +85,7 @@ public struct QuantBenchmark {
         }
     }
 
-    public func run(peerPython: String?, peerScript: String?, log: (String) -> Void) throws -> Report {
+    package func run(peerPython: String?, peerScript: String?, log: (String) -> Void) throws -> Report {
         let input = matrix()
         var peer: [String: [Double]] = [:]
         let path = NSTemporaryDirectory() + "moepack-bench-matrix-\(getpid()).f32"
@@ -182,7 +182,7 @@ public struct QuantBenchmark {
         return Report(rows: results, readSeconds: readTime(input), simdLevel: .active)
     }
 
-    public func markdown(_ report: Report) -> String {
+    package func markdown(_ report: Report) -> String {
         let results = report.rows
         let weights = Double(rows * columns)
         let megabytes = weights * 4 / 1e6

@@ -4,8 +4,8 @@ import SyntheticModels
 
 /// Deterministic mixed text for tokenizer benchmarks: the synthetic corpus, shuffled into
 /// sentences with numbers, code, CJK and emoji spliced in.
-public enum TokenizerBenchmark {
-    public static func text(megabytes: Int) -> String {
+package enum TokenizerBenchmark {
+    package static func text(megabytes: Int) -> String {
         let sentences = SyntheticCorpus.text.split(separator: ".").map(String.init)
         let extras = [
             " 12345 678 9.75 2026-11-29", "\n    return value * 2\n\t}\n", " 混合专家模型的推理。", " テキストとカタカナ。",

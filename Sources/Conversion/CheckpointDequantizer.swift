@@ -15,40 +15,40 @@ import TensorFiles
 ///   and skips them;
 /// - then `model.safetensors.index.json` with the new `total_size`, `config.json` without
 ///   `quantization_config`, and every other file of the input directory.
-public final class CheckpointDequantizer {
-    public struct Options: Sendable {
-        public var outputType: DenseFloatType = .bf16
-        public var threads: Int = availableCoreCount
+package final class CheckpointDequantizer {
+    package struct Options: Sendable {
+        package var outputType: DenseFloatType = .bf16
+        package var threads: Int = availableCoreCount
         /// Output bytes produced per parallel step.
-        public var chunkBytes: Int = 4 << 20
-        public var progress: ProgressReporter.Style = .automatic
-        public init() {}
+        package var chunkBytes: Int = 4 << 20
+        package var progress: ProgressReporter.Style = .automatic
+        package init() {}
     }
 
-    public struct Summary: Sendable {
-        public var shardsWritten = 0
-        public var shardsSkipped = 0
-        public var tensorsDequantized = 0
-        public var tensorsCopied = 0
-        public var inputBytes = 0
-        public var outputBytes = 0
-        public var seconds = 0.0
+    package struct Summary: Sendable {
+        package var shardsWritten = 0
+        package var shardsSkipped = 0
+        package var tensorsDequantized = 0
+        package var tensorsCopied = 0
+        package var inputBytes = 0
+        package var outputBytes = 0
+        package var seconds = 0.0
     }
 
     /// `__metadata__` format version of moepack's outputs; bump when what is written changes.
     static let formatVersion = "1"
 
-    public let inputDirectory: String
-    public let outputDirectory: String
-    public let options: Options
+    package let inputDirectory: String
+    package let outputDirectory: String
+    package let options: Options
 
-    public init(input: String, output: String, options: Options) {
+    package init(input: String, output: String, options: Options) {
         inputDirectory = input
         outputDirectory = output
         self.options = options
     }
 
-    public func run() throws -> Summary {
+    package func run() throws -> Summary {
         let started = Date()
         let inputURL = URL(fileURLWithPath: inputDirectory).standardizedFileURL
         let outputURL = URL(fileURLWithPath: outputDirectory).standardizedFileURL

@@ -4,14 +4,14 @@ import TensorFiles
 
 /// What `moepack inspect` prints: architecture, parameter counts, bytes by dtype, shards, layout
 /// problems, and optionally every tensor.
-public struct CheckpointReport {
-    public let directory: String
-    public let config: DeepSeekV3Config
-    public let checkpoint: Checkpoint
-    public let layout: CheckpointLayout
-    public let check: LayoutCheck
+package struct CheckpointReport {
+    package let directory: String
+    package let config: DeepSeekV3Config
+    package let checkpoint: Checkpoint
+    package let layout: CheckpointLayout
+    package let check: LayoutCheck
 
-    public init(directory: String) throws {
+    package init(directory: String) throws {
         self.directory = directory
         config = try DeepSeekV3Config.load(path: directory + "/config.json")
         checkpoint = try Checkpoint(directory: directory)
@@ -19,7 +19,7 @@ public struct CheckpointReport {
         check = LayoutCheck(layout: layout, checkpoint: checkpoint)
     }
 
-    public var bytesByDType: [(SafetensorsDType, count: Int, bytes: Int)] {
+    package var bytesByDType: [(SafetensorsDType, count: Int, bytes: Int)] {
         var totals: [SafetensorsDType: (Int, Int)] = [:]
         for shard in checkpoint.shards {
             for info in shard.tensors {
@@ -30,7 +30,7 @@ public struct CheckpointReport {
         return totals.sorted { $0.value.1 > $1.value.1 }.map { ($0.key, $0.value.0, $0.value.1) }
     }
 
-    public func text(listTensors: Bool) -> String {
+    package func text(listTensors: Bool) -> String {
         let c = config
         let counts = layout.parameterCounts
         var lines: [String] = []
@@ -66,7 +66,7 @@ public struct CheckpointReport {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    public func json(listTensors: Bool) throws -> String {
+    package func json(listTensors: Bool) throws -> String {
         let counts = layout.parameterCounts
         var object: [String: Any] = [
             "directory": directory,
@@ -96,7 +96,7 @@ public struct CheckpointReport {
     }
 }
 
-public func formatCount(_ count: Int) -> String {
+package func formatCount(_ count: Int) -> String {
     let value = Double(count)
     if value >= 1e9 { return String(format: "%.2fB", value / 1e9) }
     if value >= 1e6 { return String(format: "%.2fM", value / 1e6) }
@@ -105,5 +105,5 @@ public func formatCount(_ count: Int) -> String {
 }
 
 extension String {
-    public func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: " ", count: width - count) + self }
+    package func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: " ", count: width - count) + self }
 }

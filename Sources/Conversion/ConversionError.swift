@@ -3,7 +3,7 @@ import Quants
 import TensorFiles
 
 /// Why a conversion stopped. One line each, naming the file and the tensor.
-public enum ConversionError: Error, CustomStringConvertible, Sendable {
+package enum ConversionError: Error, CustomStringConvertible, Sendable {
     case layout(checkpoint: String, problem: LayoutCheck.Problem, more: Int)
     case badValue(file: String, tensor: String, problem: DequantProblem)
     case badScale(file: String, tensor: String, detail: String)
@@ -11,7 +11,7 @@ public enum ConversionError: Error, CustomStringConvertible, Sendable {
     case outputIsInput(path: String)
     case outputNotEmpty(path: String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .layout(let checkpoint, let problem, let more):
             "\(checkpoint): \(problem)" + (more > 0 ? " (and \(more) more problems; run `moepack inspect` for all)" : "")

@@ -2,8 +2,8 @@ import Foundation
 
 /// Progress of a long job on stderr: a redrawn bar with bytes, throughput and ETA on a terminal,
 /// one plain line every few seconds otherwise (logs, CI), nothing when quiet.
-public final class ProgressReporter: @unchecked Sendable {
-    public enum Style: Sendable { case automatic, bar, lines, quiet }
+package final class ProgressReporter: @unchecked Sendable {
+    package enum Style: Sendable { case automatic, bar, lines, quiet }
 
     private let label: String
     private let total: Int
@@ -20,7 +20,7 @@ public final class ProgressReporter: @unchecked Sendable {
     /// Counts shown as plain numbers of these (e.g. "layers") instead of bytes.
     private let unit: String?
 
-    public init(label: String, totalBytes: Int, style: Style = .automatic, unit: String? = nil) {
+    package init(label: String, totalBytes: Int, style: Style = .automatic, unit: String? = nil) {
         self.label = label
         self.unit = unit
         total = max(totalBytes, 1)
@@ -31,7 +31,7 @@ public final class ProgressReporter: @unchecked Sendable {
         }
     }
 
-    public func advance(by bytes: Int, note: String = "") {
+    package func advance(by bytes: Int, note: String = "") {
         lock.lock()
         defer { lock.unlock() }
         done += bytes
@@ -43,7 +43,7 @@ public final class ProgressReporter: @unchecked Sendable {
         }
     }
 
-    public func finish(note: String = "") {
+    package func finish(note: String = "") {
         lock.lock()
         defer { lock.unlock() }
         guard !finished else { return }
@@ -57,7 +57,7 @@ public final class ProgressReporter: @unchecked Sendable {
 
     /// Erases a progress bar left on the terminal line (a job that failed mid-way), so that the
     /// error that follows starts its own line instead of being appended to the bar.
-    public static func eraseOpenBar() {
+    package static func eraseOpenBar() {
         openBarLock.withLock {
             if openBar { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
             openBar = false
@@ -91,7 +91,7 @@ public final class ProgressReporter: @unchecked Sendable {
     }
 }
 
-public func formatBytes(_ bytes: Int) -> String {
+package func formatBytes(_ bytes: Int) -> String {
     let units = ["B", "KiB", "MiB", "GiB", "TiB"]
     var value = Double(bytes)
     var unit = 0
@@ -102,7 +102,7 @@ public func formatBytes(_ bytes: Int) -> String {
     return unit == 0 ? "\(bytes) B" : String(format: "%.1f %@", value, units[unit])
 }
 
-public func formatDuration(_ seconds: Double) -> String {
+package func formatDuration(_ seconds: Double) -> String {
     guard seconds.isFinite else { return "--" }
     let s = Int(seconds.rounded())
     return s >= 3600 ? "\(s / 3600)h\(String(format: "%02d", s % 3600 / 60))m" : "\(s / 60)m\(String(format: "%02d", s % 60))s"

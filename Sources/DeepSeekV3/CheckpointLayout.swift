@@ -4,9 +4,9 @@
 ///
 /// For DeepSeek-V3/R1 (61 layers + 1 MTP layer) this yields the 91,991 tensors and 688,574,839,360
 /// bytes of the released FP8 checkpoint.
-public struct CheckpointLayout: Sendable {
+package struct CheckpointLayout: Sendable {
     /// How a tensor is stored in the released FP8 checkpoint.
-    public enum Storage: Sendable, Equatable {
+    package enum Storage: Sendable, Equatable {
         /// A linear weight in FP8 E4M3 with a `<name>_scale_inv` F32 companion.
         case fp8Linear
         /// The companion scale grid of an `fp8Linear` weight.
@@ -18,21 +18,21 @@ public struct CheckpointLayout: Sendable {
     }
 
     /// Which part of the network a tensor belongs to; drives parameter accounting.
-    public enum Role: Sendable, Equatable {
+    package enum Role: Sendable, Equatable {
         case embedding, outputHead, attention, norm, denseFFN, router, routedExpert, sharedExpert, mtpProjection
     }
 
-    public struct Tensor: Sendable, Equatable {
-        public var name: String
-        public var shape: [Int]
-        public var storage: Storage
-        public var role: Role
+    package struct Tensor: Sendable, Equatable {
+        package var name: String
+        package var shape: [Int]
+        package var storage: Storage
+        package var role: Role
         /// Trunk or MTP layer index; nil for global tensors.
-        public var layer: Int?
-        public var isMTP: Bool
+        package var layer: Int?
+        package var isMTP: Bool
 
-        public var elementCount: Int { shape.reduce(1, *) }
-        public var storedBytes: Int {
+        package var elementCount: Int { shape.reduce(1, *) }
+        package var storedBytes: Int {
             switch storage {
             case .fp8Linear: elementCount
             case .bf16: elementCount * 2
@@ -41,11 +41,11 @@ public struct CheckpointLayout: Sendable {
         }
     }
 
-    public let config: DeepSeekV3Config
-    public let tensors: [Tensor]
-    public let blockSize: Int
+    package let config: DeepSeekV3Config
+    package let tensors: [Tensor]
+    package let blockSize: Int
 
-    public init(config: DeepSeekV3Config) {
+    package init(config: DeepSeekV3Config) {
         self.config = config
         blockSize = config.weightBlockSize?.rows ?? 128
         var list: [Tensor] = []
@@ -113,7 +113,7 @@ public struct CheckpointLayout: Sendable {
         tensors = list
     }
 
-    public var storedBytes: Int { tensors.reduce(0) { $0 + $1.storedBytes } }
+    package var storedBytes: Int { tensors.reduce(0) { $0 + $1.storedBytes } }
 
     // MARK: - Parameter accounting
 
@@ -121,15 +121,15 @@ public struct CheckpointLayout: Sendable {
     /// parameters; "activated" counts what one token's forward pass multiplies with: everything
     /// but the embedding lookup and the routed experts, plus `num_experts_per_tok` of the
     /// routed experts of each MoE layer.
-    public struct ParameterCounts: Sendable, Equatable {
-        public var total: Int
-        public var mainModel: Int
-        public var mtpLayers: Int
-        public var activatedPerToken: Int
-        public var routedExperts: Int
+    package struct ParameterCounts: Sendable, Equatable {
+        package var total: Int
+        package var mainModel: Int
+        package var mtpLayers: Int
+        package var activatedPerToken: Int
+        package var routedExperts: Int
     }
 
-    public var parameterCounts: ParameterCounts {
+    package var parameterCounts: ParameterCounts {
         var counts = ParameterCounts(total: 0, mainModel: 0, mtpLayers: 0, activatedPerToken: 0, routedExperts: 0)
         for tensor in tensors where tensor.storage != .scaleInverse {
             let n = tensor.elementCount

@@ -1,19 +1,19 @@
 /// The Hugging Face tensor names of a `DeepseekV3ForCausalLM` checkpoint, written once (the
 /// module paths of `modeling_deepseek.py`). The checkpoint layout, the GGUF plan and the engine
 /// all name checkpoint tensors through this table; `DeepSeek2Name` is llama.cpp's side.
-public enum CheckpointName {
-    public static let embedding = "model.embed_tokens.weight"
-    public static let finalNorm = "model.norm.weight"
-    public static let lmHead = "lm_head.weight"
+package enum CheckpointName {
+    package static let embedding = "model.embed_tokens.weight"
+    package static let finalNorm = "model.norm.weight"
+    package static let lmHead = "lm_head.weight"
 
     /// `model.layers.{n}.`: every tensor of decoder layer `n` starts so.
-    public static func layerPrefix(_ layer: Int) -> String { "model.layers.\(layer)." }
+    package static func layerPrefix(_ layer: Int) -> String { "model.layers.\(layer)." }
 
     /// The LM head's weight: `lm_head`, or the embedding when the config ties them.
-    public static func head(tiedToEmbedding: Bool) -> String { tiedToEmbedding ? embedding : lmHead }
+    package static func head(tiedToEmbedding: Bool) -> String { tiedToEmbedding ? embedding : lmHead }
 
     /// A tensor of decoder layer `n`, `model.layers.{n}.{rawValue}`.
-    public enum Layer: String, CaseIterable, Sendable {
+    package enum Layer: String, CaseIterable, Sendable {
         case inputNorm = "input_layernorm.weight"
         case qA = "self_attn.q_a_proj.weight"
         case qANorm = "self_attn.q_a_layernorm.weight"
@@ -33,12 +33,12 @@ public enum CheckpointName {
         case mtpHeadNorm = "shared_head.norm.weight"
         case mtpHead = "shared_head.head.weight"
 
-        public func name(layer: Int) -> String { layerPrefix(layer) + rawValue }
+        package func name(layer: Int) -> String { layerPrefix(layer) + rawValue }
     }
 
     /// A SwiGLU MLP of a layer: the dense one (first `first_k_dense_replace` layers), the shared
     /// experts, or routed expert `e`.
-    public enum MLP: Sendable, Equatable {
+    package enum MLP: Sendable, Equatable {
         case dense
         case shared
         case expert(Int)
@@ -53,19 +53,19 @@ public enum CheckpointName {
     }
 
     /// Its three projections, in the order gate, up, down.
-    public enum Projection: String, CaseIterable, Sendable {
+    package enum Projection: String, CaseIterable, Sendable {
         case gate = "gate_proj"
         case up = "up_proj"
         case down = "down_proj"
     }
 
     /// `model.layers.{n}.mlp[.shared_experts|.experts.{e}].{gate|up|down}_proj.weight`.
-    public static func mlp(_ mlp: MLP, _ projection: Projection, layer: Int) -> String {
+    package static func mlp(_ mlp: MLP, _ projection: Projection, layer: Int) -> String {
         layerPrefix(layer) + mlp.path + projection.rawValue + ".weight"
     }
 
     /// The gate, up and down weights of one MLP.
-    public static func mlp(_ mlp: MLP, layer: Int) -> [String] {
+    package static func mlp(_ mlp: MLP, layer: Int) -> [String] {
         Projection.allCases.map { Self.mlp(mlp, $0, layer: layer) }
     }
 }

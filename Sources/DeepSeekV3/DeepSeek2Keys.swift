@@ -8,9 +8,9 @@ import TensorFiles
 ///
 /// `DeepSeek2Metadata.make` writes `all` in order (with `value(config:mtpLayers:)`);
 /// `DeepSeekV3Config(deepseek2:)` reads them back. See formats/gguf.md.
-public struct DeepSeek2Key: Sendable, Equatable, CustomStringConvertible {
+package struct DeepSeek2Key: Sendable, Equatable, CustomStringConvertible {
     /// What a reader takes when a file lacks the key.
-    public enum Absent: Sendable, Equatable {
+    package enum Absent: Sendable, Equatable {
         /// The file must hold the key (the YaRN ones: when `rope.scaling.type` is `yarn`).
         case required
         /// This value (llama.cpp's default).
@@ -24,12 +24,12 @@ public struct DeepSeek2Key: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// The full key, `deepseek2.` and the suffix gguf-py writes after `{arch}.`.
-    public let name: String
+    package let name: String
     /// The type moepack writes. Readers accept any number for a count or a float.
-    public let type: GGUFValue.Kind
+    package let type: GGUFValue.Kind
     /// The `config.json` field the value comes from (or how it is computed).
-    public let field: String
-    public let absent: Absent
+    package let field: String
+    package let absent: Absent
     let write: @Sendable (DeepSeekV3Config, Int) -> Written?
 
     /// A value before it is stored in the key's `type`.
@@ -48,17 +48,17 @@ public struct DeepSeek2Key: Sendable, Equatable, CustomStringConvertible {
         self.write = write
     }
 
-    public var description: String { name }
+    package var description: String { name }
 
-    public static func == (a: DeepSeek2Key, b: DeepSeek2Key) -> Bool { a.name == b.name }
+    package static func == (a: DeepSeek2Key, b: DeepSeek2Key) -> Bool { a.name == b.name }
 
     /// `general.architecture` of every DeepSeek-V3/R1 GGUF.
-    public static let architecture = "deepseek2"
+    package static let architecture = "deepseek2"
 
     /// The key's value for a config, or nil when the key is not written (no MTP layers, no RoPE
     /// scaling). `mtpLayers` are the multi-token-prediction layers the file holds (`block_count`
     /// counts them).
-    public func value(config: DeepSeekV3Config, mtpLayers: Int) -> GGUFValue? {
+    package func value(config: DeepSeekV3Config, mtpLayers: Int) -> GGUFValue? {
         guard let written = write(config, mtpLayers) else { return nil }
         switch (type, written) {
         case (.uint32, .count(let x)): return .uint32(Self.u32(x))
@@ -72,118 +72,118 @@ public struct DeepSeek2Key: Sendable, Equatable, CustomStringConvertible {
     /// A config count as u32. `DeepSeekV3Config.validate` bounds every field by 2³¹−1 (and the
     /// tokenizer its ids by 2²⁴), so a value out of range here is a programmer error: a config
     /// that did not come through `DeepSeekV3Config.parse`.
-    public static func u32(_ value: Int) -> UInt32 {
+    package static func u32(_ value: Int) -> UInt32 {
         guard let exact = UInt32(exactly: value) else { preconditionFailure("\(value) does not fit a u32: config not validated") }
         return exact
     }
 
     // MARK: - The table, in the order they are written
 
-    public static let blockCount = DeepSeek2Key(
+    package static let blockCount = DeepSeek2Key(
         "block_count", .uint32, field: "num_hidden_layers + the MTP layers written", absent: .required
     ) { c, mtp in .count(c.numHiddenLayers + mtp) }
-    public static let contextLength = DeepSeek2Key(
+    package static let contextLength = DeepSeek2Key(
         "context_length", .uint32, field: "max_position_embeddings", absent: .required
     ) { c, _ in .count(c.maxPositionEmbeddings) }
-    public static let embeddingLength = DeepSeek2Key(
+    package static let embeddingLength = DeepSeek2Key(
         "embedding_length", .uint32, field: "hidden_size", absent: .required
     ) { c, _ in .count(c.hiddenSize) }
-    public static let feedForwardLength = DeepSeek2Key(
+    package static let feedForwardLength = DeepSeek2Key(
         "feed_forward_length", .uint32, field: "intermediate_size", absent: .required
     ) { c, _ in .count(c.intermediateSize) }
-    public static let headCount = DeepSeek2Key(
+    package static let headCount = DeepSeek2Key(
         "attention.head_count", .uint32, field: "num_attention_heads", absent: .required
     ) { c, _ in .count(c.numAttentionHeads) }
-    public static let headCountKV = DeepSeek2Key(
+    package static let headCountKV = DeepSeek2Key(
         "attention.head_count_kv", .uint32, field: "1 (absorbed MLA: one latent KV head)", absent: .notRead
     ) { _, _ in .count(1) }
-    public static let ropeFreqBase = DeepSeek2Key(
+    package static let ropeFreqBase = DeepSeek2Key(
         "rope.freq_base", .float32, field: "rope_theta", absent: .fallback(10000)
     ) { c, _ in .real(c.ropeTheta) }
-    public static let rmsEpsilon = DeepSeek2Key(
+    package static let rmsEpsilon = DeepSeek2Key(
         "attention.layer_norm_rms_epsilon", .float32, field: "rms_norm_eps", absent: .required
     ) { c, _ in .real(c.rmsNormEps) }
-    public static let expertUsedCount = DeepSeek2Key(
+    package static let expertUsedCount = DeepSeek2Key(
         "expert_used_count", .uint32, field: "num_experts_per_tok", absent: .required
     ) { c, _ in .count(c.numExpertsPerToken) }
-    public static let expertGroupCount = DeepSeek2Key(
+    package static let expertGroupCount = DeepSeek2Key(
         "expert_group_count", .uint32, field: "n_group", absent: .fallback(1)
     ) { c, _ in .count(c.nGroup) }
-    public static let expertGroupUsedCount = DeepSeek2Key(
+    package static let expertGroupUsedCount = DeepSeek2Key(
         "expert_group_used_count", .uint32, field: "topk_group", absent: .fallback(1)
     ) { c, _ in .count(c.topkGroup) }
-    public static let leadingDenseBlockCount = DeepSeek2Key(
+    package static let leadingDenseBlockCount = DeepSeek2Key(
         "leading_dense_block_count", .uint32, field: "first_k_dense_replace", absent: .fallback(0)
     ) { c, _ in .count(c.firstKDenseReplace) }
-    public static let vocabSize = DeepSeek2Key(
+    package static let vocabSize = DeepSeek2Key(
         "vocab_size", .uint32, field: "vocab_size", absent: .tokenCount
     ) { c, _ in .count(c.vocabSize) }
-    public static let qLoraRank = DeepSeek2Key(
+    package static let qLoraRank = DeepSeek2Key(
         "attention.q_lora_rank", .uint32, field: "q_lora_rank", absent: .required
     ) { c, _ in .count(c.qLoraRank) }
-    public static let kvLoraRank = DeepSeek2Key(
+    package static let kvLoraRank = DeepSeek2Key(
         "attention.kv_lora_rank", .uint32, field: "kv_lora_rank", absent: .required
     ) { c, _ in .count(c.kvLoraRank) }
-    public static let keyLength = DeepSeek2Key(
+    package static let keyLength = DeepSeek2Key(
         "attention.key_length", .uint32, field: "kv_lora_rank + qk_rope_head_dim (absorbed MLA's key)", absent: .notRead
     ) { c, _ in .count(c.kvLoraRank + c.qkRopeHeadDim) }
-    public static let valueLength = DeepSeek2Key(
+    package static let valueLength = DeepSeek2Key(
         "attention.value_length", .uint32, field: "kv_lora_rank (absorbed MLA's value)", absent: .notRead
     ) { c, _ in .count(c.kvLoraRank) }
-    public static let keyLengthMLA = DeepSeek2Key(
+    package static let keyLengthMLA = DeepSeek2Key(
         "attention.key_length_mla", .uint32, field: "qk_nope_head_dim + qk_rope_head_dim", absent: .required
     ) { c, _ in .count(c.qkHeadDim) }
-    public static let valueLengthMLA = DeepSeek2Key(
+    package static let valueLengthMLA = DeepSeek2Key(
         "attention.value_length_mla", .uint32, field: "v_head_dim", absent: .required
     ) { c, _ in .count(c.vHeadDim) }
-    public static let expertFeedForwardLength = DeepSeek2Key(
+    package static let expertFeedForwardLength = DeepSeek2Key(
         "expert_feed_forward_length", .uint32, field: "moe_intermediate_size", absent: .required
     ) { c, _ in .count(c.moeIntermediateSize) }
-    public static let expertCount = DeepSeek2Key(
+    package static let expertCount = DeepSeek2Key(
         "expert_count", .uint32, field: "n_routed_experts", absent: .required
     ) { c, _ in .count(c.nRoutedExperts) }
-    public static let expertSharedCount = DeepSeek2Key(
+    package static let expertSharedCount = DeepSeek2Key(
         "expert_shared_count", .uint32, field: "n_shared_experts", absent: .required
     ) { c, _ in .count(c.nSharedExperts) }
-    public static let expertWeightsScale = DeepSeek2Key(
+    package static let expertWeightsScale = DeepSeek2Key(
         "expert_weights_scale", .float32, field: "routed_scaling_factor", absent: .fallback(1)
     ) { c, _ in .real(c.routedScalingFactor) }
-    public static let expertWeightsNorm = DeepSeek2Key(
+    package static let expertWeightsNorm = DeepSeek2Key(
         "expert_weights_norm", .bool, field: "norm_topk_prob", absent: .fallback(0)
     ) { c, _ in .flag(c.normTopkProb) }
     /// 2 = sigmoid, the only scoring moepack runs; absent, llama.cpp falls back to 1 (softmax), so
     /// a reader refuses a file without it.
-    public static let expertGatingFunction = DeepSeek2Key(
+    package static let expertGatingFunction = DeepSeek2Key(
         "expert_gating_func", .uint32, field: "scoring_func (2: sigmoid)", absent: .fallback(1)
     ) { _, _ in .count(2) }
-    public static let ropeDimensionCount = DeepSeek2Key(
+    package static let ropeDimensionCount = DeepSeek2Key(
         "rope.dimension_count", .uint32, field: "qk_rope_head_dim", absent: .required
     ) { c, _ in .count(c.qkRopeHeadDim) }
-    public static let nextNPredictLayers = DeepSeek2Key(
+    package static let nextNPredictLayers = DeepSeek2Key(
         "nextn_predict_layers", .uint32, field: "num_nextn_predict_layers (written with the MTP layers)", absent: .fallback(0)
     ) { _, mtp in mtp > 0 ? .count(mtp) : nil }
-    public static let ropeScalingType = DeepSeek2Key(
+    package static let ropeScalingType = DeepSeek2Key(
         "rope.scaling.type", .string, field: "rope_scaling.type (yarn)", absent: .off
     ) { c, _ in c.ropeScaling.map { _ in .text("yarn") } }
-    public static let ropeScalingFactor = DeepSeek2Key(
+    package static let ropeScalingFactor = DeepSeek2Key(
         "rope.scaling.factor", .float32, field: "rope_scaling.factor", absent: .required
     ) { c, _ in c.ropeScaling.map { .real($0.factor) } }
-    public static let ropeScalingOriginalContext = DeepSeek2Key(
+    package static let ropeScalingOriginalContext = DeepSeek2Key(
         "rope.scaling.original_context_length", .uint32, field: "rope_scaling.original_max_position_embeddings", absent: .required
     ) { c, _ in c.ropeScaling.map { .count($0.originalMaxPositionEmbeddings) } }
-    public static let yarnBetaFast = DeepSeek2Key(
+    package static let yarnBetaFast = DeepSeek2Key(
         "rope.scaling.yarn_beta_fast", .float32, field: "rope_scaling.beta_fast", absent: .fallback(32)
     ) { c, _ in c.ropeScaling.map { .real($0.betaFast) } }
-    public static let yarnBetaSlow = DeepSeek2Key(
+    package static let yarnBetaSlow = DeepSeek2Key(
         "rope.scaling.yarn_beta_slow", .float32, field: "rope_scaling.beta_slow", absent: .fallback(1)
     ) { c, _ in c.ropeScaling.map { .real($0.betaSlow) } }
     /// 0.1 · mscale_all_dim: llama.cpp divides by 0.1 again when loading.
-    public static let yarnLogMultiplier = DeepSeek2Key(
+    package static let yarnLogMultiplier = DeepSeek2Key(
         "rope.scaling.yarn_log_multiplier", .float32, field: "0.1 · rope_scaling.mscale_all_dim (also mscale)", absent: .fallback(0.1)
     ) { c, _ in c.ropeScaling.map { .real(0.1 * $0.mscaleAllDim) } }
 
     /// Every key, in the order `DeepSeek2Metadata.make` writes them.
-    public static let all: [DeepSeek2Key] = [
+    package static let all: [DeepSeek2Key] = [
         blockCount, contextLength, embeddingLength, feedForwardLength, headCount, headCountKV, ropeFreqBase, rmsEpsilon,
         expertUsedCount, expertGroupCount, expertGroupUsedCount, leadingDenseBlockCount, vocabSize, qLoraRank, kvLoraRank,
         keyLength, valueLength, keyLengthMLA, valueLengthMLA, expertFeedForwardLength, expertCount, expertSharedCount,
@@ -192,7 +192,7 @@ public struct DeepSeek2Key: Sendable, Equatable, CustomStringConvertible {
     ]
 
     /// The keys a config gives, in order: what a `deepseek2` GGUF holds after `general.*`.
-    public static func metadata(config: DeepSeekV3Config, mtpLayers: Int) -> [(key: String, value: GGUFValue)] {
+    package static func metadata(config: DeepSeekV3Config, mtpLayers: Int) -> [(key: String, value: GGUFValue)] {
         all.compactMap { key in key.value(config: config, mtpLayers: mtpLayers).map { (key.name, $0) } }
     }
 }

@@ -2,7 +2,7 @@
 /// `MODEL_ARCH.DEEPSEEK2`). The GGUF plan, the importance-matrix collector and the quantizer's
 /// importance lookup all name tensors through this table, so a file computed from the FP8
 /// checkpoint applies to the GGUF made from it.
-public enum DeepSeek2Name: String, CaseIterable, Sendable {
+package enum DeepSeek2Name: String, CaseIterable, Sendable {
     case attnNorm = "attn_norm"
     case attnQA = "attn_q_a"
     case attnQANorm = "attn_q_a_norm"
@@ -26,11 +26,11 @@ public enum DeepSeek2Name: String, CaseIterable, Sendable {
     case ffnDown = "ffn_down"
 
     /// `blk.{layer}.{name}.weight` (`.bias` for the router's correction bias, as llama.cpp names it).
-    public func name(layer: Int) -> String {
+    package func name(layer: Int) -> String {
         "blk.\(layer).\(rawValue)" + (self == .expProbsB ? ".bias" : ".weight")
     }
 
-    public static let tokenEmbedding = "token_embd.weight"
-    public static let outputNorm = "output_norm.weight"
-    public static let output = "output.weight"
+    package static let tokenEmbedding = "token_embd.weight"
+    package static let outputNorm = "output_norm.weight"
+    package static let output = "output.weight"
 }

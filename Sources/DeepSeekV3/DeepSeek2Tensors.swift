@@ -3,9 +3,9 @@ import Quants
 /// How llama.cpp's `deepseek2` architecture names and shapes a DeepSeek-V3 checkpoint's tensors
 /// (`src/models/deepseek2.cpp`, `convert_hf_to_gguf.py` `DeepseekV2Model`), and where each
 /// GGUF tensor's rows come from in the Hugging Face checkpoint.
-public struct DeepSeek2Tensor: Sendable {
+package struct DeepSeek2Tensor: Sendable {
     /// Where the F32 rows of a GGUF tensor come from.
-    public enum Source: Sendable, Equatable {
+    package enum Source: Sendable, Equatable {
         /// The rows of one HF tensor as they are (a 2-D weight, or a 1-D vector as one row).
         case tensor(String)
         /// Expert matrices stacked on the slowest axis: all rows of `names[0]`, then `names[1]`, ...
@@ -17,7 +17,7 @@ public struct DeepSeek2Tensor: Sendable {
         case valueFromKVB(String, heads: Int, nope: Int, v: Int, kvLora: Int)
 
         /// How `attn_k_b`/`attn_v_b` split their `kv_b_proj`; nil for the other sources.
-        public var split: KVBSplit? {
+        package var split: KVBSplit? {
             switch self {
             case .keyFromKVB(_, let heads, let nope, let v, let kvLora), .valueFromKVB(_, let heads, let nope, let v, let kvLora):
                 KVBSplit(heads: heads, nope: nope, v: v, kvLora: kvLora)
@@ -26,25 +26,25 @@ public struct DeepSeek2Tensor: Sendable {
         }
     }
 
-    public enum Role: Sendable, Equatable {
+    package enum Role: Sendable, Equatable {
         /// Never quantized (norms, router, router bias): F32.
         case keepF32
         case tokenEmbedding, output, attention, attentionOutput, ffnGate, ffnUp, ffnDown
     }
 
-    public var name: String
+    package var name: String
     /// ggml order.
-    public var dimensions: [Int]
-    public var source: Source
-    public var role: Role
-    public var layer: Int?
+    package var dimensions: [Int]
+    package var source: Source
+    package var role: Role
+    package var layer: Int?
 
     /// Rows of `dimensions[0]` values.
-    public var rowCount: Int { dimensions.dropFirst().reduce(1, *) }
+    package var rowCount: Int { dimensions.dropFirst().reduce(1, *) }
 
     /// The GGUF tensors of a config's trunk and, with `keepMTP`, its multi-token-prediction layers as
     /// llama.cpp's loader names them (`blk.{n}.nextn.*` plus a full block; `src/models/deepseek2.cpp`).
-    public static func plan(_ c: DeepSeekV3Config, keepMTP: Bool = false) -> [DeepSeek2Tensor] {
+    package static func plan(_ c: DeepSeekV3Config, keepMTP: Bool = false) -> [DeepSeek2Tensor] {
         let h = c.hiddenSize
         var list: [DeepSeek2Tensor] = [
             .init(name: DeepSeek2Name.tokenEmbedding, dimensions: [h, c.vocabSize], source: .tensor(CheckpointName.embedding), role: .tokenEmbedding),

@@ -2,10 +2,10 @@ import Foundation
 import TensorFiles
 
 /// A `deepseek2.*` key a GGUF lacks or holds an unusable value in: one line naming the file and the key.
-public struct DeepSeek2KeyError: Error, CustomStringConvertible, Sendable {
-    public var file: String
-    public var message: String
-    public var description: String { "\(file): \(message)" }
+package struct DeepSeek2KeyError: Error, CustomStringConvertible, Sendable {
+    package var file: String
+    package var message: String
+    package var description: String { "\(file): \(message)" }
 }
 
 extension DeepSeekV3Config {
@@ -20,7 +20,7 @@ extension DeepSeekV3Config {
     /// - Throws: `DeepSeek2KeyError` for a key that is wrong in itself (missing, not a number, not
     ///   whole, not finite, softmax gating); `ConfigError` (file "`path` (deepseek2 metadata)") for
     ///   values `validate` rejects.
-    public init(deepseek2 file: GGUFFile) throws {
+    package init(deepseek2 file: GGUFFile) throws {
         let path = file.path
         func fail(_ message: String) -> DeepSeek2KeyError { DeepSeek2KeyError(file: path, message: message) }
         guard case .string(let architecture)? = file.value(GGUFKey.architecture), architecture == DeepSeek2Key.architecture else {

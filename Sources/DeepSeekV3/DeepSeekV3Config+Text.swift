@@ -5,14 +5,14 @@ extension DeepSeekV3Config {
     /// A `config.json` with DeepSeek-R1's dimensions (the release's `config.json`, committed as
     /// Tests/DeepSeekV3Tests/Fixtures/deepseek-r1-config.json), for planning and
     /// predictions at full size without the real files.
-    public static var deepSeekR1JSON: String {
+    package static var deepSeekR1JSON: String {
         jsonText(
             vocab: 129280, hidden: 7168, intermediate: 18432, moeIntermediate: 2048, layers: 61, dense: 3, heads: 128,
             qLora: 1536, kvLora: 512, nope: 128, rope: 64, v: 128, experts: 256, perToken: 8, groups: 8, topkGroup: 4)
     }
 
     /// A complete `config.json` with these dimensions.
-    public static func jsonText(
+    package static func jsonText(
         vocab: Int, hidden: Int, intermediate: Int, moeIntermediate: Int, layers: Int, dense: Int, heads: Int,
         qLora: Int, kvLora: Int, nope: Int, rope: Int, v: Int, experts: Int, perToken: Int, groups: Int,
         topkGroup: Int

@@ -7,96 +7,96 @@ import TensorFiles
 /// Every key that shapes the weights or the forward pass is required: a config that lacks one is
 /// rejected with the key's name instead of being filled with a guess. Keys that only matter for
 /// training (`aux_loss_alpha`, `seq_aux`, ...) are ignored.
-public struct DeepSeekV3Config: Sendable, Equatable {
-    public var architectures: [String]
-    public var modelType: String
-    public var vocabSize: Int
-    public var hiddenSize: Int
+package struct DeepSeekV3Config: Sendable, Equatable {
+    package var architectures: [String]
+    package var modelType: String
+    package var vocabSize: Int
+    package var hiddenSize: Int
     /// Width of the dense FFN in the first `firstKDenseReplace` layers.
-    public var intermediateSize: Int
+    package var intermediateSize: Int
     /// Width of one routed (and one shared) expert.
-    public var moeIntermediateSize: Int
-    public var numHiddenLayers: Int
+    package var moeIntermediateSize: Int
+    package var numHiddenLayers: Int
     /// Multi-token-prediction layers stored after the trunk as `model.layers.{numHiddenLayers + k}`.
-    public var numNextNPredictLayers: Int
-    public var numAttentionHeads: Int
-    public var numKeyValueHeads: Int
-    public var nSharedExperts: Int
-    public var nRoutedExperts: Int
-    public var numExpertsPerToken: Int
-    public var routedScalingFactor: Double
-    public var kvLoraRank: Int
-    public var qLoraRank: Int
-    public var qkRopeHeadDim: Int
-    public var qkNopeHeadDim: Int
-    public var vHeadDim: Int
-    public var topkMethod: String
-    public var nGroup: Int
-    public var topkGroup: Int
-    public var moeLayerFrequency: Int
-    public var firstKDenseReplace: Int
-    public var normTopkProb: Bool
-    public var scoringFunction: String
-    public var hiddenAct: String
-    public var maxPositionEmbeddings: Int
-    public var rmsNormEps: Double
-    public var ropeTheta: Double
-    public var ropeScaling: RopeScaling?
-    public var tieWordEmbeddings: Bool
-    public var attentionBias: Bool
-    public var bosTokenId: Int?
-    public var eosTokenId: Int?
-    public var quantization: QuantizationConfig?
+    package var numNextNPredictLayers: Int
+    package var numAttentionHeads: Int
+    package var numKeyValueHeads: Int
+    package var nSharedExperts: Int
+    package var nRoutedExperts: Int
+    package var numExpertsPerToken: Int
+    package var routedScalingFactor: Double
+    package var kvLoraRank: Int
+    package var qLoraRank: Int
+    package var qkRopeHeadDim: Int
+    package var qkNopeHeadDim: Int
+    package var vHeadDim: Int
+    package var topkMethod: String
+    package var nGroup: Int
+    package var topkGroup: Int
+    package var moeLayerFrequency: Int
+    package var firstKDenseReplace: Int
+    package var normTopkProb: Bool
+    package var scoringFunction: String
+    package var hiddenAct: String
+    package var maxPositionEmbeddings: Int
+    package var rmsNormEps: Double
+    package var ropeTheta: Double
+    package var ropeScaling: RopeScaling?
+    package var tieWordEmbeddings: Bool
+    package var attentionBias: Bool
+    package var bosTokenId: Int?
+    package var eosTokenId: Int?
+    package var quantization: QuantizationConfig?
 
-    public struct RopeScaling: Sendable, Equatable {
-        public var type: String
-        public var factor: Double
-        public var originalMaxPositionEmbeddings: Int
-        public var betaFast: Double
-        public var betaSlow: Double
-        public var mscale: Double
-        public var mscaleAllDim: Double
+    package struct RopeScaling: Sendable, Equatable {
+        package var type: String
+        package var factor: Double
+        package var originalMaxPositionEmbeddings: Int
+        package var betaFast: Double
+        package var betaSlow: Double
+        package var mscale: Double
+        package var mscaleAllDim: Double
     }
 
     /// `quantization_config` of an FP8 checkpoint.
-    public struct QuantizationConfig: Sendable, Equatable {
-        public var quantMethod: String
-        public var format: String
-        public var activationScheme: String
-        public var weightBlockSize: [Int]
+    package struct QuantizationConfig: Sendable, Equatable {
+        package var quantMethod: String
+        package var format: String
+        package var activationScheme: String
+        package var weightBlockSize: [Int]
         /// `ue8m0` in V3.1: power-of-two *activation* scales; weight dequantization is unchanged.
-        public var scaleFormat: String?
+        package var scaleFormat: String?
     }
 
     /// Per-head query/key width: the part without RoPE plus the rotary part (192 for V3).
-    public var qkHeadDim: Int { qkNopeHeadDim + qkRopeHeadDim }
+    package var qkHeadDim: Int { qkNopeHeadDim + qkRopeHeadDim }
 
     /// Whether layer `index` (trunk or MTP) uses the routed-expert FFN.
-    public func isMoELayer(_ index: Int) -> Bool {
+    package func isMoELayer(_ index: Int) -> Bool {
         nRoutedExperts > 0 && index >= firstKDenseReplace && index % moeLayerFrequency == 0
     }
 
     /// The FP8 block edge, 128 for every released checkpoint.
-    public var weightBlockSize: (rows: Int, columns: Int)? {
+    package var weightBlockSize: (rows: Int, columns: Int)? {
         guard let sizes = quantization?.weightBlockSize, sizes.count == 2 else { return nil }
         return (sizes[0], sizes[1])
     }
 }
 
 /// A config problem, rendered as one line naming the file.
-public struct ConfigError: Error, CustomStringConvertible, Sendable {
-    public var file: String
-    public var message: String
-    public init(file: String, message: String) {
+package struct ConfigError: Error, CustomStringConvertible, Sendable {
+    package var file: String
+    package var message: String
+    package init(file: String, message: String) {
         self.file = file
         self.message = message
     }
-    public var description: String { "\(file): \(message)" }
+    package var description: String { "\(file): \(message)" }
 }
 
 extension DeepSeekV3Config {
     /// Reads and validates `config.json`.
-    public static func load(path: String) throws(ConfigError) -> DeepSeekV3Config {
+    package static func load(path: String) throws(ConfigError) -> DeepSeekV3Config {
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
             throw ConfigError(file: path, message: "cannot read: \(error.localizedDescription)")
@@ -104,7 +104,7 @@ extension DeepSeekV3Config {
         return try parse(data, file: path)
     }
 
-    public static func parse(_ data: Data, file: String = "config.json") throws(ConfigError) -> DeepSeekV3Config {
+    package static func parse(_ data: Data, file: String = "config.json") throws(ConfigError) -> DeepSeekV3Config {
         guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw ConfigError(file: file, message: "not a JSON object")
         }
@@ -182,19 +182,19 @@ extension DeepSeekV3Config {
 
     /// Largest value of any size, count or id field: GGUF stores them as u32 and token ids are
     /// u32 in base files, so 2³¹−1 keeps every conversion exact.
-    public static let maximumSize = Int(Int32.max)
+    package static let maximumSize = Int(Int32.max)
     /// Largest `vocab_size` (R1: 129,280), the tokenizer's id bound too: the GGUF vocabulary and
     /// the engine's per-token tables are allocated from it.
-    public static let maximumVocabulary = 1 << 24
+    package static let maximumVocabulary = 1 << 24
     /// Largest `num_hidden_layers` (R1: 61).
-    public static let maximumLayers = 1024
+    package static let maximumLayers = 1024
     /// Largest `num_nextn_predict_layers` (R1: 1).
-    public static let maximumMTPLayers = 16
+    package static let maximumMTPLayers = 16
     /// Largest `n_routed_experts` and `n_shared_experts` (R1: 256 and 1).
-    public static let maximumExperts = 1 << 16
+    package static let maximumExperts = 1 << 16
     /// Largest number of tensors the layout may have (counted with every layer as a MoE layer;
     /// R1: 91,991 tensors, bound 96,847).
-    public static let maximumTensors = 1 << 20
+    package static let maximumTensors = 1 << 20
 
     /// Rejects configs this tool cannot represent faithfully, and every value that would make the
     /// layout, the engine or the GGUF writer overflow, divide by zero or allocate without bound.
@@ -217,7 +217,7 @@ extension DeepSeekV3Config {
     /// - `quantization_config.weight_block_size`: two sizes in 1...65536;
     /// - the layout: at most 2²⁰ tensors, and all tensors at 8 bytes per element (F32 weights plus,
     ///   at worst, one F32 scale per weight) fit in 2⁶³ bytes, computed with checked arithmetic.
-    public func validate(file: String) throws(ConfigError) {
+    package func validate(file: String) throws(ConfigError) {
         func fail(_ message: String) throws(ConfigError) { throw ConfigError(file: file, message: message) }
         if !architectures.isEmpty && !architectures.contains("DeepseekV3ForCausalLM") {
             try fail("architectures \(architectures) does not include DeepseekV3ForCausalLM")

@@ -8,13 +8,13 @@
 ///
 /// `quantize` builds the two from the checkpoint (`keyRow`, `kvbRow(ofValueRow:)`); the engine
 /// rebuilds `kv_b_proj` from a GGUF (`kvbRows`). Pure copies: the round trip is exact (tested).
-public struct KVBSplit: Sendable, Equatable {
-    public var heads: Int
-    public var nope: Int
-    public var v: Int
-    public var kvLora: Int
+package struct KVBSplit: Sendable, Equatable {
+    package var heads: Int
+    package var nope: Int
+    package var v: Int
+    package var kvLora: Int
 
-    public init(heads: Int, nope: Int, v: Int, kvLora: Int) {
+    package init(heads: Int, nope: Int, v: Int, kvLora: Int) {
         self.heads = heads
         self.nope = nope
         self.v = v
@@ -22,13 +22,13 @@ public struct KVBSplit: Sendable, Equatable {
     }
 
     /// The `kv_b_proj` row that `attn_v_b` row `row` is.
-    public func kvbRow(ofValueRow row: Int) -> Int {
+    package func kvbRow(ofValueRow row: Int) -> Int {
         (row / v) * (nope + v) + nope + row % v
     }
 
     /// Row `row` of `attn_k_b` (`nope` values): column `row % kvLora` of the key rows of head
     /// `row / kvLora`. `kvbRow(r, into)` writes row `r` of `kv_b_proj` (`kvLora` values).
-    public func keyRow<E: Error>(
+    package func keyRow<E: Error>(
         _ row: Int, into destination: UnsafeMutablePointer<Float>,
         kvbRow: (Int, UnsafeMutablePointer<Float>) throws(E) -> Void
     ) throws(E) {
@@ -45,7 +45,7 @@ public struct KVBSplit: Sendable, Equatable {
     /// Row r is head r / (nope+v): a key row when r % (nope+v) < nope, built from that head's whole
     /// `attn_k_b` slice, transposed (`keyRows(h, into)` writes its `kvLora` rows of `nope`; decoded
     /// once per head for consecutive rows); else one `attn_v_b` row as it is (`valueRow(i, into)`).
-    public func kvbRows<E: Error>(
+    package func kvbRows<E: Error>(
         _ rows: Range<Int>, into output: UnsafeMutablePointer<Float>,
         keyRows: (Int, UnsafeMutablePointer<Float>) throws(E) -> Void,
         valueRow: (Int, UnsafeMutablePointer<Float>) throws(E) -> Void

@@ -5,15 +5,15 @@ import TensorFiles
 /// Accepts both the released FP8 form (FP8 weight + F32 `_scale_inv` of the right grid) and a
 /// dequantized form (the same weight in BF16/F16/F32, no scale). An absent MTP layer is allowed
 /// as a whole (several re-uploads drop it) and reported as a note, never half of one.
-public struct LayoutCheck: Sendable {
-    public enum Problem: Sendable, Equatable, CustomStringConvertible {
+package struct LayoutCheck: Sendable {
+    package enum Problem: Sendable, Equatable, CustomStringConvertible {
         case missing(tensor: String)
         case wrongShape(tensor: String, expected: [Int], actual: [Int])
         case wrongDType(tensor: String, expected: String, actual: SafetensorsDType)
         case missingScale(tensor: String)
         case unexpected(tensor: String)
 
-        public var description: String {
+        package var description: String {
             switch self {
             case .missing(let tensor): "tensor '\(tensor)' is missing"
             case .wrongShape(let tensor, let expected, let actual):
@@ -27,12 +27,12 @@ public struct LayoutCheck: Sendable {
         }
     }
 
-    public var problems: [Problem] = []
+    package var problems: [Problem] = []
     /// Layers whose tensors are entirely absent (only MTP layers may be).
-    public var absentMTPLayers: [Int] = []
-    public var isFP8: Bool = false
+    package var absentMTPLayers: [Int] = []
+    package var isFP8: Bool = false
 
-    public init(layout: CheckpointLayout, checkpoint: Checkpoint) {
+    package init(layout: CheckpointLayout, checkpoint: Checkpoint) {
         let present = Set(checkpoint.tensorNames)
         let config = layout.config
         for layer in config.numHiddenLayers..<(config.numHiddenLayers + config.numNextNPredictLayers) {
@@ -74,5 +74,5 @@ public struct LayoutCheck: Sendable {
         }
     }
 
-    public var isValid: Bool { problems.isEmpty }
+    package var isValid: Bool { problems.isEmpty }
 }

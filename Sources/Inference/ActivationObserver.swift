@@ -1,22 +1,22 @@
 /// Rows of F32 values in memory: `rows` rows of `columns` values, `stride` floats apart.
-public struct RowsView: @unchecked Sendable {
-    public var pointer: UnsafePointer<Float>
-    public var rows: Int
-    public var columns: Int
-    public var stride: Int
+package struct RowsView: @unchecked Sendable {
+    package var pointer: UnsafePointer<Float>
+    package var rows: Int
+    package var columns: Int
+    package var stride: Int
 
-    public init(_ pointer: UnsafePointer<Float>, rows: Int, columns: Int, stride: Int? = nil) {
+    package init(_ pointer: UnsafePointer<Float>, rows: Int, columns: Int, stride: Int? = nil) {
         self.pointer = pointer
         self.rows = rows
         self.columns = columns
         self.stride = stride ?? columns
     }
 
-    public func row(_ r: Int) -> UnsafePointer<Float> { pointer + r * stride }
+    package func row(_ r: Int) -> UnsafePointer<Float> { pointer + r * stride }
 }
 
 /// Which matrix of a GGUF weight an input multiplied.
-public enum MatrixSlot: Sendable, Equatable {
+package enum MatrixSlot: Sendable, Equatable {
     /// A 2-D weight.
     case whole
     /// Head `h` of `heads` of a 3-D dense weight (`attn_k_b`, `attn_v_b`): one count for all heads.
@@ -29,7 +29,7 @@ public enum MatrixSlot: Sendable, Equatable {
 /// multiplies (`blk.3.ffn_down_exps.weight`), in the form llama.cpp's `deepseek2` graph multiplies
 /// it (absorbed MLA: `attn_k_b` takes each head's `q_nope`, `attn_v_b` each head's attention
 /// output in the latent space). Calls for different heads may come from several threads at once.
-public protocol ActivationObserver: AnyObject, Sendable {
+package protocol ActivationObserver: AnyObject, Sendable {
     func observe(_ input: RowsView, tensor: String, slot: MatrixSlot)
     /// Whether the LM head's input is wanted too (llama-imatrix `--process-output`).
     var observesOutput: Bool { get }

@@ -13,7 +13,7 @@ import Quants
 /// moepack always calls SGEMM single-threaded and splits work across cores itself, in fixed pieces:
 /// OpenBLAS's own threads would oversubscribe ours, and its results for one row can change with the
 /// number of threads and rows in a call, which would break determinism.
-public enum BLAS {
+package enum BLAS {
     typealias SGEMM = @convention(c) (
         Int32, Int32, Int32, Int32, Int32, Int32, Float, UnsafePointer<Float>?, Int32,
         UnsafePointer<Float>?, Int32, Float, UnsafeMutablePointer<Float>?, Int32
@@ -24,14 +24,14 @@ public enum BLAS {
         let coreName: String
     }
 
-    public struct LoadError: Error, CustomStringConvertible {
-        public var description: String
+    package struct LoadError: Error, CustomStringConvertible {
+        package var description: String
     }
 
     static let library: Result<Library, LoadError> = load()
 
     /// The kernel family OpenBLAS runs (e.g. "SkylakeX"), or the reason it could not be loaded.
-    public static var coreName: String {
+    package static var coreName: String {
         switch library {
         case .success(let lib): lib.coreName
         case .failure(let error): "unavailable (\(error))"
@@ -39,7 +39,7 @@ public enum BLAS {
     }
 
     /// Throws if OpenBLAS cannot be loaded (libopenblas0 missing).
-    public static func ensureLoaded() throws {
+    package static func ensureLoaded() throws {
         _ = try library.get()
     }
 
@@ -89,7 +89,7 @@ public enum BLAS {
     /// `c[m×n] = a[m×k] · b[n×k]ᵀ` (+ `c` when `accumulate`), all row-major with the given leading
     /// dimensions: the shape of every linear layer (`y = x Wᵀ`, W as stored, `[out, in]`).
     @inline(__always)
-    public static func multiplyTransposed(
+    package static func multiplyTransposed(
         m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
         c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool = false
     ) {
@@ -100,7 +100,7 @@ public enum BLAS {
 
     /// `c[m×n] = a[m×k] · b[k×n]` row-major.
     @inline(__always)
-    public static func multiply(
+    package static func multiply(
         m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
         c: UnsafeMutablePointer<Float>, ldc: Int
     ) {

@@ -7,14 +7,14 @@ import TensorFiles
 /// reader `dequant` and `quantize` use): FP8 E4M3/E5M2 linears are block-dequantized on the fly
 /// with their checked `<name>_scale_inv` grid (f32 product, no BF16 rounding); BF16/F16/F32
 /// tensors are widened. Shards stay mmap'd, nothing is loaded whole.
-public final class CheckpointWeights: WeightSource, @unchecked Sendable {
-    public let config: DeepSeekV3Config
-    public let checkpoint: Checkpoint
-    public let directory: String
+package final class CheckpointWeights: WeightSource, @unchecked Sendable {
+    package let config: DeepSeekV3Config
+    package let checkpoint: Checkpoint
+    package let directory: String
     let reader: CheckpointRows
 
     /// Opens `directory` (config.json + safetensors shards) and checks every tensor against the config.
-    public init(directory: String) throws {
+    package init(directory: String) throws {
         self.directory = directory
         config = try DeepSeekV3Config.load(path: directory + "/config.json")
         checkpoint = try Checkpoint(directory: directory)
@@ -26,12 +26,12 @@ public final class CheckpointWeights: WeightSource, @unchecked Sendable {
         }
     }
 
-    public var label: String {
+    package var label: String {
         let kind = checkpoint.shards.first?.tensors.contains { $0.dtype.fp8Encoding != nil } == true ? "FP8 checkpoint" : "checkpoint"
         return "\(kind) \(fileName(directory))"
     }
 
-    public var byteCount: Int { checkpoint.dataBytes }
+    package var byteCount: Int { checkpoint.dataBytes }
 
     func tensor(_ name: String) throws(WeightError) -> CheckpointTensor {
         guard checkpoint.contains(name) else {
@@ -40,17 +40,17 @@ public final class CheckpointWeights: WeightSource, @unchecked Sendable {
         do throws(CheckpointReadError) { return try reader.tensor(name) } catch { throw WeightError(error) }
     }
 
-    public func shape(of name: String) throws(WeightError) -> (rows: Int, columns: Int) {
+    package func shape(of name: String) throws(WeightError) -> (rows: Int, columns: Int) {
         try tensor(name).shape
     }
 
-    public func read(_ name: String, rows: Range<Int>, into output: UnsafeMutablePointer<Float>) throws(WeightError) {
+    package func read(_ name: String, rows: Range<Int>, into output: UnsafeMutablePointer<Float>) throws(WeightError) {
         let tensor = try tensor(name)
         do throws(CheckpointReadError) { try tensor.read(rows: rows, into: UnsafeMutableRawPointer(output)) } catch { throw WeightError(error) }
     }
 
-    public func prefetch(_ names: [String]) { for name in names { reader.advise(name, .willNeed) } }
-    public func release(_ names: [String]) { for name in names { reader.release(name) } }
+    package func prefetch(_ names: [String]) { for name in names { reader.advise(name, .willNeed) } }
+    package func release(_ names: [String]) { for name in names { reader.release(name) } }
 }
 
 extension WeightError {

@@ -3,23 +3,23 @@ import Quants
 
 /// Everything measured on one chunk, kept per chunk so that totals are always summed in chunk
 /// order: a single run, a layer-major run and merged partial runs then report the same bits.
-public struct ChunkScore: Codable, Sendable, Equatable {
-    public var chunk: Int
+package struct ChunkScore: Codable, Sendable, Equatable {
+    package var chunk: Int
     /// Scored tokens.
-    public var count: Int
+    package var count: Int
     /// Σ −log p(target) and Σ of its square (the model under test).
-    public var nll: Double
-    public var nll2: Double
+    package var nll: Double
+    package var nll2: Double
     /// The same for the base (original) model, when compared.
-    public var baseNLL: Double?
-    public var baseNLL2: Double?
+    package var baseNLL: Double?
+    package var baseNLL2: Double?
     /// Per-token KL(base ‖ model), and Δp = p_model(target) − p_base(target), when compared.
-    public var kld: [Float]?
-    public var deltaP: [Float]?
+    package var kld: [Float]?
+    package var deltaP: [Float]?
     /// Tokens whose most likely next token is the same for both models.
-    public var sameTop: Int?
+    package var sameTop: Int?
 
-    public init(chunk: Int, count: Int, nll: Double, nll2: Double) {
+    package init(chunk: Int, count: Int, nll: Double, nll2: Double) {
         self.chunk = chunk
         self.count = count
         self.nll = nll
@@ -28,11 +28,11 @@ public struct ChunkScore: Codable, Sendable, Equatable {
 }
 
 /// Scoring of logits (pure functions).
-public enum Scoring {
+package enum Scoring {
     /// Log-softmax of one row of logits, computed in f64 and rounded to f32 (the precision of a
     /// saved base file; every model's log-probs take the same form, so a model compared with
     /// itself gives exactly KLD 0 and equal PPLs).
-    public static func logSoftmax(_ logits: UnsafePointer<Float>, count: Int, into output: UnsafeMutablePointer<Double>) {
+    package static func logSoftmax(_ logits: UnsafePointer<Float>, count: Int, into output: UnsafeMutablePointer<Double>) {
         let shift = logSumExp(logits, count: count)
         var i = 0
         while i + 8 <= count {
@@ -54,7 +54,7 @@ public enum Scoring {
     /// Base log-probabilities of a chunk's scored positions, rounded to f32: the form they take in
     /// a `--save-base` file, used in direct comparisons too so both paths give identical figures.
     /// Rows are computed on up to `threads` threads; each row's bits do not depend on `threads`.
-    public static func baseLogProbabilities(_ logits: Matrix, threads: Int = 1) -> Matrix {
+    package static func baseLogProbabilities(_ logits: Matrix, threads: Int = 1) -> Matrix {
         let result = Matrix(rows: logits.rows, columns: logits.columns)
         parallelFor(logits.rows, threads: threads, minimumPerThread: 4) { range in
             let row = UnsafeMutablePointer<Double>.allocate(capacity: logits.columns)
@@ -69,13 +69,13 @@ public enum Scoring {
 
     /// `logSoftmax(logits)[target]`, the same operations in the same order, without writing the
     /// other `count - 1` log-probabilities.
-    public static func logProbability(_ logits: UnsafePointer<Float>, count: Int, target: Int) -> Double {
+    package static func logProbability(_ logits: UnsafePointer<Float>, count: Int, target: Int) -> Double {
         Double(Float(Double(logits[target]) - logSumExp(logits, count: count)))
     }
 
     /// Perplexity terms of one chunk. Positions are scored on up to `threads` threads, each into
     /// its own slot, then summed in position order: the figures do not depend on `threads`.
-    public static func score(chunk: Int, logits: Matrix, targets: [Int], threads: Int = 1) -> ChunkScore {
+    package static func score(chunk: Int, logits: Matrix, targets: [Int], threads: Int = 1) -> ChunkScore {
         let values = UnsafeMutablePointer<Double>.allocate(capacity: Swift.max(1, targets.count))
         defer { values.deallocate() }
         let slots = SendablePointer(values)
@@ -94,7 +94,7 @@ public enum Scoring {
     /// Perplexity terms of the model plus its divergence from the base, for one chunk. Positions
     /// are measured on up to `threads` threads, each into its own slot, then summed in position
     /// order: the figures do not depend on `threads`.
-    public static func compare(chunk: Int, base: Matrix, logits: Matrix, targets: [Int], threads: Int = 1) -> ChunkScore {
+    package static func compare(chunk: Int, base: Matrix, logits: Matrix, targets: [Int], threads: Int = 1) -> ChunkScore {
         let vocabulary = logits.columns
         let measures = UnsafeMutablePointer<PositionMeasure>.allocate(capacity: Swift.max(1, targets.count))
         defer { measures.deallocate() }

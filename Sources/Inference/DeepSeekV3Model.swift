@@ -12,22 +12,22 @@ import Quants
 ///
 /// Every SGEMM a one-chunk batch would make is made the same way in a larger batch and the work is
 /// split in fixed pieces, so logits are bit-identical for any batch size and thread count.
-public final class DeepSeekV3Model: @unchecked Sendable {
-    public let source: any WeightSource
-    public let config: DeepSeekV3Config
-    public let threads: Int
-    public let attentionForm: AttentionForm
+package final class DeepSeekV3Model: @unchecked Sendable {
+    package let source: any WeightSource
+    package let config: DeepSeekV3Config
+    package let threads: Int
+    package let attentionForm: AttentionForm
     let loader: WeightLoader
     let attention: MultiLatentAttention
     /// Sees every weight's input (importance-matrix collection); nil for plain evaluation.
     package let observer: (any ActivationObserver)?
 
     /// Progress of one batch: the layer just finished (of `layers`, the head counting as one more).
-    public typealias LayerProgress = @Sendable (_ done: Int, _ of: Int) -> Void
+    package typealias LayerProgress = @Sendable (_ done: Int, _ of: Int) -> Void
 
     /// An `observer` needs the absorbed attention form (the one whose products llama.cpp's graph
     /// makes, so `attn_k_b`/`attn_v_b` inputs exist).
-    public init(source: any WeightSource, threads: Int, attention: AttentionForm = .absorbed, observer: (any ActivationObserver)? = nil) throws {
+    package init(source: any WeightSource, threads: Int, attention: AttentionForm = .absorbed, observer: (any ActivationObserver)? = nil) throws {
         precondition(observer == nil || attention == .absorbed, "activations are observed in the absorbed attention form")
         self.observer = observer
         try BLAS.ensureLoaded()
@@ -41,7 +41,7 @@ public final class DeepSeekV3Model: @unchecked Sendable {
 
     /// Logits for `positions` of each chunk (clamped to its length): one `[positions, vocab]`
     /// matrix per chunk, in order.
-    public func logits(chunks: [[Int]], positions: Range<Int>, progress: LayerProgress? = nil) throws -> [Matrix] {
+    package func logits(chunks: [[Int]], positions: Range<Int>, progress: LayerProgress? = nil) throws -> [Matrix] {
         var outputs: [Matrix] = []
         try logits(chunks: chunks, positions: positions, progress: progress, keeping: true) { _, matrix in outputs.append(matrix) }
         return outputs
@@ -53,7 +53,7 @@ public final class DeepSeekV3Model: @unchecked Sendable {
     /// (and zero) gigabytes of fresh pages. Each chunk's head products are the ones `logits` makes,
     /// so the values are bit-identical.
     /// `headOutputBudget` bounds the bytes of logits held at once (at least one chunk's).
-    public func forEachLogits(
+    package func forEachLogits(
         chunks: [[Int]], positions: Range<Int>, progress: LayerProgress? = nil, headOutputBudget: Int = DeepSeekV3Model.headOutputBudget,
         _ body: (Int, Matrix) throws -> Void
     ) throws {
@@ -61,16 +61,16 @@ public final class DeepSeekV3Model: @unchecked Sendable {
     }
 
     /// Bytes of head output `forEachLogits` holds at once by default.
-    public static let headOutputBudget = 256 << 20
+    package static let headOutputBudget = 256 << 20
 
     /// The batch's residual stream at the input of some layers (`numHiddenLayers`: the input of the
     /// final norm and head), from `logits(chunks:positions:saving:)`.
-    public typealias SavedResiduals = [Int: Matrix]
+    package typealias SavedResiduals = [Int: Matrix]
 
     /// `logits`, also keeping a copy of the residual stream at the input of each layer in `saving`,
     /// so that a later batch of the same chunks through a model that differs only from one layer on
     /// can start there (`logits(chunks:positions:from:)`) instead of recomputing the layers before it.
-    public func logits(chunks: [[Int]], positions: Range<Int>, saving layers: Set<Int>) throws -> (logits: [Matrix], residuals: SavedResiduals) {
+    package func logits(chunks: [[Int]], positions: Range<Int>, saving layers: Set<Int>) throws -> (logits: [Matrix], residuals: SavedResiduals) {
         var outputs: [Matrix] = []
         var saved: SavedResiduals = [:]
         try logits(chunks: chunks, positions: positions, progress: nil, keeping: true, saving: layers, saved: &saved) { _, matrix in outputs.append(matrix) }
@@ -80,7 +80,7 @@ public final class DeepSeekV3Model: @unchecked Sendable {
     /// Logits of `chunks` starting at layer `start.layer` from a residual stream saved at its input
     /// (by a model whose weights before that layer are this model's): the same operations from that
     /// layer on as a whole pass, so the logits are bit-identical to `logits(chunks:positions:)`.
-    public func logits(chunks: [[Int]], positions: Range<Int>, from start: (layer: Int, residual: Matrix)) throws -> [Matrix] {
+    package func logits(chunks: [[Int]], positions: Range<Int>, from start: (layer: Int, residual: Matrix)) throws -> [Matrix] {
         var outputs: [Matrix] = []
         var saved: SavedResiduals = [:]
         try logits(chunks: chunks, positions: positions, progress: nil, keeping: true, start: start, saved: &saved) { _, matrix in outputs.append(matrix) }

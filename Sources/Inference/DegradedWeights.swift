@@ -8,22 +8,22 @@ import Quants
 ///
 /// Only tensors whose rows are Hugging Face rows can be degraded (`.tensor`, `.stacked`);
 /// `attn_k_b`/`attn_v_b`, built from `kv_b_proj` by transposing and splitting, are not.
-public final class DegradedWeights: WeightSource, @unchecked Sendable {
+package final class DegradedWeights: WeightSource, @unchecked Sendable {
     struct Degraded {
         var type: GGMLType
         /// The importance weights of this HF weight's rows (its matrix's slice), if any.
         var importance: [Float]?
     }
 
-    public let base: any WeightSource
+    package let base: any WeightSource
     let degraded: [String: Degraded]
-    public let label: String
+    package let label: String
 
     /// - Parameters:
     ///   - base: where every weight comes from.
     ///   - tensors: the GGUF tensors to degrade, each with its type and its importance weights
     ///     (`columns` per matrix, matrix-major, as `ImportanceMatrix.weights(for:)` gives them).
-    public init(base: any WeightSource, degrading tensors: [(tensor: DeepSeek2Tensor, type: GGMLType, importance: [Float]?)]) throws(WeightError) {
+    package init(base: any WeightSource, degrading tensors: [(tensor: DeepSeek2Tensor, type: GGMLType, importance: [Float]?)]) throws(WeightError) {
         self.base = base
         var map: [String: Degraded] = [:]
         for (tensor, type, importance) in tensors {
@@ -47,13 +47,13 @@ public final class DegradedWeights: WeightSource, @unchecked Sendable {
         label = base.label + " (" + tensors.map { "\($0.tensor.name) \($0.type.name)" }.joined(separator: ", ") + ")"
     }
 
-    public var config: DeepSeekV3Config { base.config }
-    public var byteCount: Int { base.byteCount }
-    public func shape(of name: String) throws(WeightError) -> (rows: Int, columns: Int) { try base.shape(of: name) }
-    public func prefetch(_ names: [String]) { base.prefetch(names) }
-    public func release(_ names: [String]) { base.release(names) }
+    package var config: DeepSeekV3Config { base.config }
+    package var byteCount: Int { base.byteCount }
+    package func shape(of name: String) throws(WeightError) -> (rows: Int, columns: Int) { try base.shape(of: name) }
+    package func prefetch(_ names: [String]) { base.prefetch(names) }
+    package func release(_ names: [String]) { base.release(names) }
 
-    public func read(_ name: String, rows: Range<Int>, into output: UnsafeMutablePointer<Float>) throws(WeightError) {
+    package func read(_ name: String, rows: Range<Int>, into output: UnsafeMutablePointer<Float>) throws(WeightError) {
         try base.read(name, rows: rows, into: output)
         guard let d = degraded[name] else { return }
         let columns = try base.shape(of: name).columns

@@ -3,10 +3,10 @@ import DeepSeekV3
 /// Arithmetic of the forward pass per evaluated token (multiply-adds), from the config: what the
 /// benchmark divides measured time by to get a machine's effective rate, and multiplies by to
 /// predict other models' run times.
-public enum EvaluationCost {
+package enum EvaluationCost {
     /// Average multiply-adds per token of a `context`-token chunk whose last `scored` positions go
     /// through the LM head (absorbed MLA; each token attends to half the chunk on average).
-    public static func multiplyAddsPerToken(config c: DeepSeekV3Config, context: Int, scored: Int) -> Double {
+    package static func multiplyAddsPerToken(config c: DeepSeekV3Config, context: Int, scored: Int) -> Double {
         let h = Double(c.hiddenSize), heads = Double(c.numAttentionHeads)
         let nope = Double(c.qkNopeHeadDim), rope = Double(c.qkRopeHeadDim), v = Double(c.vHeadDim)
         let latent = Double(c.kvLoraRank), q = Double(c.qLoraRank)
@@ -21,7 +21,7 @@ public enum EvaluationCost {
     }
 
     /// The LM head's share of `multiplyAddsPerToken`: only the `scored` positions of a chunk reach it.
-    public static func headMultiplyAddsPerToken(config c: DeepSeekV3Config, context: Int, scored: Int) -> Double {
+    package static func headMultiplyAddsPerToken(config c: DeepSeekV3Config, context: Int, scored: Int) -> Double {
         Double(c.hiddenSize) * Double(c.vocabSize) * Double(scored) / Double(context)
     }
 }

@@ -3,34 +3,34 @@ import Foundation
 /// Totals over chunks, computed in chunk order from per-chunk scores: the same figures
 /// `llama-perplexity` prints (`tools/perplexity/perplexity.cpp`: PPL ± its standard error;
 /// with a base, PPL ratio, KLD mean ± error and percentiles, Δp statistics, "Same top p").
-public struct EvaluationReport: Codable, Sendable, Equatable {
-    public struct Estimate: Codable, Sendable, Equatable {
-        public var value: Double
-        public var uncertainty: Double
+package struct EvaluationReport: Codable, Sendable, Equatable {
+    package struct Estimate: Codable, Sendable, Equatable {
+        package var value: Double
+        package var uncertainty: Double
     }
 
-    public var chunks: Int
-    public var tokens: Int
-    public var perplexity: Estimate
-    public var basePerplexity: Estimate?
+    package var chunks: Int
+    package var tokens: Int
+    package var perplexity: Estimate
+    package var basePerplexity: Estimate?
     /// PPL(model) / PPL(base) and the mean of ln(PPL ratio) per token.
-    public var perplexityRatio: Double?
-    public var meanKLD: Estimate?
+    package var perplexityRatio: Double?
+    package var meanKLD: Estimate?
     /// Percentiles of per-token KLD: max, 99.9, 99, 95, 90, median, 10, 5, 1, 0.1, min.
-    public var kldPercentiles: [String: Double]?
-    public var meanDeltaP: Estimate?
-    public var rmsDeltaP: Double?
-    public var deltaPPercentiles: [String: Double]?
+    package var kldPercentiles: [String: Double]?
+    package var meanDeltaP: Estimate?
+    package var rmsDeltaP: Double?
+    package var deltaPPercentiles: [String: Double]?
     /// Fraction of tokens whose top-1 prediction agrees with the base.
-    public var sameTop: Estimate?
+    package var sameTop: Estimate?
 
-    public static let percentileLevels: [(String, Double)] = [
+    package static let percentileLevels: [(String, Double)] = [
         ("max", 1), ("99.9", 0.999), ("99", 0.99), ("95", 0.95), ("90", 0.90), ("median", 0.5),
         ("10", 0.10), ("5", 0.05), ("1", 0.01), ("0.1", 0.001), ("min", 0),
     ]
 
     /// `scores` must be sorted by chunk.
-    public init(scores: [ChunkScore]) {
+    package init(scores: [ChunkScore]) {
         chunks = scores.count
         var count = 0, nll = 0.0, nll2 = 0.0
         for s in scores {
@@ -91,7 +91,7 @@ public struct EvaluationReport: Codable, Sendable, Equatable {
     }
 
     /// The terminal summary.
-    public func lines(model: String, base: String?) -> [String] {
+    package func lines(model: String, base: String?) -> [String] {
         func f(_ x: Double, _ digits: Int = 4) -> String { String(format: "%.\(digits)f", x) }
         var out = ["\(model): \(chunks) chunks, \(tokens) scored tokens"]
         out.append("  PPL            \(f(perplexity.value)) ± \(f(perplexity.uncertainty, 5))")

@@ -5,23 +5,23 @@ import TensorFiles
 /// determines the numbers. Runs over disjoint chunk ranges of the same fingerprint merge into
 /// exactly the result of one run over their union (`moepack merge-results`), because every total
 /// is recomputed from per-chunk scores in chunk order.
-public struct EvaluationResults: Codable, Sendable, Equatable {
-    public struct Fingerprint: Codable, Sendable, Equatable {
+package struct EvaluationResults: Codable, Sendable, Equatable {
+    package struct Fingerprint: Codable, Sendable, Equatable {
         /// XXH3 of the token ids (u32 little-endian) of the whole text.
-        public var tokensXXH3: String
-        public var tokenCount: Int
-        public var context: Int
-        public var attention: String
+        package var tokensXXH3: String
+        package var tokenCount: Int
+        package var context: Int
+        package var attention: String
         /// The base model (verify), or nil (perplexity).
-        public var base: String?
+        package var base: String?
         /// The models scored, each as "label, N bytes".
-        public var models: [String]
+        package var models: [String]
     }
 
-    public struct Run: Codable, Sendable, Equatable {
-        public var model: String
-        public var scores: [ChunkScore]
-        public var report: EvaluationReport
+    package struct Run: Codable, Sendable, Equatable {
+        package var model: String
+        package var scores: [ChunkScore]
+        package var report: EvaluationReport
 
         package init(model: String, scores: [ChunkScore], report: EvaluationReport) {
             self.model = model
@@ -30,34 +30,34 @@ public struct EvaluationResults: Codable, Sendable, Equatable {
         }
     }
 
-    public static let formatName = "moepack evaluation results"
-    public static let currentVersion = 2
-    public var format = Self.formatName
-    public var version = Self.currentVersion
-    public var fingerprint: Fingerprint
+    package static let formatName = "moepack evaluation results"
+    package static let currentVersion = 2
+    package var format = Self.formatName
+    package var version = Self.currentVersion
+    package var fingerprint: Fingerprint
     /// Chunks covered, as sorted disjoint ranges `[start, end)`.
-    public var chunkRanges: [[Int]]
-    public var runs: [Run]
+    package var chunkRanges: [[Int]]
+    package var runs: [Run]
     /// XXH3-64 (hex) of the file's canonical form without this key (`encoded()`); set when written,
     /// checked when read.
-    public var contentsXXH3: String?
+    package var contentsXXH3: String?
 
-    public init(fingerprint: Fingerprint, range: Range<Int>, scores: [(model: String, scores: [ChunkScore])]) {
+    package init(fingerprint: Fingerprint, range: Range<Int>, scores: [(model: String, scores: [ChunkScore])]) {
         self.fingerprint = fingerprint
         chunkRanges = [[range.lowerBound, range.upperBound]]
         runs = scores.map { Run(model: $0.model, scores: $0.scores, report: EvaluationReport(scores: $0.scores)) }
     }
 
-    public static func fingerprint(tokens: [Int], context: Int, attention: String, base: String?, models: [String]) -> Fingerprint {
+    package static func fingerprint(tokens: [Int], context: Int, attention: String, base: String?, models: [String]) -> Fingerprint {
         Fingerprint(tokensXXH3: TokenChunks.fingerprint(tokens), tokenCount: tokens.count, context: context, attention: attention, base: base, models: models)
     }
 
-    public struct MergeError: Error, CustomStringConvertible {
-        public var description: String
+    package struct MergeError: Error, CustomStringConvertible {
+        package var description: String
     }
 
     /// Combines partial results; refuses different fingerprints, malformed parts and overlapping chunks.
-    public static func merge(_ parts: [(file: String, results: EvaluationResults)]) throws -> EvaluationResults {
+    package static func merge(_ parts: [(file: String, results: EvaluationResults)]) throws -> EvaluationResults {
         guard let first = parts.first else { throw MergeError(description: "no result files given") }
         for part in parts {
             if part.results.fingerprint != first.results.fingerprint {
@@ -160,7 +160,7 @@ public struct EvaluationResults: Codable, Sendable, Equatable {
 
     /// The file's bytes, with `contentsXXH3`. The digest is taken of the values as a reader will
     /// decode them (encode, decode, encode), so it does not depend on how numbers print.
-    public func encoded() throws -> Data {
+    package func encoded() throws -> Data {
         var plain = self
         plain.contentsXXH3 = nil
         let canonical = try Self.decoder.decode(EvaluationResults.self, from: Self.encoder.encode(plain))
@@ -169,7 +169,7 @@ public struct EvaluationResults: Codable, Sendable, Equatable {
     }
 
     /// Reads a results file: its format and version, its checksum, then its structure.
-    public static func decode(_ data: Data, file: String) throws -> EvaluationResults {
+    package static func decode(_ data: Data, file: String) throws -> EvaluationResults {
         let results: EvaluationResults
         do { results = try decoder.decode(EvaluationResults.self, from: data) } catch {
             throw MergeError(description: "\(file): not a moepack results file (\(error))")

@@ -4,14 +4,14 @@ import TensorFiles
 
 /// Runs perplexity and model-vs-base comparisons over a range of chunks, a batch of chunks at a
 /// time (layer-major, see `DeepSeekV3Model`), scoring every chunk as soon as its logits exist.
-public final class Evaluator {
-    public let chunks: TokenChunks
-    public let range: Range<Int>
-    public let batchChunks: Int
+package final class Evaluator {
+    package let chunks: TokenChunks
+    package let range: Range<Int>
+    package let batchChunks: Int
     /// Called after every layer of every model pass: (steps done, steps in the whole run, what).
-    public var progress: (@Sendable (Int, Int, String) -> Void)?
+    package var progress: (@Sendable (Int, Int, String) -> Void)?
 
-    public init(chunks: TokenChunks, range: Range<Int>, batchChunks: Int) {
+    package init(chunks: TokenChunks, range: Range<Int>, batchChunks: Int) {
         self.chunks = chunks
         self.range = range
         self.batchChunks = Swift.max(1, batchChunks)
@@ -21,13 +21,13 @@ public final class Evaluator {
         stride(from: range.lowerBound, to: range.upperBound, by: batchChunks).map { $0..<Swift.min($0 + batchChunks, range.upperBound) }
     }
 
-    public enum Base {
+    package enum Base {
         case model(DeepSeekV3Model)
         case file(BaseLogitsReader)
     }
 
     /// Perplexity of one model: a score per chunk.
-    public func perplexity(_ model: DeepSeekV3Model) throws -> [ChunkScore] {
+    package func perplexity(_ model: DeepSeekV3Model) throws -> [ChunkScore] {
         let steps = model.config.numHiddenLayers + 1
         let total = batches.count * steps
         var scores: [ChunkScore] = []
@@ -47,7 +47,7 @@ public final class Evaluator {
 
     /// Every model against the base (a live model or a saved file), optionally saving the base's
     /// log-probs as they are computed. Returns the scores of each model, and the base's own.
-    public func compare(base: Base, models: [DeepSeekV3Model], save: BaseLogitsWriter? = nil) throws -> [[ChunkScore]] {
+    package func compare(base: Base, models: [DeepSeekV3Model], save: BaseLogitsWriter? = nil) throws -> [[ChunkScore]] {
         let baseSteps: Int
         if case .model(let m) = base { baseSteps = m.config.numHiddenLayers + 1 } else { baseSteps = 0 }
         let perBatch = baseSteps + models.reduce(0) { $0 + $1.config.numHiddenLayers + 1 }

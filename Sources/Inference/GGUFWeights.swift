@@ -8,9 +8,9 @@ import TensorFiles
 /// converter uses (`DeepSeek2Tensor.plan`), block formats are decoded row by row, routed experts
 /// are slices of the stacked `ffn_*_exps`, and `kv_b_proj` is re-assembled from `attn_k_b` (stored
 /// transposed per head) and `attn_v_b`. The file stays mmap'd.
-public final class GGUFWeights: WeightSource, @unchecked Sendable {
-    public let config: DeepSeekV3Config
-    public let file: GGUFFile
+package final class GGUFWeights: WeightSource, @unchecked Sendable {
+    package let config: DeepSeekV3Config
+    package let file: GGUFFile
 
     enum Location {
         /// Rows `firstRow..<firstRow+rows` of a GGUF tensor with rows of `columns` values.
@@ -21,7 +21,7 @@ public final class GGUFWeights: WeightSource, @unchecked Sendable {
 
     let locations: [String: Location]
 
-    public init(path: String) throws {
+    package init(path: String) throws {
         let gguf = try GGUFFile(path: path)
         let config: DeepSeekV3Config
         do { config = try DeepSeekV3Config(deepseek2: gguf) } catch let error as DeepSeek2KeyError {
@@ -69,12 +69,12 @@ public final class GGUFWeights: WeightSource, @unchecked Sendable {
         locations = map
     }
 
-    public var label: String {
+    package var label: String {
         let type = file.value(GGUFKey.fileType)?.number.flatMap { Int(exactly: $0) }.map { "file type \($0)" } ?? "GGUF"
         return "GGUF \(fileName(file.path)) (\(type))"
     }
 
-    public var byteCount: Int { file.mapping.size }
+    package var byteCount: Int { file.mapping.size }
 
     func location(_ name: String) throws(WeightError) -> Location {
         guard let location = locations[name] else {
@@ -83,14 +83,14 @@ public final class GGUFWeights: WeightSource, @unchecked Sendable {
         return location
     }
 
-    public func shape(of name: String) throws(WeightError) -> (rows: Int, columns: Int) {
+    package func shape(of name: String) throws(WeightError) -> (rows: Int, columns: Int) {
         switch try location(name) {
         case .rows(_, _, let rows, let columns): return (rows, columns)
         case .keyValue(_, _, let split): return (split.heads * (split.nope + split.v), split.kvLora)
         }
     }
 
-    public func read(_ name: String, rows: Range<Int>, into output: UnsafeMutablePointer<Float>) throws(WeightError) {
+    package func read(_ name: String, rows: Range<Int>, into output: UnsafeMutablePointer<Float>) throws(WeightError) {
         switch try location(name) {
         case .rows(let info, let firstRow, _, let columns):
             try decode(info, rows: (firstRow + rows.lowerBound)..<(firstRow + rows.upperBound), columns: columns, into: output, label: name)
@@ -139,8 +139,8 @@ public final class GGUFWeights: WeightSource, @unchecked Sendable {
         }
     }
 
-    public func prefetch(_ names: [String]) { advise(names, .willNeed) }
-    public func release(_ names: [String]) { advise(names, .dontNeed) }
+    package func prefetch(_ names: [String]) { advise(names, .willNeed) }
+    package func release(_ names: [String]) { advise(names, .dontNeed) }
 }
 
 extension GGUFWeights {
@@ -148,7 +148,7 @@ extension GGUFWeights {
     /// pre-tokenizer), rebuilt as the `tokenizer.json` it came from: NORMAL tokens form the BPE
     /// vocabulary, CONTROL and USER_DEFINED tokens are added tokens (special and not), UNUSED
     /// padding entries are left out.
-    public func tokenizer() throws -> BPETokenizer {
+    package func tokenizer() throws -> BPETokenizer {
         func fail(_ message: String) -> WeightError { WeightError(file: file.path, tensor: "-", message: message) }
         guard case .string("gpt2")? = file.value(GGUFKey.tokenizerModel) else { throw fail("no gpt2 (byte-level BPE) tokenizer in the file; pass --tokenizer") }
         guard case .string("deepseek-v3")? = file.value(GGUFKey.tokenizerPre) else { throw fail("tokenizer.ggml.pre is not deepseek-v3; pass --tokenizer") }

@@ -11,20 +11,20 @@ import TensorFiles
 /// resume file beside the output (`.NAME.moepack-partial`, written atomically); a rerun with the
 /// same model, text and settings continues from it. A run over a slice `--chunks A..B` writes a
 /// slice file (exact sums, the chunks it covers) that `merge-imatrix` adds up bit for bit.
-public final class ImatrixJob {
-    public struct Options: Sendable {
-        public var range: Range<Int>
-        public var batchChunks: Int
-        public var threads: Int
-        public var processOutput = false
+package final class ImatrixJob {
+    package struct Options: Sendable {
+        package var range: Range<Int>
+        package var batchChunks: Int
+        package var threads: Int
+        package var processOutput = false
         /// Chunks between resume-file saves.
-        public var saveEvery = 10
+        package var saveEvery = 10
         /// Write a slice file (exact sums) rather than a plain llama.cpp imatrix.
-        public var slice = false
+        package var slice = false
         /// The dataset name recorded in the file (llama-imatrix records the text's path).
-        public var dataset: String
+        package var dataset: String
 
-        public init(range: Range<Int>, batchChunks: Int, threads: Int, dataset: String) {
+        package init(range: Range<Int>, batchChunks: Int, threads: Int, dataset: String) {
             self.range = range
             self.batchChunks = batchChunks
             self.threads = threads
@@ -32,22 +32,22 @@ public final class ImatrixJob {
         }
     }
 
-    public struct Summary: Sendable {
-        public var matrix: ImportanceMatrix
-        public var scores: [ChunkScore]
+    package struct Summary: Sendable {
+        package var matrix: ImportanceMatrix
+        package var scores: [ChunkScore]
         /// Chunks taken over from a resume file.
-        public var resumedChunks: Int
-        public var seconds: Double
+        package var resumedChunks: Int
+        package var seconds: Double
     }
 
-    public let source: any WeightSource
-    public let chunks: TokenChunks
-    public let output: String
-    public let options: Options
+    package let source: any WeightSource
+    package let chunks: TokenChunks
+    package let output: String
+    package let options: Options
     /// Called after every layer of every batch: (steps done, steps in the run, what).
-    public var progress: (@Sendable (Int, Int, String) -> Void)?
+    package var progress: (@Sendable (Int, Int, String) -> Void)?
 
-    public init(source: any WeightSource, chunks: TokenChunks, output: String, options: Options) {
+    package init(source: any WeightSource, chunks: TokenChunks, output: String, options: Options) {
         self.source = source
         self.chunks = chunks
         self.output = output
@@ -55,17 +55,17 @@ public final class ImatrixJob {
     }
 
     /// Identifies what the sums come from: model, tokens, context, whether the head is included.
-    public var fingerprint: String {
+    package var fingerprint: String {
         let text = "\(source.identity)|\(TokenChunks.fingerprint(chunks.tokens))|\(chunks.tokens.count)|\(chunks.context)|output=\(options.processOutput)"
         return XXH3Hasher.hex(Array(text.utf8).withUnsafeBytes { XXH3Hasher.hash($0) })
     }
 
-    public var resumePath: String {
+    package var resumePath: String {
         let url = URL(fileURLWithPath: output)
         return url.deletingLastPathComponent().appendingPathComponent("." + url.lastPathComponent + ".moepack-partial").path
     }
 
-    public func run() throws -> Summary {
+    package func run() throws -> Summary {
         let started = Date()
         let collector = ImatrixCollector(observesOutput: options.processOutput)
         let range = options.range
@@ -109,7 +109,7 @@ public final class ImatrixJob {
     /// Adds slice files into one importance matrix. Slices must come from the same model, text and
     /// settings and must not overlap; any number of plain llama.cpp imatrix files may be added too
     /// (their F32 sums, as llama-imatrix `--in-file` adds them).
-    public static func merge(_ files: [String]) throws -> ImportanceMatrix {
+    package static func merge(_ files: [String]) throws -> ImportanceMatrix {
         var merged = ImportanceMatrix()
         var fingerprint: String?
         var covered: [(file: String, chunks: Range<Int>)] = []
@@ -133,22 +133,22 @@ public final class ImatrixJob {
 
 /// How many calibration tokens each routed expert received, per MoE layer: a cold expert (none,
 /// or only a few) has no measured importance of its own.
-public struct ExpertCoverage: Sendable, Codable, Equatable {
-    public struct Layer: Sendable, Codable, Equatable {
-        public var layer: Int
-        public var experts: Int
-        public var withoutTokens: Int
-        public var belowThreshold: Int
-        public var minimum: Int64
-        public var median: Int64
-        public var maximum: Int64
+package struct ExpertCoverage: Sendable, Codable, Equatable {
+    package struct Layer: Sendable, Codable, Equatable {
+        package var layer: Int
+        package var experts: Int
+        package var withoutTokens: Int
+        package var belowThreshold: Int
+        package var minimum: Int64
+        package var median: Int64
+        package var maximum: Int64
     }
 
-    public var threshold: Int
-    public var layers: [Layer]
+    package var threshold: Int
+    package var layers: [Layer]
 
     /// From the `ffn_gate_exps` counts of each MoE layer.
-    public init(_ matrix: ImportanceMatrix, config: DeepSeekV3Config, threshold: Int) {
+    package init(_ matrix: ImportanceMatrix, config: DeepSeekV3Config, threshold: Int) {
         self.threshold = threshold
         layers = (0..<config.numHiddenLayers).filter(config.isMoELayer).compactMap { layer in
             guard let entry = matrix.entries[DeepSeek2Name.ffnGateExps.name(layer: layer)], !entry.counts.isEmpty else { return nil }
@@ -160,7 +160,7 @@ public struct ExpertCoverage: Sendable, Codable, Equatable {
         }
     }
 
-    public var lines: [String] {
+    package var lines: [String] {
         var out = ["Routed-expert coverage (tokens per expert; cold: fewer than \(threshold)):",
                    "  layer  experts  no tokens  cold  min  median  max"]
         for l in layers {

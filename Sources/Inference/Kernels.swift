@@ -3,10 +3,10 @@ import Quants
 
 /// Row-wise kernels of the forward pass. Each output row depends only on its own input row, and
 /// every reduction runs in one fixed order, so results never depend on batch size or thread count.
-public enum Kernels {
+package enum Kernels {
     /// `y = x / sqrt(mean(x²) + eps) · w` for `rows` rows of `count` (RMSNorm, f32; the sum of
     /// squares accumulates in f64).
-    public static func rmsNorm(_ x: MatrixView, weight: [Float], epsilon: Float, into y: MatrixView) {
+    package static func rmsNorm(_ x: MatrixView, weight: [Float], epsilon: Float, into y: MatrixView) {
         precondition(x.rows == y.rows && x.columns == y.columns && weight.count == x.columns)
         let count = x.columns
         weight.withUnsafeBufferPointer { w in
@@ -22,7 +22,7 @@ public enum Kernels {
     }
 
     /// Softmax of `x[0..<count]` in place (max-subtracted, f32 exponentials, f64 sum).
-    public static func softmax(_ x: UnsafeMutablePointer<Float>, count: Int) {
+    package static func softmax(_ x: UnsafeMutablePointer<Float>, count: Int) {
         var maximum = -Float.infinity
         for i in 0..<count { maximum = Swift.max(maximum, x[i]) }
         var sum: Double = 0
@@ -36,7 +36,7 @@ public enum Kernels {
     }
 
     /// `gate[i] = silu(gate[i]) · up[i]`.
-    public static func swiGLU(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, count: Int) {
+    package static func swiGLU(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, count: Int) {
         for i in 0..<count {
             let g = gate[i]
             gate[i] = g / (1 + Foundation.exp(-g)) * up[i]
@@ -45,20 +45,20 @@ public enum Kernels {
 
     /// Rows of the weight handled by one SGEMM call in `linear`. Fixed, so that the split (and so
     /// every output bit) is the same for any thread count.
-    public static let weightRowTile = 512
+    package static let weightRowTile = 512
 
     /// `y[m×n] = x[m×k] · Wᵀ` with `W` `[n×k]`, the weight's rows split into fixed tiles across threads.
-    public static func linear(_ x: MatrixView, weight: Matrix, into y: MatrixView, threads: Int) {
+    package static func linear(_ x: MatrixView, weight: Matrix, into y: MatrixView, threads: Int) {
         linear([Product(x, weight: weight, into: y)], threads: threads)
     }
 
     /// One `y = x · Wᵀ` of a group run by `linear(_:threads:)`.
-    public struct Product: @unchecked Sendable {
+    package struct Product: @unchecked Sendable {
         let x: MatrixView  // [m, k]
         let weight: Matrix  // [n, k]
         let y: MatrixView  // [m, n]
 
-        public init(_ x: MatrixView, weight: Matrix, into y: MatrixView) {
+        package init(_ x: MatrixView, weight: Matrix, into y: MatrixView) {
             precondition(x.columns == weight.columns && y.columns == weight.rows && x.rows == y.rows)
             self.x = x
             self.weight = weight
@@ -73,7 +73,7 @@ public enum Kernels {
     /// 256 each) keep both cores busy where one at a time would leave one idle for a third of it.
     /// Every SGEMM is the one `linear` makes for that product alone (same tiles, same operands):
     /// only which thread runs it changes, so results are bit-identical.
-    public static func linear(_ products: [Product], threads: Int) {
+    package static func linear(_ products: [Product], threads: Int) {
         var tiles: [(product: Int, start: Int, count: Int)] = []
         for (p, product) in products.enumerated() where product.rows > 0 {
             for start in stride(from: 0, to: product.weight.rows, by: weightRowTile) {

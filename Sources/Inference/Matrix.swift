@@ -1,12 +1,12 @@
 /// A row-major F32 matrix in one heap buffer, shared by reference across worker threads. Threads
 /// write disjoint rows or columns only, which is what makes the engine's results independent of
 /// how the work is split.
-public final class Matrix: @unchecked Sendable {
-    public let rows: Int
-    public let columns: Int
-    public let pointer: UnsafeMutablePointer<Float>
+package final class Matrix: @unchecked Sendable {
+    package let rows: Int
+    package let columns: Int
+    package let pointer: UnsafeMutablePointer<Float>
 
-    public init(rows: Int, columns: Int) {
+    package init(rows: Int, columns: Int) {
         self.rows = rows
         self.columns = columns
         pointer = .allocate(capacity: Swift.max(1, rows * columns))
@@ -15,12 +15,12 @@ public final class Matrix: @unchecked Sendable {
 
     deinit { pointer.deallocate() }
 
-    public var count: Int { rows * columns }
+    package var count: Int { rows * columns }
 
     @inline(__always)
-    public func row(_ index: Int) -> UnsafeMutablePointer<Float> { pointer + index * columns }
+    package func row(_ index: Int) -> UnsafeMutablePointer<Float> { pointer + index * columns }
 
-    public func zero() { pointer.update(repeating: 0, count: count) }
+    package func zero() { pointer.update(repeating: 0, count: count) }
 
     /// `self += other`, element by element (the residual connection).
     func add(_ other: Matrix) {
@@ -30,22 +30,22 @@ public final class Matrix: @unchecked Sendable {
     }
 
     /// The whole matrix as a view; `rows(range)`: some of its rows.
-    public var view: MatrixView { MatrixView(pointer, rows: rows, columns: columns) }
-    public func rows(_ range: Range<Int>) -> MatrixView { view.rows(range) }
+    package var view: MatrixView { MatrixView(pointer, rows: rows, columns: columns) }
+    package func rows(_ range: Range<Int>) -> MatrixView { view.rows(range) }
 
     /// The values as an array (tests and reports).
-    public var values: [Float] { Array(UnsafeBufferPointer(start: pointer, count: count)) }
+    package var values: [Float] { Array(UnsafeBufferPointer(start: pointer, count: count)) }
 }
 
 /// `rows × columns` f32 values in memory, row `r` at `pointer + r·stride`: a matrix, some of its
 /// rows or some of its columns (e.g. `kv[:, :L]`), as the kernels take them.
-public struct MatrixView: @unchecked Sendable {
-    public let pointer: UnsafeMutablePointer<Float>
-    public let rows: Int
-    public let columns: Int
-    public let stride: Int
+package struct MatrixView: @unchecked Sendable {
+    package let pointer: UnsafeMutablePointer<Float>
+    package let rows: Int
+    package let columns: Int
+    package let stride: Int
 
-    public init(_ pointer: UnsafeMutablePointer<Float>, rows: Int, columns: Int, stride: Int? = nil) {
+    package init(_ pointer: UnsafeMutablePointer<Float>, rows: Int, columns: Int, stride: Int? = nil) {
         precondition((stride ?? columns) >= columns)
         self.pointer = pointer
         self.rows = rows
@@ -54,18 +54,18 @@ public struct MatrixView: @unchecked Sendable {
     }
 
     @inline(__always)
-    public func row(_ index: Int) -> UnsafeMutablePointer<Float> { pointer + index * stride }
+    package func row(_ index: Int) -> UnsafeMutablePointer<Float> { pointer + index * stride }
 
-    public func rows(_ range: Range<Int>) -> MatrixView {
+    package func rows(_ range: Range<Int>) -> MatrixView {
         precondition(range.lowerBound >= 0 && range.upperBound <= rows)
         return MatrixView(row(range.lowerBound), rows: range.count, columns: columns, stride: stride)
     }
 
-    public func columns(_ range: Range<Int>) -> MatrixView {
+    package func columns(_ range: Range<Int>) -> MatrixView {
         precondition(range.lowerBound >= 0 && range.upperBound <= columns)
         return MatrixView(pointer + range.lowerBound, rows: rows, columns: range.count, stride: stride)
     }
 
     /// The same values for reading (what activation observers see).
-    public var readOnly: RowsView { RowsView(pointer, rows: rows, columns: columns, stride: stride) }
+    package var readOnly: RowsView { RowsView(pointer, rows: rows, columns: columns, stride: stride) }
 }

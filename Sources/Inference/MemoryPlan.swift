@@ -6,11 +6,11 @@ import DeepSeekV3
 /// log-probs), or fixed (one layer's decoded attention/dense weights, one decoded expert,
 /// one chunk's attention intermediates, LM-head tiles); the budget minus the fixed part, divided
 /// by the per-chunk part, gives the batch.
-public struct MemoryPlan: Sendable, Equatable {
-    public var fixedBytes: Int
-    public var bytesPerChunk: Int
+package struct MemoryPlan: Sendable, Equatable {
+    package var fixedBytes: Int
+    package var bytesPerChunk: Int
 
-    public init(config c: DeepSeekV3Config, context t: Int, scoredPositions: Int, threads: Int, comparedModels: Int) {
+    package init(config c: DeepSeekV3Config, context t: Int, scoredPositions: Int, threads: Int, comparedModels: Int) {
         let h = c.hiddenSize, f = c.moeIntermediateSize, e = c.nRoutedExperts, k = c.numExpertsPerToken
         let heads = c.numAttentionHeads, qk = c.qkHeadDim, latent = c.kvLoraRank, v = c.vHeadDim
         let perToken = 4 * (h * 5 + e + 2 * k)
@@ -29,7 +29,7 @@ public struct MemoryPlan: Sendable, Equatable {
     }
 
     /// Chunks per batch for `budget` bytes (at least 1, at most `limit`).
-    public func chunks(budget: Int, limit: Int) -> Int {
+    package func chunks(budget: Int, limit: Int) -> Int {
         Swift.max(1, Swift.min(limit, (budget - fixedBytes) / Swift.max(1, bytesPerChunk)))
     }
 }

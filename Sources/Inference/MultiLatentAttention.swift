@@ -13,7 +13,7 @@ import Quants
 ///   `[T, L]`; `scores = q_c·cᵀ + q_pe·k_peᵀ`; `o = (P·c)·W_v[h]ᵀ`. Attention runs in the latent space.
 /// - `.plain` (`attn_impl="naive"`): `k_nope = c·W_k[h]ᵀ`, `v = c·W_v[h]ᵀ`, ordinary attention.
 /// The two are the same function up to float rounding (tested).
-public enum AttentionForm: String, Sendable, CaseIterable {
+package enum AttentionForm: String, Sendable, CaseIterable {
     case absorbed, plain
 }
 

@@ -6,32 +6,32 @@ import TensorFiles
 /// `tokens.count / ctx` chunks of `ctx` tokens, the first token of every chunk is replaced by BOS,
 /// and only the second half is scored: the logits at positions `ctx/2 ..< ctx-1` predict tokens
 /// `ctx/2+1 ..< ctx`. Figures are therefore comparable with published `llama-perplexity` ones.
-public struct TokenChunks: Sendable, Equatable {
-    public let tokens: [Int]
-    public let context: Int
-    public let bos: Int?
+package struct TokenChunks: Sendable, Equatable {
+    package let tokens: [Int]
+    package let context: Int
+    package let bos: Int?
     /// Chunks in the text (before any range is applied).
-    public var available: Int { tokens.count / context }
+    package var available: Int { tokens.count / context }
     /// First scored logit position of each chunk.
-    public var first: Int { context / 2 }
+    package var first: Int { context / 2 }
     /// Logit positions scored in each chunk.
-    public var positions: Range<Int> { first..<(context - 1) }
+    package var positions: Range<Int> { first..<(context - 1) }
 
-    public init(tokens: [Int], context: Int, bos: Int?) {
+    package init(tokens: [Int], context: Int, bos: Int?) {
         self.tokens = tokens
         self.context = context
         self.bos = bos
     }
 
     /// The tokens of chunk `index` as evaluated (BOS first when the model has one).
-    public func chunk(_ index: Int) -> [Int] {
+    package func chunk(_ index: Int) -> [Int] {
         var chunk = Array(tokens[(index * context)..<((index + 1) * context)])
         if let bos { chunk[0] = bos }
         return chunk
     }
 
     /// The tokens the scored positions of chunk `index` must predict.
-    public func targets(_ index: Int) -> [Int] {
+    package func targets(_ index: Int) -> [Int] {
         Array(tokens[(index * context + first + 1)..<((index + 1) * context)])
     }
 }
@@ -39,12 +39,12 @@ public struct TokenChunks: Sendable, Equatable {
 extension TokenChunks {
     /// llama-perplexity's token stream for a text: its ids, with BOS first when the tokenizer adds
     /// one (`tokenizer_config.json`'s `add_bos_token`), and BOS written over each chunk's start.
-    public init(text: [UInt8], tokenizer: BPETokenizer, context: Int) {
+    package init(text: [UInt8], tokenizer: BPETokenizer, context: Int) {
         let bos = tokenizer.addBOS ? tokenizer.bosTokenId : nil
         self.init(tokens: (bos.map { [$0] } ?? []) + tokenizer.encode(bytes: text), context: context, bos: bos)
     }
 
     /// XXH3-64 (hex) of token ids as u32 little-endian: the text's fingerprint in base-log-prob and
     /// results files.
-    public static func fingerprint(_ tokens: [Int]) -> String { TokenFingerprint.xxh3(tokens) }
+    package static func fingerprint(_ tokens: [Int]) -> String { TokenFingerprint.xxh3(tokens) }
 }

@@ -5,15 +5,15 @@ import TensorFiles
 /// `moepack verify`: converted models against a base over the same chunks, llama-perplexity
 /// `--kl-divergence`'s figures for each. The base is the original model, run here (its
 /// log-probabilities optionally saved for later runs), or a file such a run saved.
-public final class VerificationJob {
-    public struct Options: Sendable {
-        public var threads: Int
-        public var attention: AttentionForm
+package final class VerificationJob {
+    package struct Options: Sendable {
+        package var threads: Int
+        package var attention: AttentionForm
         /// Bytes one layer-major batch may use (`MemoryPlan`), unless `batchChunks` is given.
-        public var memoryBudget: Int
-        public var batchChunks: Int?
+        package var memoryBudget: Int
+        package var batchChunks: Int?
 
-        public init(threads: Int, attention: AttentionForm, memoryBudget: Int, batchChunks: Int? = nil) {
+        package init(threads: Int, attention: AttentionForm, memoryBudget: Int, batchChunks: Int? = nil) {
             self.threads = threads
             self.attention = attention
             self.memoryBudget = memoryBudget
@@ -22,36 +22,36 @@ public final class VerificationJob {
     }
 
     /// What a run measured, and how.
-    public struct Outcome: Sendable {
-        public var results: EvaluationResults
-        public var baseLabel: String
-        public var range: Range<Int>
-        public var batchChunks: Int
+    package struct Outcome: Sendable {
+        package var results: EvaluationResults
+        package var baseLabel: String
+        package var range: Range<Int>
+        package var batchChunks: Int
         /// Model passes made (the converted models, plus the original when it was run).
-        public var passes: Int
-        public var tokensPerChunk: Int
-        public var seconds: Double
+        package var passes: Int
+        package var tokensPerChunk: Int
+        package var seconds: Double
     }
 
-    public struct VerificationError: Error, CustomStringConvertible, Sendable {
-        public var description: String
+    package struct VerificationError: Error, CustomStringConvertible, Sendable {
+        package var description: String
     }
 
-    public let models: [any WeightSource]
-    public let options: Options
+    package let models: [any WeightSource]
+    package let options: Options
     /// Called after every layer of every model pass: (steps done, steps in the run, what).
-    public var progress: (@Sendable (Int, Int, String) -> Void)?
+    package var progress: (@Sendable (Int, Int, String) -> Void)?
     /// Called once the batch is planned, before the long work (a line for the log).
-    public var planned: ((_ baseLabel: String, _ range: Range<Int>, _ batchChunks: Int) -> Void)?
+    package var planned: ((_ baseLabel: String, _ range: Range<Int>, _ batchChunks: Int) -> Void)?
 
-    public init(models: [any WeightSource], options: Options) {
+    package init(models: [any WeightSource], options: Options) {
         self.models = models
         self.options = options
     }
 
     /// Against the original, run here on `range` of `chunks`; its log-probabilities go to
     /// `saveBase` (formats/base-logprobs.md) when given, committed only after a complete run.
-    public func run(original: any WeightSource, chunks: TokenChunks, range: Range<Int>, saveBase: String? = nil) throws -> Outcome {
+    package func run(original: any WeightSource, chunks: TokenChunks, range: Range<Int>, saveBase: String? = nil) throws -> Outcome {
         let label = original.identity
         let writer = try saveBase.map { path in
             try BaseLogitsWriter(
@@ -71,7 +71,7 @@ public final class VerificationJob {
     }
 
     /// Against a file saved by an earlier run: its stored chunks, or `requested` among them.
-    public func run(baseFile path: String, requested: ((_ available: Int) throws -> Range<Int>)? = nil) throws -> Outcome {
+    package func run(baseFile path: String, requested: ((_ available: Int) throws -> Range<Int>)? = nil) throws -> Outcome {
         guard let first = models.first else { throw VerificationError(description: "\(path): no model to compare with it") }
         let reader = try BaseLogitsReader(path: path)
         let h = reader.header

@@ -3,7 +3,7 @@ import DeepSeekV3
 /// Where the engine's weights come from. Every weight is named as in the Hugging Face checkpoint
 /// (`model.layers.3.mlp.experts.7.up_proj.weight`) and read as F32 rows, whatever its stored
 /// format: the forward pass does not know whether it runs on FP8 blocks or GGML blocks.
-public protocol WeightSource: AnyObject, Sendable {
+package protocol WeightSource: AnyObject, Sendable {
     var config: DeepSeekV3Config { get }
     /// What the source is, for reports ("FP8 checkpoint …", "GGUF Q4_K_M …").
     var label: String { get }
@@ -20,26 +20,26 @@ public protocol WeightSource: AnyObject, Sendable {
 }
 
 /// A weight that cannot be read: names the file, the tensor and the problem.
-public struct WeightError: Error, CustomStringConvertible, Sendable {
-    public var file: String
-    public var tensor: String
-    public var message: String
+package struct WeightError: Error, CustomStringConvertible, Sendable {
+    package var file: String
+    package var tensor: String
+    package var message: String
 
-    public init(file: String, tensor: String, message: String) {
+    package init(file: String, tensor: String, message: String) {
         self.file = file
         self.tensor = tensor
         self.message = message
     }
 
-    public var description: String { "\(file): tensor \(tensor): \(message)" }
+    package var description: String { "\(file): tensor \(tensor): \(message)" }
 }
 
 extension WeightSource {
     /// Label and size: how reports and result fingerprints name the model.
-    public var identity: String { "\(label), \(byteCount) bytes" }
+    package var identity: String { "\(label), \(byteCount) bytes" }
 
     /// A 1-D weight (norm scale, bias).
-    public func vector(_ name: String) throws(WeightError) -> [Float] {
+    package func vector(_ name: String) throws(WeightError) -> [Float] {
         let (rows, columns) = try shape(of: name)
         var values = [Float](repeating: 0, count: rows * columns)
         try values.withUnsafeMutableBufferPointer { (buffer) throws(WeightError) in

@@ -6,15 +6,15 @@ import Foundation
 /// dimensions below the correction range keep their frequency, those above are divided by
 /// `factor`, a linear ramp blends in between; rotation acts on **adjacent pairs** `(x[2i], x[2i+1])`
 /// (llama.cpp's `LLAMA_ROPE_TYPE_NORM` for deepseek2).
-public struct YaRNRotary: Sendable {
-    public let dimensions: Int
+package struct YaRNRotary: Sendable {
+    package let dimensions: Int
     /// One frequency per pair (`dimensions / 2`), radians per position.
-    public let frequencies: [Float]
+    package let frequencies: [Float]
     /// `yarn_get_mscale(factor, mscale) / yarn_get_mscale(factor, mscale_all_dim)` (HF's cos/sin
     /// multiplier; 1 for V3/R1).
-    public let magnitude: Float
+    package let magnitude: Float
 
-    public init(config: DeepSeekV3Config) {
+    package init(config: DeepSeekV3Config) {
         let d = config.qkRopeHeadDim
         let base = config.ropeTheta
         dimensions = d
@@ -39,7 +39,7 @@ public struct YaRNRotary: Sendable {
 
     /// `find_correction_range`: the dimensions whose wavelength completes `betaFast` … `betaSlow`
     /// rotations over the original context, floored/ceiled and clamped to `[0, d-1]`.
-    public static func correctionRange(betaFast: Double, betaSlow: Double, dimensions d: Int, base: Double, originalLength: Double)
+    package static func correctionRange(betaFast: Double, betaSlow: Double, dimensions d: Int, base: Double, originalLength: Double)
         -> (low: Int, high: Int)
     {
         func dimension(_ rotations: Double) -> Double {
@@ -54,12 +54,12 @@ public struct YaRNRotary: Sendable {
     }
 
     /// `yarn_get_mscale`: `0.1·m·ln(factor) + 1` for factor > 1.
-    public static func mscale(_ factor: Double, _ m: Double) -> Double {
+    package static func mscale(_ factor: Double, _ m: Double) -> Double {
         factor <= 1 ? 1 : 0.1 * m * Foundation.log(factor) + 1
     }
 
     /// The attention softmax scale: `qk_head_dim^-0.5`, times `mscale(factor, mscale_all_dim)²` with YaRN.
-    public static func softmaxScale(config: DeepSeekV3Config) -> Float {
+    package static func softmaxScale(config: DeepSeekV3Config) -> Float {
         var scale = 1 / Foundation.sqrt(Double(config.qkHeadDim))
         if let yarn = config.ropeScaling, yarn.type == "yarn", yarn.mscaleAllDim != 0 {
             let m = mscale(yarn.factor, yarn.mscaleAllDim)
@@ -69,7 +69,7 @@ public struct YaRNRotary: Sendable {
     }
 
     /// cos/sin tables for positions `0..<count`, `[count, dimensions/2]` each.
-    public func table(positions count: Int) -> (cos: [Float], sin: [Float]) {
+    package func table(positions count: Int) -> (cos: [Float], sin: [Float]) {
         let half = dimensions / 2
         var cosines = [Float](repeating: 0, count: count * half)
         var sines = [Float](repeating: 0, count: count * half)
@@ -86,7 +86,7 @@ public struct YaRNRotary: Sendable {
 
     /// Rotates `x[0..<dimensions]` in place for position `t` of `table`.
     @inline(__always)
-    public static func rotate(_ x: UnsafeMutablePointer<Float>, half: Int, cos: UnsafePointer<Float>, sin: UnsafePointer<Float>) {
+    package static func rotate(_ x: UnsafeMutablePointer<Float>, half: Int, cos: UnsafePointer<Float>, sin: UnsafePointer<Float>) {
         for i in 0..<half {
             let a = x[2 * i], b = x[2 * i + 1]
             x[2 * i] = a * cos[i] - b * sin[i]

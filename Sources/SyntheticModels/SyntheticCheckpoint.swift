@@ -13,22 +13,22 @@ import TensorFiles
 /// Weights are heavy-tailed with a few outlier input channels and per-row gains, and each 128x128
 /// block is quantized as DeepSeek's are: scale = block amax / 448, code = E4M3(x / scale).
 /// The same preset and seed give byte-identical files on any machine and thread count.
-public struct SyntheticCheckpoint {
-    public let preset: SyntheticPreset
-    public let seed: UInt64
-    public let threads: Int
+package struct SyntheticCheckpoint {
+    package let preset: SyntheticPreset
+    package let seed: UInt64
+    package let threads: Int
 
-    public init(preset: SyntheticPreset, seed: UInt64 = 0, threads: Int = availableCoreCount) {
+    package init(preset: SyntheticPreset, seed: UInt64 = 0, threads: Int = availableCoreCount) {
         self.preset = preset
         self.seed = seed
         self.threads = threads
     }
 
-    public static let tokenizerMerges = 640
+    package static let tokenizerMerges = 640
 
     /// The preset's checkpoint under `cache/synthetic-PRESET`, written the first time it is asked for
     /// (benchmarks reuse it across runs).
-    public static func cached(_ preset: SyntheticPreset, in cache: String, threads: Int, log: (String) -> Void) throws -> String {
+    package static func cached(_ preset: SyntheticPreset, in cache: String, threads: Int, log: (String) -> Void) throws -> String {
         let directory = cache + "/synthetic-\(preset.rawValue)"
         if !FileManager.default.fileExists(atPath: directory + "/" + Checkpoint.indexFileName) {
             log("generating the \(preset.rawValue) checkpoint in \(directory) (once)")
@@ -39,7 +39,7 @@ public struct SyntheticCheckpoint {
 
     /// Writes the checkpoint into `directory` (created if needed). Returns the bytes of tensor data.
     @discardableResult
-    public func write(to directory: String, progress: ProgressReporter.Style = .automatic) throws -> Int {
+    package func write(to directory: String, progress: ProgressReporter.Style = .automatic) throws -> Int {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let config = preset.config
         let layout = CheckpointLayout(config: config)

@@ -1,8 +1,8 @@
 /// Text written for this project (MIT, like the rest of it). It trains the synthetic checkpoints'
 /// small byte-level BPE and is the default text for demo perplexity runs. It mixes prose, numbers,
 /// code and a little non-Latin text so that every tokenizer path gets exercised.
-public enum SyntheticCorpus {
-    public static let text = """
+package enum SyntheticCorpus {
+    package static let text = """
         A mixture-of-experts model keeps many feed-forward networks in every layer and sends each token \
         to only a few of them. The router scores all experts, keeps the best groups, and within those \
         groups picks the top eight. The chosen experts run, their outputs are weighted and summed, and a \

@@ -5,7 +5,7 @@ import Foundation
 /// conventions: every linear input width is a multiple of 256 (so GGML's 256-wide k-quant blocks
 /// fit, as in R1), `kv_a_proj_with_mqa` has kv_lora_rank + rope rows (partial last 128-block, like
 /// R1's 576), a dense prefix, group-limited sigmoid routing, and one MTP layer.
-public enum SyntheticPreset: String, CaseIterable, Sendable {
+package enum SyntheticPreset: String, CaseIterable, Sendable {
     /// ~9 MB: unit and end-to-end tests.
     case tiny
     /// ~120 MB: quick demos.
@@ -13,7 +13,7 @@ public enum SyntheticPreset: String, CaseIterable, Sendable {
     /// ~1.3 GB: benchmarks and memory-flatness checks.
     case medium
 
-    public var shardCount: Int {
+    package var shardCount: Int {
         switch self {
         case .tiny: 3
         case .small: 4
@@ -23,7 +23,7 @@ public enum SyntheticPreset: String, CaseIterable, Sendable {
 
     /// `config.json` of the preset, with the key set and spelling of the DeepSeek-R1 release
     /// (keys sorted, as `transformers` writes them).
-    public var configJSON: String {
+    package var configJSON: String {
         switch self {
         case .tiny:
             DeepSeekV3Config.jsonText(
@@ -43,7 +43,7 @@ public enum SyntheticPreset: String, CaseIterable, Sendable {
         }
     }
 
-    public var config: DeepSeekV3Config {
+    package var config: DeepSeekV3Config {
         // The preset texts are fixed and valid; a failure here is a programming error.
         do { return try DeepSeekV3Config.parse(Data(configJSON.utf8), file: "preset \(rawValue)") } catch {
             preconditionFailure("built-in preset \(rawValue) has an invalid config: \(error)")

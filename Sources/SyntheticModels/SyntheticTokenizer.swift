@@ -9,24 +9,24 @@ import TensorFiles
 ///
 /// Merges are learned on `SyntheticCorpus` by plain BPE training (most frequent pair first, ties
 /// to the lexicographically smallest pair), which is deterministic.
-public struct SyntheticTokenizer: Sendable {
-    public static let bos = "<｜begin▁of▁sentence｜>"
-    public static let eos = "<｜end▁of▁sentence｜>"
-    public static let pad = "<｜▁pad▁｜>"
-    public static let addedTokens: [(String, special: Bool)] = [
+package struct SyntheticTokenizer: Sendable {
+    package static let bos = "<｜begin▁of▁sentence｜>"
+    package static let eos = "<｜end▁of▁sentence｜>"
+    package static let pad = "<｜▁pad▁｜>"
+    package static let addedTokens: [(String, special: Bool)] = [
         ("<｜place▁holder▁no▁0｜>", true), ("<｜place▁holder▁no▁1｜>", true),
         ("<｜fim▁hole｜>", false), ("<｜fim▁begin｜>", false), ("<｜fim▁end｜>", false),
         ("<｜User｜>", false), ("<｜Assistant｜>", false), ("<think>", false), ("</think>", false),
     ]
 
-    public let vocabulary: [String]
-    public let merges: [(String, String)]
+    package let vocabulary: [String]
+    package let merges: [(String, String)]
     /// Ids of the added tokens, which follow the BPE vocabulary.
-    public let addedTokenIds: [Int]
+    package let addedTokenIds: [Int]
 
-    public var tokenCount: Int { vocabulary.count + Self.addedTokens.count }
+    package var tokenCount: Int { vocabulary.count + Self.addedTokens.count }
 
-    public init(mergeCount: Int, corpus: String = SyntheticCorpus.text) {
+    package init(mergeCount: Int, corpus: String = SyntheticCorpus.text) {
         let byteSymbols = Self.byteToUnicode
         var vocabulary = [Self.bos, Self.eos, Self.pad] + Self.byteSymbolsInIdOrder
         var known = Set(vocabulary)
@@ -75,7 +75,7 @@ public struct SyntheticTokenizer: Sendable {
     // MARK: - Files
 
     /// `tokenizer.json` in the layout of DeepSeek-V3's file.
-    public func tokenizerJSON() -> String {
+    package func tokenizerJSON() -> String {
         func token(_ id: Int, _ content: String, special: Bool) -> String {
             "{\"id\":\(id),\"content\":\(jsonText(content)),\"single_word\":false,\"lstrip\":false,"
                 + "\"rstrip\":false,\"normalized\":\(!special),\"special\":\(special)}"
@@ -107,7 +107,7 @@ public struct SyntheticTokenizer: Sendable {
 
     /// `tokenizer_config.json` as the R1 checkpoint ships it (BOS added, no EOS), with a short
     /// chat template in R1's style.
-    public func tokenizerConfigJSON() -> String {
+    package func tokenizerConfigJSON() -> String {
         let template =
             "{% for message in messages %}{% if message['role'] == 'user' %}{{'<｜User｜>' + message['content']}}"
             + "{% else %}{{'<｜Assistant｜>' + message['content'] + '<｜end▁of▁sentence｜>'}}{% endif %}{% endfor %}"

@@ -8,15 +8,15 @@ import Glibc
 /// fsyncs it, renames it over the final path and fsyncs the directory. A process killed before
 /// `commit()` leaves at most the temporary file, never a half-written file at the final path,
 /// and the next run overwrites that temporary file.
-public final class AtomicOutputFile {
-    public let finalPath: String
-    public let temporaryPath: String
+package final class AtomicOutputFile {
+    package let finalPath: String
+    package let temporaryPath: String
     private var descriptor: Int32
     private var finished = false
 
     /// - Parameter keepExisting: reopen a temporary file left by an interrupted run instead of
     ///   truncating it (the caller verifies what it reuses).
-    public init(path: String, keepExisting: Bool = false) throws {
+    package init(path: String, keepExisting: Bool = false) throws {
         finalPath = path
         temporaryPath = Self.temporaryPath(for: path)
         descriptor = open(temporaryPath, O_RDWR | O_CREAT | (keepExisting ? 0 : O_TRUNC) | O_CLOEXEC, 0o644)
@@ -24,19 +24,19 @@ public final class AtomicOutputFile {
     }
 
     /// Where the bytes of `path` live until `commit()`.
-    public static func temporaryPath(for path: String) -> String {
+    package static func temporaryPath(for path: String) -> String {
         let (directory, name) = splitPath(path)
         return directory + "/." + name + ".partial-moepack"
     }
 
     /// Flushes everything written so far to the disk (for journals that promise durability).
-    public func sync() throws {
+    package func sync() throws {
         guard fsync(descriptor) == 0 else { throw FileError(path: finalPath, operation: "fsync", errno: errno) }
     }
 
     /// Keeps the temporary file when this object goes away without `commit()` (an interrupted job
     /// that wants to resume later); by default it is deleted.
-    public func keepOnFailure() { finished = true }
+    package func keepOnFailure() { finished = true }
 
     deinit {
         if !finished { abandon() }
@@ -44,7 +44,7 @@ public final class AtomicOutputFile {
 
     /// Sets the file's length up front, so a full disk shows early (`fallocate`) and positioned
     /// writes can fill it in any order.
-    public func reserve(size: Int) throws {
+    package func reserve(size: Int) throws {
         guard ftruncate(descriptor, off_t(size)) == 0 else {
             throw FileError(path: finalPath, operation: "resize to \(size) bytes", errno: errno)
         }
@@ -56,7 +56,7 @@ public final class AtomicOutputFile {
     }
 
     /// Writes all of `bytes` at `offset`, retrying short writes and interrupted calls.
-    public func write(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws {
+    package func write(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws {
         var done = 0
         while done < bytes.count {
             let written = pwrite(descriptor, bytes.baseAddress! + done, bytes.count - done, off_t(offset + done))
@@ -69,12 +69,12 @@ public final class AtomicOutputFile {
         }
     }
 
-    public func write(_ bytes: [UInt8], at offset: Int) throws {
+    package func write(_ bytes: [UInt8], at offset: Int) throws {
         try bytes.withUnsafeBytes { buffer in try write(buffer, at: offset) }
     }
 
     /// Reads back `count` bytes at `offset` (used to hash what actually reached the file).
-    public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws {
+    package func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws {
         var done = 0
         while done < buffer.count {
             let got = pread(descriptor, buffer.baseAddress! + done, buffer.count - done, off_t(offset + done))
@@ -88,7 +88,7 @@ public final class AtomicOutputFile {
     }
 
     /// Makes the file durable and moves it to its final path.
-    public func commit() throws {
+    package func commit() throws {
         guard fsync(descriptor) == 0 else { throw FileError(path: finalPath, operation: "fsync", errno: errno) }
         guard close(descriptor) == 0 else { throw FileError(path: finalPath, operation: "close", errno: errno) }
         descriptor = -1
@@ -100,7 +100,7 @@ public final class AtomicOutputFile {
     }
 
     /// Closes and deletes the temporary file.
-    public func abandon() {
+    package func abandon() {
         if descriptor >= 0 { close(descriptor) }
         descriptor = -1
         unlink(temporaryPath)
@@ -108,7 +108,7 @@ public final class AtomicOutputFile {
     }
 
     /// Writes a small file atomically in one call.
-    public static func write(_ bytes: [UInt8], to path: String) throws {
+    package static func write(_ bytes: [UInt8], to path: String) throws {
         let file = try AtomicOutputFile(path: path)
         try file.write(bytes, at: 0)
         try file.commit()

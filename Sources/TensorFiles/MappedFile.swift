@@ -6,12 +6,12 @@ import Glibc
 ///
 /// Pages are read on demand, so mapping a 4 GB shard costs nothing until its bytes are touched,
 /// and touched pages are page cache, not process memory: the kernel drops them under pressure.
-public final class MappedFile: @unchecked Sendable {
-    public let path: String
-    public let size: Int
+package final class MappedFile: @unchecked Sendable {
+    package let path: String
+    package let size: Int
     private let base: UnsafeRawPointer?
 
-    public init(path: String) throws(FileError) {
+    package init(path: String) throws(FileError) {
         self.path = path
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw FileError(path: path, operation: "open", errno: errno) }
@@ -35,12 +35,12 @@ public final class MappedFile: @unchecked Sendable {
     }
 
     /// The mapped bytes. Valid while this object is alive; keep a reference while using them.
-    public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: size) }
+    package var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: size) }
 
-    public enum Advice { case sequential, willNeed, dontNeed }
+    package enum Advice { case sequential, willNeed, dontNeed }
 
     /// Hints the kernel about an access pattern over `range` (byte offsets into the file).
-    public func advise(_ advice: Advice, range: Range<Int>? = nil) {
+    package func advise(_ advice: Advice, range: Range<Int>? = nil) {
         guard let base else { return }
         let range = range ?? 0..<size
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))

@@ -15,17 +15,17 @@ import TensorFiles
 ///
 /// The predicted KLD of a file is the sum over its tensors (fixed tensors count 0: they are not
 /// part of the choice).
-public struct AllocationCostModel: Sendable {
-    public struct Cost: Sendable {
-        public var name: String
+package struct AllocationCostModel: Sendable {
+    package struct Cost: Sendable {
+        package var name: String
         /// e(t, type) for each candidate type.
-        public var errors: [GGMLType: Double]
+        package var errors: [GGMLType: Double]
         /// ΔKLD per unit of relative error.
-        public var sensitivity: Double
-        public var state: State
+        package var sensitivity: Double
+        package var state: State
 
         /// Where `sensitivity` comes from.
-        public enum State: String, Sendable {
+        package enum State: String, Sendable {
             /// An engine pass with this tensor degraded.
             case measured
             /// Its role's measured layers, interpolated by layer index.
@@ -34,12 +34,12 @@ public struct AllocationCostModel: Sendable {
             case pending
         }
 
-        public func predicted(_ type: GGMLType) -> Double { sensitivity * (errors[type] ?? .infinity) }
+        package func predicted(_ type: GGMLType) -> Double { sensitivity * (errors[type] ?? .infinity) }
     }
 
-    public var costs: [String: Cost]
+    package var costs: [String: Cost]
 
-    public init(costs: [String: Cost]) { self.costs = costs }
+    package init(costs: [String: Cost]) { self.costs = costs }
 
     // MARK: - Relative error on sampled rows
 
@@ -139,7 +139,7 @@ public struct AllocationCostModel: Sendable {
     /// weights), every sensitivity 1. It plans sizes and layouts on a config alone (R1's
     /// `config.json` before downloading 640 GB) and tests the solver at full scale; the KLD it
     /// predicts is not a KLD.
-    public static func synthetic(tensors: [(tensor: DeepSeek2Tensor, types: [GGMLType])], sampleRows: Int, threads: Int) throws -> AllocationCostModel {
+    package static func synthetic(tensors: [(tensor: DeepSeek2Tensor, types: [GGMLType])], sampleRows: Int, threads: Int) throws -> AllocationCostModel {
         var byLength: [Int: Set<GGMLType>] = [:]
         for (t, types) in tensors { byLength[t.dimensions[0], default: []].formUnion(types) }
         var errors: [Int: [GGMLType: Double]] = [:]
@@ -175,7 +175,7 @@ public struct AllocationCostModel: Sendable {
     /// Layers to measure when not all are: every dense layer, the first MoE layer, and `count`
     /// evenly spaced layers through the last one. Other layers take their role's sensitivity
     /// interpolated linearly in the layer index between the nearest measured layers.
-    public static func representativeLayers(layerCount: Int, denseLayers: Int, count: Int) -> Set<Int> {
+    package static func representativeLayers(layerCount: Int, denseLayers: Int, count: Int) -> Set<Int> {
         guard layerCount > count + denseLayers + 1 else { return Set(0..<layerCount) }
         var layers = Set(0..<min(denseLayers, layerCount))
         layers.insert(min(denseLayers, layerCount - 1))
@@ -184,7 +184,7 @@ public struct AllocationCostModel: Sendable {
     }
 
     /// s(t) for an unmeasured layer `layer` from the measured (layer, s) pairs of its role.
-    public static func interpolate(_ points: [(layer: Int, s: Double)], at layer: Int) -> Double? {
+    package static func interpolate(_ points: [(layer: Int, s: Double)], at layer: Int) -> Double? {
         let sorted = points.sorted { $0.layer < $1.layer }
         guard let first = sorted.first, let last = sorted.last else { return nil }
         if layer <= first.layer { return first.s }

@@ -8,21 +8,21 @@
 /// R1's ~700 free tensors at 180 GB and 20,000 buckets, up to 3.5%), so a final pass spends the
 /// remainder in exact bytes: while some item's change of option fits, the one that lowers the cost
 /// most is made. Time is O(items × buckets × options), memory one byte per (item, bucket).
-public enum AllocationSolver {
-    public struct Option: Sendable, Equatable {
-        public var bytes: Int
-        public var cost: Double
-        public init(bytes: Int, cost: Double) {
+package enum AllocationSolver {
+    package struct Option: Sendable, Equatable {
+        package var bytes: Int
+        package var cost: Double
+        package init(bytes: Int, cost: Double) {
             self.bytes = bytes
             self.cost = cost
         }
     }
 
-    public struct Solution: Sendable, Equatable {
+    package struct Solution: Sendable, Equatable {
         /// The chosen option of each item.
-        public var choices: [Int]
-        public var bytes: Int
-        public var cost: Double
+        package var choices: [Int]
+        package var bytes: Int
+        package var cost: Double
     }
 
     /// The cheapest choice of one option per item whose bytes sum to at most `budget`, or nil when
@@ -31,7 +31,7 @@ public enum AllocationSolver {
     ///   - items: the options of each item (at most 255 per item, at least one).
     ///   - budget: bytes available to these items.
     ///   - buckets: resolution of the byte axis (the bucket is `budget / buckets`, at least 1 byte).
-    public static func solve(_ items: [[Option]], budget: Int, buckets: Int = 20_000) -> Solution? {
+    package static func solve(_ items: [[Option]], budget: Int, buckets: Int = 20_000) -> Solution? {
         precondition(items.allSatisfy { !$0.isEmpty && $0.count < 255 }, "every item needs 1...254 options")
         guard budget >= 0 else { return nil }
         if items.isEmpty { return Solution(choices: [], bytes: 0, cost: 0) }

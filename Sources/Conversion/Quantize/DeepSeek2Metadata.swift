@@ -5,8 +5,8 @@ import TensorFiles
 /// The metadata of a `deepseek2` GGUF: `general.*`, the `deepseek2.*` keys of `DeepSeek2Key` (the
 /// table the reader uses too) and the vocabulary's `tokenizer.*` keys, as listed in formats/gguf.md
 /// "What moepack quantize writes".
-public enum DeepSeek2Metadata {
-    public static func make(
+package enum DeepSeek2Metadata {
+    package static func make(
         config c: DeepSeekV3Config, vocabulary: GGUFVocabulary?, name: String, fileType: UInt32, alignment: UInt32,
         mtpLayers: Int = 0
     ) -> [(key: String, value: GGUFValue)] {

@@ -4,24 +4,24 @@ import TensorFiles
 
 /// `moepack check`: validates a GGUF file's layout (the reader's rules) and re-hashes every tensor
 /// against the XXH3 checksums `moepack quantize` stored in its header.
-public enum GGUFCheck {
-    public struct Report: Sendable {
-        public var tensors: Int
-        public var bytes: Int
-        public var verified: Int
+package enum GGUFCheck {
+    package struct Report: Sendable {
+        package var tensors: Int
+        package var bytes: Int
+        package var verified: Int
         /// The first tensor whose bytes do not match its checksum.
-        public var firstMismatch: String?
-        public var hasChecksums: Bool
+        package var firstMismatch: String?
+        package var hasChecksums: Bool
     }
 
     /// A file that claims moepack's checksums (or provenance) but whose checksums cannot cover it.
-    public struct IntegrityError: Error, CustomStringConvertible, Sendable {
-        public var file: String
-        public var message: String
-        public var description: String { "\(file): \(message)" }
+    package struct IntegrityError: Error, CustomStringConvertible, Sendable {
+        package var file: String
+        package var message: String
+        package var description: String { "\(file): \(message)" }
     }
 
-    public static func run(path: String) throws -> Report {
+    package static func run(path: String) throws -> Report {
         let file = try GGUFFile(path: path)
         var report = Report(tensors: file.tensors.count, bytes: file.mapping.size, verified: 0, firstMismatch: nil, hasChecksums: false)
         let key = GGUFConverter.checksumKey

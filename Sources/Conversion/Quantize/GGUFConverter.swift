@@ -12,42 +12,42 @@ import TensorFiles
 ///
 /// The header carries an XXH3-64 of every tensor's bytes (`moepack.tensor_xxh3`, in tensor order)
 /// and provenance; `moepack check` re-verifies them.
-public final class GGUFConverter {
-    public struct Options: Sendable {
-        public var recipe: QuantRecipe.Mix = .q4_K_M
-        public var rules: [QuantRecipe.Rule] = []
-        public var threads = availableCoreCount
-        public var chunkBytes = 4 << 20
-        public var progress: ProgressReporter.Style = .automatic
+package final class GGUFConverter {
+    package struct Options: Sendable {
+        package var recipe: QuantRecipe.Mix = .q4_K_M
+        package var rules: [QuantRecipe.Rule] = []
+        package var threads = availableCoreCount
+        package var chunkBytes = 4 << 20
+        package var progress: ProgressReporter.Style = .automatic
         /// Page-aligned tensor data (llama.cpp accepts any power of two; 32 is its default).
-        public var alignment: UInt32 = 4096
+        package var alignment: UInt32 = 4096
         /// Export the multi-token-prediction layers (llama.cpp loads them as `nextn` blocks).
-        public var keepMTP = false
+        package var keepMTP = false
         /// Importance weights for the quantizers (`quantize --imatrix`), the file they came from and
         /// its XXH3 (in the header, so a resumed run never mixes tensors of two importance matrices).
-        public var importance: (matrix: ImportanceMatrix, file: String, checksum: String)?
+        package var importance: (matrix: ImportanceMatrix, file: String, checksum: String)?
         /// Weights of experts that saw no calibration tokens.
-        public var coldExperts: ColdExpertPolicy = .hiddenMean
-        public init() {}
+        package var coldExperts: ColdExpertPolicy = .hiddenMean
+        package init() {}
     }
 
-    public struct PlannedTensor: Sendable {
-        public var tensor: DeepSeek2Tensor
-        public var type: GGMLType
+    package struct PlannedTensor: Sendable {
+        package var tensor: DeepSeek2Tensor
+        package var type: GGMLType
         /// The type the recipe asked for when the row length forced a fallback.
-        public var requested: GGMLType?
-        public var bytes: Int { type.rowBytes(tensor.dimensions[0])! * tensor.rowCount }
+        package var requested: GGMLType?
+        package var bytes: Int { type.rowBytes(tensor.dimensions[0])! * tensor.rowCount }
     }
 
-    public struct Plan: Sendable {
-        public var config: DeepSeekV3Config
-        public var tensors: [PlannedTensor]
-        public var layout: GGUFLayout
-        public var parameterCount: Int { tensors.reduce(0) { $0 + $1.tensor.rowCount * $1.tensor.dimensions[0] } }
-        public var bitsPerWeight: Double { Double(layout.fileSize) * 8 / Double(parameterCount) }
+    package struct Plan: Sendable {
+        package var config: DeepSeekV3Config
+        package var tensors: [PlannedTensor]
+        package var layout: GGUFLayout
+        package var parameterCount: Int { tensors.reduce(0) { $0 + $1.tensor.rowCount * $1.tensor.dimensions[0] } }
+        package var bitsPerWeight: Double { Double(layout.fileSize) * 8 / Double(parameterCount) }
 
         /// The same layout with the tensors' checksums filled in (fixed width: same header length).
-        public func layout(withChecksums checksums: [UInt64]) throws -> GGUFLayout {
+        package func layout(withChecksums checksums: [UInt64]) throws -> GGUFLayout {
             let metadata = layout.metadata.map { entry in
                 entry.key == GGUFConverter.checksumKey ? (entry.key, .array(.uint64(checksums))) : entry
             }
@@ -55,22 +55,22 @@ public final class GGUFConverter {
         }
     }
 
-    public struct Summary: Sendable {
-        public var plan: Plan
-        public var seconds: Double
-        public var inputBytes: Int
+    package struct Summary: Sendable {
+        package var plan: Plan
+        package var seconds: Double
+        package var inputBytes: Int
         /// Tensors taken over, verified, from an interrupted earlier run.
-        public var resumedTensors = 0
+        package var resumedTensors = 0
     }
 
-    public static let checksumKey = "moepack.tensor_xxh3"
-    public static let version = "0.1.0"
+    package static let checksumKey = "moepack.tensor_xxh3"
+    package static let version = "0.1.0"
 
-    public let input: String
-    public let output: String
-    public let options: Options
+    package let input: String
+    package let output: String
+    package let options: Options
 
-    public init(input: String, output: String, options: Options) {
+    package init(input: String, output: String, options: Options) {
         self.input = input
         self.output = output
         self.options = options
@@ -78,7 +78,7 @@ public final class GGUFConverter {
 
     /// Plans the file; needs only `config.json` (and `tokenizer.json` when present, for the
     /// vocabulary), so `--dry-run` works on a config alone.
-    public func plan() throws -> Plan {
+    package func plan() throws -> Plan {
         let config = try DeepSeekV3Config.load(path: input + "/config.json")
         let mtpLayers = options.keepMTP ? config.numNextNPredictLayers : 0
         // llama-quantize's per-layer rules count every block, MTP blocks included.
@@ -123,7 +123,7 @@ public final class GGUFConverter {
 
     /// The first tensor of the plan that needs an importance matrix the options do not give:
     /// llama.cpp refuses the lowest-bit types without one (the result would be garbage).
-    public func tensorNeedingImportance(in plan: Plan) -> PlannedTensor? {
+    package func tensorNeedingImportance(in plan: Plan) -> PlannedTensor? {
         guard options.importance == nil else { return nil }
         return plan.tensors.first { QuantRecipe.typesNeedingImportance.contains($0.type) && ![.tokenEmbedding, .output].contains($0.tensor.role) }
     }
@@ -135,14 +135,14 @@ public final class GGUFConverter {
     }
 
     /// Whether the importance matrix has an entry for a planned tensor that takes one.
-    public func hasImportance(_ planned: PlannedTensor) -> Bool {
+    package func hasImportance(_ planned: PlannedTensor) -> Bool {
         takesImportance(planned) && options.importance?.matrix.entries[planned.tensor.name] != nil
     }
 
     /// Checks every entry the plan uses against its tensor's shape (an entry of another model is an
     /// error naming the tensor), without building any weights, and lists the quantized tensors the
     /// importance matrix has no entry for.
-    public func tensorsWithoutImportance(in plan: Plan) throws -> [String] {
+    package func tensorsWithoutImportance(in plan: Plan) throws -> [String] {
         guard let (matrix, file, _) = options.importance else { return [] }
         var missing: [String] = []
         for planned in plan.tensors where takesImportance(planned) {
@@ -158,7 +158,7 @@ public final class GGUFConverter {
     /// The importance weights of one planned tensor (`columns` per matrix, matrix-major), or nil
     /// where none apply or the importance matrix has no entry. Built per tensor, when it is
     /// written: an R1 expert stack's weights alone are 7 MB.
-    public func importanceWeights(for planned: PlannedTensor) throws -> [Float]? {
+    package func importanceWeights(for planned: PlannedTensor) throws -> [Float]? {
         guard takesImportance(planned), let (matrix, file, _) = options.importance,
             let values = matrix.weights(for: planned.tensor.name, cold: options.coldExperts.policy(for: planned.tensor.role))
         else { return nil }
@@ -176,7 +176,7 @@ public final class GGUFConverter {
     }
 
     /// Writes the file; `plan` is `plan()`'s result when the caller already has it.
-    public func run(plan planned: Plan? = nil) throws -> Summary {
+    package func run(plan planned: Plan? = nil) throws -> Summary {
         let started = Date()
         let plan = try planned ?? self.plan()
         if let needy = tensorNeedingImportance(in: plan) {
@@ -305,7 +305,7 @@ public final class GGUFConverter {
 /// statistics of the warm experts (which are exactly the hidden state's over every token) beat
 /// uniform weights; for `ffn_down_exps`, whose input is the expert's own SwiGLU output, the other
 /// experts' statistics are worse than uniform weights.
-public enum ColdExpertPolicy: String, Sendable, CaseIterable {
+package enum ColdExpertPolicy: String, Sendable, CaseIterable {
     /// Gate/up: the layer's hidden-state statistics; down: weight 1 (the measured best).
     case hiddenMean = "hidden-mean"
     /// Every stack: the pooled statistics of the layer's warm experts.
@@ -313,7 +313,7 @@ public enum ColdExpertPolicy: String, Sendable, CaseIterable {
     /// Weight 1 for every column (llama-quantize).
     case ones
 
-    public func policy(for role: DeepSeek2Tensor.Role) -> ImportanceMatrix.ColdMatrixPolicy {
+    package func policy(for role: DeepSeek2Tensor.Role) -> ImportanceMatrix.ColdMatrixPolicy {
         switch self {
         case .hiddenMean: role == .ffnDown ? .ones : .layerMean
         case .layerMean: .layerMean

@@ -6,11 +6,11 @@ import Quants
 /// a built-in mix named like llama.cpp's, then llama.cpp's shape fallback when a row is not a whole
 /// number of the chosen type's blocks. Norms, the router and its bias always stay F32 (llama.cpp
 /// never quantizes them).
-public struct QuantRecipe: Sendable {
+package struct QuantRecipe: Sendable {
     /// Built-in mixes, with llama.cpp's rules for `deepseek2` (`llama_tensor_get_type_impl` in
     /// llama.cpp's `src/llama-quant.cpp`, the version llama-cpp-python 0.3.36 vendors; summarised in
     /// formats/recipe.md; DeepSeek's 256 experts get none of the 8-expert special cases).
-    public enum Mix: String, CaseIterable, Sendable {
+    package enum Mix: String, CaseIterable, Sendable {
         case q8_0 = "Q8_0", q6_K = "Q6_K", q5_K_M = "Q5_K_M", q4_K_M = "Q4_K_M", q3_K_M = "Q3_K_M", q2_K = "Q2_K"
         case iq4_xs = "IQ4_XS"
         case iq3_m = "IQ3_M", iq3_s = "IQ3_S", iq3_xs = "IQ3_XS", iq3_xxs = "IQ3_XXS"
@@ -20,13 +20,13 @@ public struct QuantRecipe: Sendable {
         /// "high attention, low experts" shape.
         case moeQ4 = "MOE_Q4"
 
-        public init?(argument: String) {
+        package init?(argument: String) {
             guard let mix = Self.allCases.first(where: { $0.rawValue.lowercased() == argument.lowercased() }) else { return nil }
             self = mix
         }
 
         /// llama.cpp's `general.file_type` (LlamaFileType) for the mix.
-        public var fileType: UInt32 {
+        package var fileType: UInt32 {
             switch self {
             case .q8_0: 7
             case .q6_K: 18
@@ -74,15 +74,15 @@ public struct QuantRecipe: Sendable {
 
     /// Types llama.cpp refuses to write without an importance matrix (`tensor_requires_imatrix`;
     /// the token embedding and the output head are exempt).
-    public static let typesNeedingImportance: Set<GGMLType> = [.iq3_xxs, .iq2_xxs, .iq2_xs, .iq2_s, .iq1_m, .iq1_s]
+    package static let typesNeedingImportance: Set<GGMLType> = [.iq3_xxs, .iq2_xxs, .iq2_xs, .iq2_s, .iq1_m, .iq1_s]
 
-    public struct Rule: Sendable {
-        public var pattern: String
-        public var type: GGMLType
+    package struct Rule: Sendable {
+        package var pattern: String
+        package var type: GGMLType
         let regex: NSRegularExpression
 
         /// Parses `REGEX=TYPE` (as llama-quantize's `--tensor-type`).
-        public init(parsing text: String) throws {
+        package init(parsing text: String) throws {
             guard let equals = text.lastIndex(of: "=") else { throw RecipeError.badRule(text, "expected REGEX=TYPE") }
             pattern = String(text[..<equals])
             let typeName = String(text[text.index(after: equals)...])
@@ -100,10 +100,10 @@ public struct QuantRecipe: Sendable {
         }
     }
 
-    public enum RecipeError: Error, CustomStringConvertible, Sendable {
+    package enum RecipeError: Error, CustomStringConvertible, Sendable {
         case badRule(String, String)
         case unreadableFile(String)
-        public var description: String {
+        package var description: String {
             switch self {
             case .badRule(let rule, let why): "--type '\(rule)': \(why)"
             case .unreadableFile(let path): "\(path): cannot read the recipe file"
@@ -111,18 +111,18 @@ public struct QuantRecipe: Sendable {
         }
     }
 
-    public var mix: Mix
-    public var rules: [Rule]
-    public var layerCount: Int
+    package var mix: Mix
+    package var rules: [Rule]
+    package var layerCount: Int
     /// llama.cpp special-cases models with exactly 8 experts (Mixtral); R1's 256 never hit it.
-    public var expertCount: Int
+    package var expertCount: Int
     /// Some of llama.cpp's rules depend on whether an importance matrix is given (`has_imatrix`).
-    public var hasImportance: Bool
+    package var hasImportance: Bool
     /// Each `ffn_down*` tensor's position among them in llama-quantize's tensor order (by layer,
     /// then name): the 2-bit mixes raise the first `layers / 8` of them by that count, not by layer.
-    public var ffnDownOrdinals: [String: Int]
+    package var ffnDownOrdinals: [String: Int]
 
-    public init(mix: Mix, rules: [Rule] = [], layerCount: Int, expertCount: Int = 256, hasImportance: Bool = false, tensorNames: [String] = []) {
+    package init(mix: Mix, rules: [Rule] = [], layerCount: Int, expertCount: Int = 256, hasImportance: Bool = false, tensorNames: [String] = []) {
         self.mix = mix
         self.rules = rules
         self.layerCount = layerCount
@@ -134,7 +134,7 @@ public struct QuantRecipe: Sendable {
 
     /// llama-quantize's tensor order (`weight_name_comparer`: the `blk.N.` number, -1 for others,
     /// then the name).
-    public static func llamaQuantizeOrder(_ names: [String]) -> [String] {
+    package static func llamaQuantizeOrder(_ names: [String]) -> [String] {
         func layer(_ name: String) -> Int {
             guard name.hasPrefix("blk."), let dot = name.dropFirst(4).firstIndex(of: "."), let n = Int(name[name.index(name.startIndex, offsetBy: 4)..<dot]) else { return -1 }
             return n
@@ -146,7 +146,7 @@ public struct QuantRecipe: Sendable {
     }
 
     /// The rule lines of a recipe file: `REGEX=TYPE` per line; blank lines and `#` comments skipped.
-    public static func ruleLines(fromFile path: String) throws -> [String] {
+    package static func ruleLines(fromFile path: String) throws -> [String] {
         let text: String
         do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
             throw RecipeError.unreadableFile(path)
@@ -157,7 +157,7 @@ public struct QuantRecipe: Sendable {
 
     /// Parses `REGEX=TYPE` rule texts (`--type` and recipe-file lines) for one config, layer sets
     /// (`{dense}`, `{moe:N}`) spelled out first.
-    public static func rules(_ texts: [String], config: DeepSeekV3Config) throws -> [Rule] {
+    package static func rules(_ texts: [String], config: DeepSeekV3Config) throws -> [Rule] {
         try texts.map { try Rule(parsing: expandingLayerSets($0, config: config)) }
     }
 
@@ -166,7 +166,7 @@ public struct QuantRecipe: Sendable {
     /// `(0|1|2)`), `{moe:N}` the first N MoE layers (R1, N = 3: `(3|4|5)`), `{moe}` every MoE
     /// layer. An empty set never matches. Other braces (regex counts such as `{2}`) are left alone;
     /// an unknown name is an error.
-    public static func expandingLayerSets(_ rule: String, config: DeepSeekV3Config) throws -> String {
+    package static func expandingLayerSets(_ rule: String, config: DeepSeekV3Config) throws -> String {
         let moe = (0..<config.numHiddenLayers).filter(config.isMoELayer)
         let dense = (0..<config.numHiddenLayers).filter { !config.isMoELayer($0) }
         func alternation(_ layers: [Int]) -> String { layers.isEmpty ? "(?!)" : "(" + layers.map(String.init).joined(separator: "|") + ")" }
@@ -192,7 +192,7 @@ public struct QuantRecipe: Sendable {
     }
 
     /// The chosen type and, when the shape forced a different one, the type that was asked for.
-    public func type(for tensor: DeepSeek2Tensor) -> (type: GGMLType, requested: GGMLType?) {
+    package func type(for tensor: DeepSeek2Tensor) -> (type: GGMLType, requested: GGMLType?) {
         if tensor.role == .keepF32 { return (.f32, nil) }
         let wanted = rules.first { $0.matches(tensor.name) }?.type ?? mixType(tensor)
         let actual = Self.fallback(wanted, rowLength: tensor.dimensions[0])
@@ -287,7 +287,7 @@ public struct QuantRecipe: Sendable {
     }
 
     /// llama.cpp's `tensor_type_fallback` when the row length is not a whole number of blocks.
-    public static func fallback(_ type: GGMLType, rowLength: Int) -> GGMLType {
+    package static func fallback(_ type: GGMLType, rowLength: Int) -> GGMLType {
         if type.rowBytes(rowLength) != nil { return type }
         let next: GGMLType
         switch type {

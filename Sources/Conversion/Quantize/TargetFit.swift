@@ -8,69 +8,69 @@ import TensorFiles
 /// tensor's type with the exact solver (`AllocationSolver`) so that the file is as close to the
 /// target as the bucket resolution allows and never above it, and expresses the result as recipe
 /// rules (`^name$=TYPE` per tensor) that `GGUFConverter` then applies.
-public final class TargetFit {
-    public enum Target: Sendable {
+package final class TargetFit {
+    package enum Target: Sendable {
         case bytes(Int)
         case bitsPerWeight(Double)
     }
 
-    public struct Options: Sendable {
-        public var target: Target = .bytes(0)
+    package struct Options: Sendable {
+        package var target: Target = .bytes(0)
         /// Candidate types (each tensor keeps those that fit its rows without fallback; the
         /// importance-only types only where the importance matrix has the tensor).
-        public var types: [GGMLType] = TargetFit.defaultTypes
+        package var types: [GGMLType] = TargetFit.defaultTypes
         /// Calibration text for the sensitivity passes.
-        public var calibration: String?
+        package var calibration: String?
         /// The type a tensor is degraded to when its sensitivity is measured; nil: each tensor's
         /// smallest candidate, so the low-bit choices the solver weighs are measured, not extrapolated.
-        public var probeType: GGMLType?
-        public var probeChunks = 4
-        public var context = 512
-        public var sampleRows = 64
+        package var probeType: GGMLType?
+        package var probeChunks = 4
+        package var context = 512
+        package var sampleRows = 64
         /// Measure every layer up to this many; above it, representative layers (interpolated).
-        public var measureAllLayersUpTo = 8
-        public var representativeLayerCount = 6
+        package var measureAllLayersUpTo = 8
+        package var representativeLayerCount = 6
         /// A file of saved costs: read if it matches this measurement, written otherwise.
-        public var costsFile: String?
-        public var buckets = 20_000
+        package var costsFile: String?
+        package var buckets = 20_000
         /// Start each engine pass at the degraded tensor's layer from the base pass's saved residual
         /// stream (bit-identical to a whole pass; false: whole passes, for checking that).
-        public var startAtDegradedLayer = true
-        public var log: (@Sendable (String) -> Void)?
-        public init() {}
+        package var startAtDegradedLayer = true
+        package var log: (@Sendable (String) -> Void)?
+        package init() {}
     }
 
-    public static let defaultTypes: [GGMLType] = [
+    package static let defaultTypes: [GGMLType] = [
         .iq1_s, .iq1_m, .iq2_xxs, .iq2_xs, .iq2_s, .iq3_xxs, .iq3_s, .q2_K, .q3_K, .iq4_xs, .q4_K, .q5_K, .q6_K, .q8_0,
     ]
 
     /// One tensor of the result.
-    public struct Choice: Sendable {
-        public var tensor: DeepSeek2Tensor
-        public var type: GGMLType
+    package struct Choice: Sendable {
+        package var tensor: DeepSeek2Tensor
+        package var type: GGMLType
         /// Bytes in the file (padded to the alignment).
-        public var bytes: Int
+        package var bytes: Int
         /// Chosen by the solver (false: F32, a `--type`/recipe rule, or not degradable).
-        public var free: Bool
-        public var predicted: Double
+        package var free: Bool
+        package var predicted: Double
     }
 
-    public struct Result: Sendable {
-        public var choices: [Choice]
-        public var targetBytes: Int
-        public var plan: GGUFConverter.Plan
-        public var predictedKLD: Double
+    package struct Result: Sendable {
+        package var choices: [Choice]
+        package var targetBytes: Int
+        package var plan: GGUFConverter.Plan
+        package var predictedKLD: Double
         /// `^name$=TYPE` for every quantized tensor: exactly the rules the file is written with.
-        public var rules: [String]
+        package var rules: [String]
     }
 
-    public let input: String
-    public let converterOptions: GGUFConverter.Options
-    public let options: Options
+    package let input: String
+    package let converterOptions: GGUFConverter.Options
+    package let options: Options
 
     /// - Parameter converterOptions: the `quantize` options; their `rules` (from `--type` and
     ///   recipe files) are fixed choices.
-    public init(input: String, converterOptions: GGUFConverter.Options, options: Options) {
+    package init(input: String, converterOptions: GGUFConverter.Options, options: Options) {
         self.input = input
         self.converterOptions = converterOptions
         self.options = options
@@ -116,7 +116,7 @@ public final class TargetFit {
 
     /// The synthetic cost model (`AllocationCostModel.synthetic`) for this fit's tensors: no
     /// weights read, no engine pass. For planning on a config alone.
-    public func syntheticCosts() throws -> AllocationCostModel {
+    package func syntheticCosts() throws -> AllocationCostModel {
         let converter = GGUFConverter(input: input, output: "/dev/null", options: converterOptions)
         let plan = try converter.plan()
         let tensors = (freeTensors(in: plan, converter: converter) + pinnedTensors(in: plan)).map { (plan.tensors[$0.index].tensor, $0.types) }
@@ -125,7 +125,7 @@ public final class TargetFit {
     }
 
     /// The resume file of an unfinished measurement saved to `costsFile`: beside it, hidden.
-    public static func resumePath(forCosts path: String) -> String {
+    package static func resumePath(forCosts path: String) -> String {
         let url = URL(fileURLWithPath: path)
         return url.deletingLastPathComponent().appendingPathComponent("." + url.lastPathComponent + ".moepack-partial").path
     }
@@ -135,7 +135,7 @@ public final class TargetFit {
     /// With `costsFile`, a finished measurement that matches is reused; otherwise progress is saved
     /// (atomically) to its resume file after the error phase and after every engine pass, and a
     /// rerun after a kill continues from there: the engine passes already made are not repeated.
-    public func measure() throws -> AllocationCostModel {
+    package func measure() throws -> AllocationCostModel {
         let converter = GGUFConverter(input: input, output: "/dev/null", options: converterOptions)
         let plan = try converter.plan()
         _ = try converter.tensorsWithoutImportance(in: plan)  // entries checked against their tensors
@@ -397,7 +397,7 @@ public final class TargetFit {
 
     /// Throws a one-line error when no allocation can reach the target (below the smallest file
     /// the candidates give, or above the largest), before anything is measured.
-    public func checkTarget() throws {
+    package func checkTarget() throws {
         let s = try sizes()
         let smallest = s.fixedBytes + s.optionBytes.reduce(0) { $0 + $1.min()! }
         let largest = s.fixedBytes + s.optionBytes.reduce(0) { $0 + $1.max()! }
@@ -414,7 +414,7 @@ public final class TargetFit {
     }
 
     /// Chooses the types for the target and returns the plan of the file they give.
-    public func solve(_ model: AllocationCostModel) throws -> Result {
+    package func solve(_ model: AllocationCostModel) throws -> Result {
         try checkTarget()
         var s = try sizes()
         let (plan, free, targetBytes, fixedBytes) = (s.plan, s.free, s.targetBytes, s.fixedBytes)
@@ -456,14 +456,14 @@ public final class TargetFit {
 
     /// The converter options that write the fitted file: the allocation's rules replace the
     /// user's (which they already honour), so the recipe file alone reproduces the same bytes.
-    public func converterOptions(for result: Result) throws -> GGUFConverter.Options {
+    package func converterOptions(for result: Result) throws -> GGUFConverter.Options {
         var options = converterOptions
         options.rules = try result.rules.map { try QuantRecipe.Rule(parsing: $0) }
         return options
     }
 
     /// The recipe file written beside the output.
-    public func recipeText(_ result: Result, command: String) -> String {
+    package func recipeText(_ result: Result, command: String) -> String {
         var lines = [
             "# moepack quantize --target-size allocation (formats/allocation.md)",
             "# \(command)",
@@ -476,7 +476,7 @@ public final class TargetFit {
     }
 
     /// The table of `--dry-run`/the run: one line per tensor group (role across layers) and type.
-    public static func describe(_ result: Result) -> String {
+    package static func describe(_ result: Result) -> String {
         var lines = ["group\ttype\ttensors\tbytes\tpredicted ΔKLD"]
         var groups: [String: [GGMLType: (count: Int, bytes: Int, predicted: Double)]] = [:]
         var order: [String] = []

@@ -10,14 +10,14 @@ import TensorFiles
 /// `normalized: false` in a first pass, the others in a second), the remaining text is
 /// pre-tokenized, each piece's UTF-8 bytes become byte-level symbols, and merges are applied
 /// lowest rank first (leftmost on ties) until none applies.
-public final class BPETokenizer: @unchecked Sendable {
-    public struct AddedToken: Sendable, Equatable {
-        public var id: Int
-        public var content: String
-        public var special: Bool
-        public var normalized: Bool
+package final class BPETokenizer: @unchecked Sendable {
+    package struct AddedToken: Sendable, Equatable {
+        package var id: Int
+        package var content: String
+        package var special: Bool
+        package var normalized: Bool
 
-        public init(id: Int, content: String, special: Bool, normalized: Bool) {
+        package init(id: Int, content: String, special: Bool, normalized: Bool) {
             self.id = id
             self.content = content
             self.special = special
@@ -26,17 +26,17 @@ public final class BPETokenizer: @unchecked Sendable {
     }
 
     /// Token string of each id (byte-level form for BPE tokens, content for added tokens).
-    public let tokens: [String]
+    package let tokens: [String]
     /// Merges in rank order, as written in the file.
-    public let merges: [(String, String)]
-    public let addedTokens: [AddedToken]
+    package let merges: [(String, String)]
+    package let addedTokens: [AddedToken]
     /// From `tokenizer_config.json` when it sits beside the tokenizer (DeepSeek R1: true).
-    public let addBOS: Bool
-    public let addEOS: Bool
-    public let bosTokenId: Int?
-    public let eosTokenId: Int?
+    package let addBOS: Bool
+    package let addEOS: Bool
+    package let bosTokenId: Int?
+    package let eosTokenId: Int?
     /// `chat_template` of `tokenizer_config.json`, if any.
-    public let chatTemplate: String?
+    package let chatTemplate: String?
 
     private let idOfToken: [String: Int]
     private let byteSymbolIds: [Int32]
@@ -47,16 +47,16 @@ public final class BPETokenizer: @unchecked Sendable {
     private let addedByFirstScalar: [[Unicode.Scalar: [(id: Int, content: [Unicode.Scalar])]]]
 
     /// No token id may reach this (16,777,216; the largest real vocabularies have ~256 K ids).
-    public static let maximumIds = 1 << 24
+    package static let maximumIds = 1 << 24
 
-    public struct LoadError: Error, CustomStringConvertible, Sendable {
-        public var file: String
-        public var message: String
-        public var description: String { "\(file): \(message)" }
+    package struct LoadError: Error, CustomStringConvertible, Sendable {
+        package var file: String
+        package var message: String
+        package var description: String { "\(file): \(message)" }
     }
 
     /// Loads `tokenizer.json` (a file, or a directory holding it and `tokenizer_config.json`).
-    public convenience init(path: String) throws {
+    package convenience init(path: String) throws {
         var isDirectory: ObjCBool = false
         _ = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
         let file = isDirectory.boolValue ? path + "/tokenizer.json" : path
@@ -72,18 +72,18 @@ public final class BPETokenizer: @unchecked Sendable {
     /// What a tokenizer is made of, whatever it was read from (`tokenizer.json` or a GGUF's
     /// `tokenizer.ggml.*` arrays): the byte-level BPE vocabulary, the added tokens, the merges in
     /// rank order, and `tokenizer_config.json`'s special-token settings.
-    public struct Definition: Sendable {
-        public var vocabulary: [(token: String, id: Int)]
-        public var addedTokens: [AddedToken]
-        public var merges: [(String, String)]
-        public var addBOS = false
-        public var addEOS = false
+    package struct Definition: Sendable {
+        package var vocabulary: [(token: String, id: Int)]
+        package var addedTokens: [AddedToken]
+        package var merges: [(String, String)]
+        package var addBOS = false
+        package var addEOS = false
         /// Contents of the BOS/EOS tokens (looked up among the vocabulary and added tokens).
-        public var bosToken: String?
-        public var eosToken: String?
-        public var chatTemplate: String?
+        package var bosToken: String?
+        package var eosToken: String?
+        package var chatTemplate: String?
 
-        public init(vocabulary: [(token: String, id: Int)], addedTokens: [AddedToken], merges: [(String, String)]) {
+        package init(vocabulary: [(token: String, id: Int)], addedTokens: [AddedToken], merges: [(String, String)]) {
             self.vocabulary = vocabulary
             self.addedTokens = addedTokens
             self.merges = merges
@@ -92,7 +92,7 @@ public final class BPETokenizer: @unchecked Sendable {
 
     /// Parses `tokenizer.json` (and `tokenizer_config.json`), refusing components moepack does
     /// not implement, then builds the tokenizer from its `Definition`.
-    public convenience init(tokenizerJSON: Data, tokenizerConfig: Data? = nil, file: String = "tokenizer.json") throws {
+    package convenience init(tokenizerJSON: Data, tokenizerConfig: Data? = nil, file: String = "tokenizer.json") throws {
         func fail(_ message: String) -> LoadError { LoadError(file: file, message: message) }
         guard let root = (try? JSONSerialization.jsonObject(with: tokenizerJSON)) as? [String: Any] else {
             throw fail("not a JSON object")
@@ -161,7 +161,7 @@ public final class BPETokenizer: @unchecked Sendable {
 
     /// Builds the lookup tables, checking what every source must satisfy: ids bounded, no two
     /// added tokens on one id, every byte-level symbol present, merges over known tokens.
-    public init(_ definition: Definition, file: String) throws {
+    package init(_ definition: Definition, file: String) throws {
         func fail(_ message: String) -> LoadError { LoadError(file: file, message: message) }
         // Ids index the token table, so they are bounded before it is allocated: below the
         // number of entries plus 65,536 gaps, and below 2²⁴ (DeepSeek-V3: 129,280 ids).
@@ -257,14 +257,14 @@ public final class BPETokenizer: @unchecked Sendable {
         }
     }
 
-    public var vocabularySize: Int { tokens.count }
+    package var vocabularySize: Int { tokens.count }
 
-    public func id(of token: String) -> Int? { idOfToken[token] }
+    package func id(of token: String) -> Int? { idOfToken[token] }
 
     // MARK: - Encode
 
     /// Token ids of `text`; BOS/EOS as `tokenizer_config.json` says when `addSpecialTokens`.
-    public func encode(_ text: String, addSpecialTokens: Bool = true) -> [Int] {
+    package func encode(_ text: String, addSpecialTokens: Bool = true) -> [Int] {
         var ids: [Int] = []
         if addSpecialTokens, addBOS, let bos = bosTokenId { ids.append(bos) }
         for segment in splitAddedTokens(Array(text.unicodeScalars)) {
@@ -279,7 +279,7 @@ public final class BPETokenizer: @unchecked Sendable {
 
     /// Token ids of arbitrary bytes: valid UTF-8 stretches are encoded as text; each invalid byte
     /// becomes its own byte-level symbol, so `decodeBytes(encode(bytes:))` returns the bytes exactly.
-    public func encode(bytes: [UInt8]) -> [Int] {
+    package func encode(bytes: [UInt8]) -> [Int] {
         var ids: [Int] = []
         var start = 0
         var index = 0
@@ -391,7 +391,7 @@ public final class BPETokenizer: @unchecked Sendable {
     }
 
     /// Text of the ids; invalid UTF-8 (from partial sequences) becomes U+FFFD, as in `tokenizers`.
-    public func decode(_ ids: [Int]) -> String { String(decoding: decodeBytes(ids), as: UTF8.self) }
+    package func decode(_ ids: [Int]) -> String { String(decoding: decodeBytes(ids), as: UTF8.self) }
 }
 
 /// Memoized BPE results per piece (pieces repeat a lot in text).

@@ -9,9 +9,9 @@
 ///
 /// Each split cuts every current piece into matches and the gaps between them; later splits see
 /// only the pieces (a lookahead at a piece's end sees the end of text).
-public enum DeepSeekPreTokenizer {
+package enum DeepSeekPreTokenizer {
     /// The three patterns exactly as DeepSeek-V3's tokenizer.json spells them.
-    public static let patterns: [String] = [
+    package static let patterns: [String] = [
         "\\p{N}{1,3}",
         "[一-龥぀-ゟ゠-ヿ]+",
         "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+"
@@ -19,7 +19,7 @@ public enum DeepSeekPreTokenizer {
     ]
 
     /// Splits `text` into pieces (ranges of `scalars`), in order.
-    public static func split(_ scalars: [Unicode.Scalar]) -> [Range<Int>] {
+    package static func split(_ scalars: [Unicode.Scalar]) -> [Range<Int>] {
         var pieces: [Range<Int>] = []
         for digits in isolate(0..<scalars.count, scalars, matcher: matchDigits) {
             for cjk in isolate(digits, scalars, matcher: matchCJK) {

@@ -7,26 +7,26 @@ import Foundation
 /// `vocab_size`; ids the tokenizer lacks become `[PAD{id}]` (UNUSED); added tokens that are special
 /// or look special (`<|…|>`, `<｜…｜>`) are CONTROL; other added tokens are USER_DEFINED with `▁`
 /// written as a space; everything else NORMAL.
-public struct GGUFVocabulary: Sendable {
+package struct GGUFVocabulary: Sendable {
     /// `tokenizer.ggml.token_type` values.
-    public enum TokenType: Int32, Sendable {
+    package enum TokenType: Int32, Sendable {
         case normal = 1, unknown = 2, control = 3, userDefined = 4, unused = 5, byte = 6
     }
 
-    public var tokens: [String]
-    public var tokenTypes: [TokenType]
+    package var tokens: [String]
+    package var tokenTypes: [TokenType]
     /// `tokenizer.ggml.merges`: "left right" strings in rank order.
-    public var merges: [String]
-    public var bosTokenId: Int?
-    public var eosTokenId: Int?
-    public var addBOS: Bool
-    public var addEOS: Bool
-    public var chatTemplate: String?
+    package var merges: [String]
+    package var bosTokenId: Int?
+    package var eosTokenId: Int?
+    package var addBOS: Bool
+    package var addEOS: Bool
+    package var chatTemplate: String?
     /// `tokenizer.ggml.pre` for DeepSeek-V3's split patterns.
-    public let preTokenizer = "deepseek-v3"
-    public let model = "gpt2"
+    package let preTokenizer = "deepseek-v3"
+    package let model = "gpt2"
 
-    public init(_ tokenizer: BPETokenizer, vocabularySize: Int) {
+    package init(_ tokenizer: BPETokenizer, vocabularySize: Int) {
         var tokens: [String] = []
         var types: [TokenType] = []
         let added = Dictionary(uniqueKeysWithValues: tokenizer.addedTokens.map { ($0.id, $0) })

@@ -11,21 +11,21 @@ import Quants
 /// (u32), then per chunk `positions × vocab` f32 log-probs; all little-endian. Every byte is covered
 /// by a checksum, and every frame is bound to its header and its place. Log-probs are stored
 /// exactly (f32), so comparing against the file gives the same figures as the live model.
-public struct BaseLogitsHeader: Codable, Sendable, Equatable {
-    public static let currentVersion = 2
-    public var format = "moepack base log-probabilities"
-    public var version = Self.currentVersion
-    public var model: String
-    public var context: Int
-    public var vocabulary: Int
-    public var firstChunk: Int
-    public var chunkCount: Int
-    public var positions: Int
-    public var bos: Int?
-    public var tokenCount: Int
-    public var tokensXXH3: String
+package struct BaseLogitsHeader: Codable, Sendable, Equatable {
+    package static let currentVersion = 2
+    package var format = "moepack base log-probabilities"
+    package var version = Self.currentVersion
+    package var model: String
+    package var context: Int
+    package var vocabulary: Int
+    package var firstChunk: Int
+    package var chunkCount: Int
+    package var positions: Int
+    package var bos: Int?
+    package var tokenCount: Int
+    package var tokensXXH3: String
 
-    public init(model: String, context: Int, vocabulary: Int, firstChunk: Int, chunkCount: Int, positions: Int, bos: Int?, tokenCount: Int, tokensXXH3: String) {
+    package init(model: String, context: Int, vocabulary: Int, firstChunk: Int, chunkCount: Int, positions: Int, bos: Int?, tokenCount: Int, tokensXXH3: String) {
         self.model = model
         self.context = context
         self.vocabulary = vocabulary
@@ -38,9 +38,9 @@ public struct BaseLogitsHeader: Codable, Sendable, Equatable {
     }
 }
 
-public enum BaseLogitsError: Error, CustomStringConvertible {
+package enum BaseLogitsError: Error, CustomStringConvertible {
     case invalid(file: String, message: String)
-    public var description: String {
+    package var description: String {
         switch self {
         case .invalid(let file, let message): "\(file): \(message)"
         }
@@ -73,15 +73,15 @@ enum Zstd {
     }
 }
 
-public final class BaseLogitsWriter {
+package final class BaseLogitsWriter {
     static let magic = Array("MPBASE02".utf8)
     let file: AtomicOutputFile
     var offset = 0
     var frameIndex: UInt64 = 0
     let headerChecksum: UInt64
-    public let header: BaseLogitsHeader
+    package let header: BaseLogitsHeader
 
-    public init(path: String, header: BaseLogitsHeader, tokens: [Int]) throws {
+    package init(path: String, header: BaseLogitsHeader, tokens: [Int]) throws {
         file = try AtomicOutputFile(path: path)
         self.header = header
         let json = [UInt8](try JSONEncoder.sorted.encode(header))
@@ -115,18 +115,18 @@ public final class BaseLogitsWriter {
     }
 
     /// Appends the next chunk's `[positions, vocab]` log-probs (row-major).
-    public func append(_ logProbabilities: UnsafeBufferPointer<Float>) throws {
+    package func append(_ logProbabilities: UnsafeBufferPointer<Float>) throws {
         try appendFrame(Zstd.compress(UnsafeRawBufferPointer(logProbabilities)))
     }
 
     /// fsync and rename into place.
-    public func commit() throws { try file.commit() }
+    package func commit() throws { try file.commit() }
 }
 
-public final class BaseLogitsReader {
-    public let path: String
-    public let header: BaseLogitsHeader
-    public let tokens: [Int]
+package final class BaseLogitsReader {
+    package let path: String
+    package let header: BaseLogitsHeader
+    package let tokens: [Int]
     let mapping: MappedFile
     let headerChecksum: UInt64
     /// Byte range of each chunk's zstd frame and its stored checksum, in chunk order.
@@ -139,7 +139,7 @@ public final class BaseLogitsReader {
     /// bounded by the format and the file length, the frame table must end exactly at the end of
     /// the file, and the token frame's checksum, size and ids are verified. Chunk frames are
     /// verified against their checksums when read.
-    public init(path: String) throws {
+    package init(path: String) throws {
         self.path = path
         mapping = try MappedFile(path: path)
         let bytes = mapping.bytes
@@ -241,7 +241,7 @@ public final class BaseLogitsReader {
 
     /// The next chunk's `[positions, vocab]` log-probs, row-major, into `output` (which has room
     /// for `positions · vocabulary` values); returns the chunk's index. Chunks are stored in order.
-    public func next(into output: UnsafeMutableBufferPointer<Float>) throws -> Int {
+    package func next(into output: UnsafeMutableBufferPointer<Float>) throws -> Int {
         func fail(_ message: String) -> BaseLogitsError { .invalid(file: path, message: message) }
         let index = nextChunk - header.firstChunk
         guard index >= 0, index < frames.count else {
@@ -263,14 +263,14 @@ public final class BaseLogitsReader {
     }
 
     /// The same, into a new array.
-    public func next() throws -> (chunk: Int, logProbabilities: [Float]) {
+    package func next() throws -> (chunk: Int, logProbabilities: [Float]) {
         var values = [Float](repeating: 0, count: header.positions * header.vocabulary)
         let chunk = try values.withUnsafeMutableBufferPointer { try next(into: $0) }
         return (chunk, values)
     }
 
     /// Moves to chunk `index` (frames are found from the table read at open; none is decoded).
-    public func seek(to index: Int) throws {
+    package func seek(to index: Int) throws {
         guard index >= header.firstChunk, index <= header.firstChunk + header.chunkCount else {
             throw BaseLogitsError.invalid(file: path, message: "no chunk \(index): the file holds chunks \(header.firstChunk)..<\(header.firstChunk + header.chunkCount)")
         }
@@ -288,8 +288,8 @@ extension JSONEncoder {
 
 /// XXH3-64 (hex) of token ids as u32 little-endian: the text's fingerprint in base-log-prob and
 /// results files.
-public enum TokenFingerprint {
-    public static func xxh3(_ tokens: [Int]) -> String {
+package enum TokenFingerprint {
+    package static func xxh3(_ tokens: [Int]) -> String {
         XXH3Hasher.hex(tokens.map { UInt32(truncatingIfNeeded: $0) }.withUnsafeBytes { XXH3Hasher.hash($0) })
     }
 }

@@ -6,31 +6,31 @@ import Quants
 /// duplicate keys or tensor names, tensor names under 64 bytes, 1–4 non-negative dimensions with
 /// overflow-checked sizes, known type ids (unknown ones reported by number), rows of whole blocks,
 /// a power-of-two `general.alignment`, tensor offsets exactly sequential and data inside the file.
-public final class GGUFFile: @unchecked Sendable {
-    public struct TensorInfo: Sendable, Equatable {
-        public var name: String
-        public var dimensions: [Int]
-        public var type: GGMLType
+package final class GGUFFile: @unchecked Sendable {
+    package struct TensorInfo: Sendable, Equatable {
+        package var name: String
+        package var dimensions: [Int]
+        package var type: GGMLType
         /// Relative to the data section.
-        public var offset: Int
-        public var byteCount: Int
+        package var offset: Int
+        package var byteCount: Int
     }
 
-    public let path: String
-    public let mapping: MappedFile
-    public let version: UInt32
-    public let metadata: [(key: String, value: GGUFValue)]
-    public let tensors: [TensorInfo]
-    public let alignment: Int
-    public let dataOffset: Int
+    package let path: String
+    package let mapping: MappedFile
+    package let version: UInt32
+    package let metadata: [(key: String, value: GGUFValue)]
+    package let tensors: [TensorInfo]
+    package let alignment: Int
+    package let dataOffset: Int
     private let keyIndex: [String: Int]
     private let tensorIndex: [String: Int]
 
-    public convenience init(path: String) throws {
+    package convenience init(path: String) throws {
         try self.init(mapping: MappedFile(path: path))
     }
 
-    public init(mapping: MappedFile) throws(GGUFError) {
+    package init(mapping: MappedFile) throws(GGUFError) {
         self.mapping = mapping
         path = mapping.path
         var reader = GGUFByteReader(bytes: mapping.bytes, file: path)
@@ -129,12 +129,12 @@ public final class GGUFFile: @unchecked Sendable {
         self.tensorIndex = tensorIndex
     }
 
-    public func value(_ key: String) -> GGUFValue? { keyIndex[key].map { metadata[$0].value } }
+    package func value(_ key: String) -> GGUFValue? { keyIndex[key].map { metadata[$0].value } }
 
-    public func tensor(_ name: String) -> TensorInfo? { tensorIndex[name].map { tensors[$0] } }
+    package func tensor(_ name: String) -> TensorInfo? { tensorIndex[name].map { tensors[$0] } }
 
     /// The tensor's data inside the mapping; valid while this object is alive.
-    public func bytes(of tensor: TensorInfo) -> UnsafeRawBufferPointer {
+    package func bytes(of tensor: TensorInfo) -> UnsafeRawBufferPointer {
         let start = dataOffset + tensor.offset
         return UnsafeRawBufferPointer(rebasing: mapping.bytes[start..<(start + tensor.byteCount)])
     }
@@ -231,7 +231,7 @@ struct GGUFByteReader {
 }
 
 /// Everything that can be wrong with a GGUF file; one line each, naming the file.
-public enum GGUFError: Error, CustomStringConvertible, Sendable {
+package enum GGUFError: Error, CustomStringConvertible, Sendable {
     case tooSmall(file: String, size: Int)
     case badMagic(file: String, found: [UInt8])
     case unsupportedVersion(file: String, version: UInt32)
@@ -247,7 +247,7 @@ public enum GGUFError: Error, CustomStringConvertible, Sendable {
     case unknownTensorType(file: String, tensor: String, type: UInt32)
     case truncated(file: String, tensor: String, needed: Int, size: Int)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .tooSmall(let file, let size): "\(file): \(size) bytes is too small for a GGUF header"
         case .badMagic(let file, let found): "\(file): not a GGUF file (magic \(found.map { String(format: "%02x", $0) }.joined(separator: " ")))"

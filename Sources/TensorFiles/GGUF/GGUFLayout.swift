@@ -8,48 +8,48 @@ import Quants
 /// UTF-8 bytes; tensor dimensions in ggml order (ne0 = the contiguous axis); the data section
 /// starts at the first multiple of the alignment after the header; tensor i's offset is the sum of
 /// the earlier tensors' sizes each padded to the alignment (the loader checks exactly this).
-public struct GGUFLayout: Sendable {
-    public struct Tensor: Sendable, Equatable {
-        public var name: String
+package struct GGUFLayout: Sendable {
+    package struct Tensor: Sendable, Equatable {
+        package var name: String
         /// ggml order: `dimensions[0]` is the fastest-varying axis (numpy's last).
-        public var dimensions: [Int]
-        public var type: GGMLType
-        public init(name: String, dimensions: [Int], type: GGMLType) {
+        package var dimensions: [Int]
+        package var type: GGMLType
+        package init(name: String, dimensions: [Int], type: GGMLType) {
             self.name = name
             self.dimensions = dimensions
             self.type = type
         }
 
         /// Bytes of the tensor's data: rows of `dimensions[0]` weights.
-        public var byteCount: Int {
+        package var byteCount: Int {
             let rows = dimensions.dropFirst().reduce(1, *)
             return type.rowBytes(dimensions.first ?? 1)! * rows
         }
     }
 
-    public static let magic: [UInt8] = Array("GGUF".utf8)
-    public static let version: UInt32 = 3
-    public static let defaultAlignment = 32
-    public static let alignmentKey = GGUFKey.alignment
+    package static let magic: [UInt8] = Array("GGUF".utf8)
+    package static let version: UInt32 = 3
+    package static let defaultAlignment = 32
+    package static let alignmentKey = GGUFKey.alignment
 
-    public let metadata: [(key: String, value: GGUFValue)]
-    public let tensors: [Tensor]
-    public let alignment: Int
+    package let metadata: [(key: String, value: GGUFValue)]
+    package let tensors: [Tensor]
+    package let alignment: Int
     /// Offsets relative to the start of the data section.
     package let tensorOffsets: [Int]
-    public let headerBytes: [UInt8]
+    package let headerBytes: [UInt8]
     /// Absolute file offset of the data section (header padded to the alignment).
-    public let dataOffset: Int
-    public let fileSize: Int
+    package let dataOffset: Int
+    package let fileSize: Int
 
-    public enum PlanError: Error, CustomStringConvertible, Sendable, Equatable {
+    package enum PlanError: Error, CustomStringConvertible, Sendable, Equatable {
         case badAlignment(Int)
         case badShape(tensor: String, dimensions: [Int], type: GGMLType)
         case nameTooLong(String)
         case duplicateKey(String)
         case duplicateTensor(String)
 
-        public var description: String {
+        package var description: String {
             switch self {
             case .badAlignment(let value): "general.alignment \(value) is not a power of two"
             case .badShape(let tensor, let dimensions, let type):
@@ -61,7 +61,7 @@ public struct GGUFLayout: Sendable {
         }
     }
 
-    public init(metadata: [(key: String, value: GGUFValue)], tensors: [Tensor]) throws(PlanError) {
+    package init(metadata: [(key: String, value: GGUFValue)], tensors: [Tensor]) throws(PlanError) {
         var seenKeys = Set<String>()
         var alignment = Self.defaultAlignment
         for (key, value) in metadata {
@@ -114,10 +114,10 @@ public struct GGUFLayout: Sendable {
         fileSize = dataOffset + offset
     }
 
-    public static func padded(_ value: Int, to alignment: Int) -> Int { (value + alignment - 1) / alignment * alignment }
+    package static func padded(_ value: Int, to alignment: Int) -> Int { (value + alignment - 1) / alignment * alignment }
 
     /// Absolute file range of tensor `index`'s data (without padding).
-    public func fileRange(of index: Int) -> Range<Int> {
+    package func fileRange(of index: Int) -> Range<Int> {
         let start = dataOffset + tensorOffsets[index]
         return start..<(start + tensors[index].byteCount)
     }

@@ -2,18 +2,18 @@
 ///
 /// Arrays are homogeneous and typed by their element type, as in the file; nested arrays are not
 /// produced by moepack and are refused by the reader (ggml's own reader rejects them too).
-public enum GGUFValue: Sendable, Equatable {
+package enum GGUFValue: Sendable, Equatable {
     case uint8(UInt8), int8(Int8), uint16(UInt16), int16(Int16), uint32(UInt32), int32(Int32)
     case float32(Float), bool(Bool), string(String), uint64(UInt64), int64(Int64), float64(Double)
     case array(GGUFArray)
 
     /// Wire ids of the value types.
-    public enum Kind: UInt32, Sendable, CaseIterable {
+    package enum Kind: UInt32, Sendable, CaseIterable {
         case uint8 = 0, int8 = 1, uint16 = 2, int16 = 3, uint32 = 4, int32 = 5, float32 = 6, bool = 7, string = 8
         case array = 9, uint64 = 10, int64 = 11, float64 = 12
 
         /// Bytes of one fixed-size element; nil for strings and arrays.
-        public var fixedSize: Int? {
+        package var fixedSize: Int? {
             switch self {
             case .uint8, .int8, .bool: 1
             case .uint16, .int16: 2
@@ -24,7 +24,7 @@ public enum GGUFValue: Sendable, Equatable {
         }
     }
 
-    public var kind: Kind {
+    package var kind: Kind {
         switch self {
         case .uint8: .uint8
         case .int8: .int8
@@ -44,11 +44,11 @@ public enum GGUFValue: Sendable, Equatable {
 }
 
 /// A typed GGUF array.
-public enum GGUFArray: Sendable, Equatable {
+package enum GGUFArray: Sendable, Equatable {
     case uint8([UInt8]), int8([Int8]), uint16([UInt16]), int16([Int16]), uint32([UInt32]), int32([Int32])
     case float32([Float]), bool([Bool]), string([String]), uint64([UInt64]), int64([Int64]), float64([Double])
 
-    public var elementKind: GGUFValue.Kind {
+    package var elementKind: GGUFValue.Kind {
         switch self {
         case .uint8: .uint8
         case .int8: .int8
@@ -65,7 +65,7 @@ public enum GGUFArray: Sendable, Equatable {
         }
     }
 
-    public var count: Int {
+    package var count: Int {
         switch self {
         case .uint8(let a): a.count
         case .int8(let a): a.count

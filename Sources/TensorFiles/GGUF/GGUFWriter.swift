@@ -3,12 +3,12 @@ import Quants
 /// Writes a planned GGUF file atomically: header, zero padding, then each tensor's bytes at its
 /// planned offset, fsync, rename. Tensor bytes come from a closure per tensor, so a caller can
 /// stream them (for example chunk by chunk from a conversion) without holding the model in memory.
-public enum GGUFWriter {
+package enum GGUFWriter {
     /// - Parameter fill: called once per tensor index, in order, with the file and the tensor's
     ///   absolute file range; it must write exactly that range.
     /// - Parameter finalHeader: called after all tensors are written; a header of the same length
     ///   to write over the planned one (for checksums known only at the end).
-    public static func write(
+    package static func write(
         _ layout: GGUFLayout, to path: String, fill: (Int, AtomicOutputFile, Range<Int>) throws -> Void,
         finalHeader: (() throws -> [UInt8])? = nil
     ) throws {
@@ -29,7 +29,7 @@ public enum GGUFWriter {
 
     /// Fills an already opened (possibly resumed) file: `fill` may skip tensors it knows are
     /// complete. Writes the header, the tensors, the final header, then commits.
-    public static func write(
+    package static func write(
         _ layout: GGUFLayout, into file: AtomicOutputFile, fill: (Int, AtomicOutputFile, Range<Int>) throws -> Void,
         finalHeader: () throws -> [UInt8]
     ) throws {
@@ -45,7 +45,7 @@ public enum GGUFWriter {
     }
 
     /// Convenience for small files: tensor data given as byte arrays.
-    public static func write(_ layout: GGUFLayout, to path: String, data: [[UInt8]]) throws {
+    package static func write(_ layout: GGUFLayout, to path: String, data: [[UInt8]]) throws {
         try write(layout, to: path) { index, file, range in
             precondition(data[index].count == range.count, "tensor \(index) has \(data[index].count) bytes, planned \(range.count)")
             try file.write(data[index], at: range.lowerBound)

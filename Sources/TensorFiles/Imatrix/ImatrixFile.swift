@@ -12,22 +12,22 @@ import Quants
 /// - **legacy `.dat`** (most published R1 imatrix files): i32 entry count; per entry i32 name
 ///   length, name, i32 `ncall`, i32 value count, that many f32 `mean(x²)·ncall`; then i32 chunk
 ///   count and i32 length + dataset name. Read only (llama-imatrix `load_imatrix_legacy`).
-public enum ImatrixFile {
-    public static let typeKey = GGUFKey.type
-    public static let datasetsKey = "imatrix.datasets"
-    public static let chunkCountKey = "imatrix.chunk_count"
-    public static let chunkSizeKey = "imatrix.chunk_size"
+package enum ImatrixFile {
+    package static let typeKey = GGUFKey.type
+    package static let datasetsKey = "imatrix.datasets"
+    package static let chunkCountKey = "imatrix.chunk_count"
+    package static let chunkSizeKey = "imatrix.chunk_size"
     static let sumsSuffix = ".in_sum2"
     static let countsSuffix = ".counts"
     static let exactSuffix = ".in_sum2_exact"
 
     /// Extra facts a moepack slice or resume file carries (what it covers, and of what).
-    public struct SliceInfo: Sendable, Equatable {
+    package struct SliceInfo: Sendable, Equatable {
         /// Identifies the model, tokens and context the sums come from; slices merge only when equal.
-        public var fingerprint: String
+        package var fingerprint: String
         /// Chunks covered, in the whole text's numbering.
-        public var chunks: Range<Int>
-        public init(fingerprint: String, chunks: Range<Int>) {
+        package var chunks: Range<Int>
+        package init(fingerprint: String, chunks: Range<Int>) {
             self.fingerprint = fingerprint
             self.chunks = chunks
         }
@@ -41,12 +41,12 @@ public enum ImatrixFile {
     /// Reads either format (GGUF by its magic, else legacy). `legacyChunkSize` converts a legacy
     /// file's per-chunk means back to sums and counts (the format does not store it; llama.cpp
     /// assumes its `-c`, 512 by default).
-    public static func read(path: String, legacyChunkSize: Int = 512) throws -> (matrix: ImportanceMatrix, slice: SliceInfo?) {
+    package static func read(path: String, legacyChunkSize: Int = 512) throws -> (matrix: ImportanceMatrix, slice: SliceInfo?) {
         try read(mapping: MappedFile(path: path), legacyChunkSize: legacyChunkSize)
     }
 
     /// The same, from a file already mapped (e.g. one whose bytes were just hashed).
-    public static func read(mapping: MappedFile, legacyChunkSize: Int = 512) throws -> (matrix: ImportanceMatrix, slice: SliceInfo?) {
+    package static func read(mapping: MappedFile, legacyChunkSize: Int = 512) throws -> (matrix: ImportanceMatrix, slice: SliceInfo?) {
         let path = mapping.path
         if mapping.size >= 4, Array(mapping.bytes.prefix(4)) == GGUFLayout.magic {
             return try readGGUF(GGUFFile(mapping: mapping))
@@ -171,7 +171,7 @@ public enum ImatrixFile {
 
     /// The GGUF layout and tensor bytes of `matrix` (entries sorted by name, as llama-imatrix writes
     /// them); with `slice`, the exact sums and what the slice covers as well.
-    public static func encode(_ matrix: ImportanceMatrix, slice: SliceInfo? = nil) throws -> (layout: GGUFLayout, data: [[UInt8]]) {
+    package static func encode(_ matrix: ImportanceMatrix, slice: SliceInfo? = nil) throws -> (layout: GGUFLayout, data: [[UInt8]]) {
         var metadata: [(key: String, value: GGUFValue)] = [
             (typeKey, .string("imatrix")),
             (datasetsKey, .array(.string(matrix.datasets))),
@@ -210,7 +210,7 @@ public enum ImatrixFile {
     }
 
     /// Writes `matrix` atomically (temporary name, fsync, rename).
-    public static func write(_ matrix: ImportanceMatrix, slice: SliceInfo? = nil, to path: String) throws {
+    package static func write(_ matrix: ImportanceMatrix, slice: SliceInfo? = nil, to path: String) throws {
         let (layout, data) = try encode(matrix, slice: slice)
         try GGUFWriter.write(layout, to: path, data: data)
     }

@@ -6,39 +6,39 @@
 /// Sums are kept in exact fixed point (units of 2⁻⁶⁴ in an `Int128`), so adding the sums of two
 /// slices of a text gives, bit for bit, the sums of one run over the whole text, whatever the order
 /// of the additions (floating-point sums would depend on it). Only the files are F32.
-public struct ImportanceMatrix: Sendable, Equatable {
-    public struct Entry: Sendable, Equatable {
+package struct ImportanceMatrix: Sendable, Equatable {
+    package struct Entry: Sendable, Equatable {
         /// Values per count: a matrix's input columns (the weight's `ne0`), or, for a 3-D dense
         /// weight (`attn_k_b`, `attn_v_b`, one matrix per head, one count for all as llama-imatrix
         /// keeps it), `ne0 ×` heads, head-major.
-        public var columns: Int
+        package var columns: Int
         /// Σx² per (count group, column), group-major, in units of 2⁻⁶⁴.
-        public var sums: [Int128]
+        package var sums: [Int128]
         /// Input rows seen: one count per routed expert of a stack (the tokens sent to it), or a
         /// single count for a dense weight.
-        public var counts: [Int64]
+        package var counts: [Int64]
 
-        public init(columns: Int, matrices: Int = 1) {
+        package init(columns: Int, matrices: Int = 1) {
             self.columns = columns
             sums = [Int128](repeating: 0, count: columns * matrices)
             counts = [Int64](repeating: 0, count: matrices)
         }
 
         /// Count groups: experts of a stack, else 1.
-        public var matrices: Int { counts.count }
+        package var matrices: Int { counts.count }
 
         /// Σx² of (group, column) as a double.
-        public func sum(matrix m: Int, column j: Int) -> Double { ImportanceMatrix.double(sums[m * columns + j]) }
+        package func sum(matrix m: Int, column j: Int) -> Double { ImportanceMatrix.double(sums[m * columns + j]) }
     }
 
-    public var entries: [String: Entry]
+    package var entries: [String: Entry]
     /// The calibration texts, as llama-imatrix lists them (`imatrix.datasets`).
-    public var datasets: [String]
+    package var datasets: [String]
     /// Chunks of `chunkSize` tokens the sums cover.
-    public var chunkCount: Int
-    public var chunkSize: Int
+    package var chunkCount: Int
+    package var chunkSize: Int
 
-    public init(entries: [String: Entry] = [:], datasets: [String] = [], chunkCount: Int = 0, chunkSize: Int = 0) {
+    package init(entries: [String: Entry] = [:], datasets: [String] = [], chunkCount: Int = 0, chunkSize: Int = 0) {
         self.entries = entries
         self.datasets = datasets
         self.chunkCount = chunkCount
@@ -50,26 +50,26 @@ public struct ImportanceMatrix: Sendable, Equatable {
     /// Σx² a fixed-point sum may reach (2⁶², ~4.6·10¹⁸, i.e. 2¹²⁶ units, so the sum of two
     /// never overflows an `Int128`): far beyond real activation statistics (R1's largest inputs
     /// reach ~10⁸ per token, over ~10⁶ calibration tokens).
-    public static let largestSum = 4.611686018427387904e18
+    package static let largestSum = 4.611686018427387904e18
     static let limit: Int128 = 1 << 126
 
     /// The fixed-point value of a non-negative double below `largestSum` (nil otherwise).
-    public static func fixed(_ value: Double) -> Int128? {
+    package static func fixed(_ value: Double) -> Int128? {
         guard value.isFinite, value >= 0, value < largestSum else { return nil }
         return Int128((value * scale).rounded())
     }
 
     /// `a + b`, or nil past `largestSum`.
-    public static func adding(_ a: Int128, _ b: Int128) -> Int128? {
+    package static func adding(_ a: Int128, _ b: Int128) -> Int128? {
         let sum = a + b  // both below 2¹²⁶: cannot overflow
         return sum < limit ? sum : nil
     }
 
-    public static func double(_ value: Int128) -> Double { Double(value) / scale }
+    package static func double(_ value: Int128) -> Double { Double(value) / scale }
 
     /// Adds `other` entry by entry (sums and counts; datasets appended, chunk counts added). The
     /// entries must have the same shapes.
-    public mutating func add(_ other: ImportanceMatrix) throws(ImatrixError) {
+    package mutating func add(_ other: ImportanceMatrix) throws(ImatrixError) {
         for (name, theirs) in other.entries {
             guard var mine = entries[name] else {
                 entries[name] = theirs
@@ -94,7 +94,7 @@ public struct ImportanceMatrix: Sendable, Equatable {
 
     /// What the quantizer does for a matrix that saw no input rows (a routed expert no calibration
     /// token was sent to).
-    public enum ColdMatrixPolicy: String, Sendable, CaseIterable {
+    package enum ColdMatrixPolicy: String, Sendable, CaseIterable {
         /// The pooled mean of squares of the weight's other matrices: the statistics of the inputs
         /// the layer's warm experts saw. For `ffn_gate_exps`/`ffn_up_exps` this is exactly the
         /// mean over every token of the normalised hidden state all experts (and the router) take
@@ -107,7 +107,7 @@ public struct ImportanceMatrix: Sendable, Equatable {
 
     /// The importance weights of one GGUF tensor: `columns` weights per matrix, matrix-major
     /// (`in_sum2 / count`, llama-quantize's values), or nil when the file has no entry for it.
-    public func weights(for tensor: String, cold: ColdMatrixPolicy = .layerMean) -> [Float]? {
+    package func weights(for tensor: String, cold: ColdMatrixPolicy = .layerMean) -> [Float]? {
         guard let entry = entries[tensor] else { return nil }
         let n = entry.columns
         var pooled = [Double](repeating: 0, count: n)
@@ -132,11 +132,11 @@ public struct ImportanceMatrix: Sendable, Equatable {
 }
 
 /// A problem with an importance matrix: its file, or its fit to a model.
-public enum ImatrixError: Error, CustomStringConvertible, Sendable, Equatable {
+package enum ImatrixError: Error, CustomStringConvertible, Sendable, Equatable {
     case malformed(file: String, detail: String)
     case mismatch(entry: String, detail: String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .malformed(let file, let detail): "\(file): not a valid importance matrix: \(detail)"
         case .mismatch(let entry, let detail): "importance matrix entry \(entry): \(detail)"

@@ -3,20 +3,20 @@ import Foundation
 /// A Hugging Face checkpoint directory: either sharded (`model.safetensors.index.json` naming the
 /// shard of every tensor) or a single `model.safetensors`. Every shard is mapped and validated
 /// when opened, and the index is checked against the shards in both directions.
-public final class Checkpoint: @unchecked Sendable {
-    public static let indexFileName = "model.safetensors.index.json"
+package final class Checkpoint: @unchecked Sendable {
+    package static let indexFileName = "model.safetensors.index.json"
 
-    public let directory: String
+    package let directory: String
     /// Shards in file-name order.
-    public let shards: [SafetensorsFile]
+    package let shards: [SafetensorsFile]
     /// The index file, when the checkpoint is sharded.
-    public let indexPath: String?
+    package let indexPath: String?
     /// `metadata` of the index (for example `total_size`), as written.
-    public let indexMetadata: [String: Any]
+    package let indexMetadata: [String: Any]
     /// tensor name -> (shard index, tensor info)
     private let locations: [String: (shard: Int, info: SafetensorsTensorInfo)]
 
-    public init(directory: String) throws {
+    package init(directory: String) throws {
         self.directory = directory
         let fileManager = FileManager.default
         let indexPath = directory + "/" + Self.indexFileName
@@ -101,26 +101,26 @@ public final class Checkpoint: @unchecked Sendable {
         return ((object["metadata"] as? [String: Any]) ?? [:], weightMap)
     }
 
-    public var tensorCount: Int { locations.count }
+    package var tensorCount: Int { locations.count }
 
     /// All tensor names, ordered by shard and then by position in the shard.
-    public var tensorNames: [String] { shards.flatMap { shard in shard.tensors.map(\.name) }.filter { locations[$0] != nil } }
+    package var tensorNames: [String] { shards.flatMap { shard in shard.tensors.map(\.name) }.filter { locations[$0] != nil } }
 
-    public func contains(_ name: String) -> Bool { locations[name] != nil }
+    package func contains(_ name: String) -> Bool { locations[name] != nil }
 
-    public func info(_ name: String) -> SafetensorsTensorInfo? { locations[name]?.info }
+    package func info(_ name: String) -> SafetensorsTensorInfo? { locations[name]?.info }
 
     /// The shard holding `name`.
-    public func shard(of name: String) -> SafetensorsFile? { locations[name].map { shards[$0.shard] } }
+    package func shard(of name: String) -> SafetensorsFile? { locations[name].map { shards[$0.shard] } }
 
-    public func bytes(of name: String) throws(SafetensorsError) -> UnsafeRawBufferPointer {
+    package func bytes(of name: String) throws(SafetensorsError) -> UnsafeRawBufferPointer {
         guard let location = locations[name] else { throw .tensorNotFound(file: directory, tensor: name) }
         return shards[location.shard].bytes(of: location.info)
     }
 
     /// Total bytes of tensor data across shards.
-    public var dataBytes: Int { shards.reduce(0) { $0 + $1.tensors.reduce(0) { $0 + $1.byteCount } } }
+    package var dataBytes: Int { shards.reduce(0) { $0 + $1.tensors.reduce(0) { $0 + $1.byteCount } } }
 }
 
 /// The last path component.
-public func fileName(_ path: String) -> String { splitPath(path).name }
+package func fileName(_ path: String) -> String { splitPath(path).name }

@@ -15,20 +15,20 @@ import Synchronization
 /// Shards stay mmap'd; `release` drops pages already read, so a pass over a tensor keeps only what
 /// it is working on resident. Every failure is a `CheckpointReadError` naming the shard, the tensor
 /// and what is wrong. Thread-safe: rows of one tensor may be read from several threads.
-public final class CheckpointRows: @unchecked Sendable {
-    public let checkpoint: Checkpoint
+package final class CheckpointRows: @unchecked Sendable {
+    package let checkpoint: Checkpoint
     /// The FP8 block edge (`quantization_config.weight_block_size`, 128 for every release).
-    public let blockSize: Int
+    package let blockSize: Int
     private let opened = Mutex<[String: CheckpointTensor]>([:])
 
-    public init(checkpoint: Checkpoint, blockSize: Int) {
+    package init(checkpoint: Checkpoint, blockSize: Int) {
         self.checkpoint = checkpoint
         self.blockSize = blockSize
     }
 
     /// A tensor ready to read rows from, kept until `release(name)`: for callers that read it a
     /// row at a time (its scale grid is checked once, not per row).
-    public func tensor(_ name: String) throws(CheckpointReadError) -> CheckpointTensor {
+    package func tensor(_ name: String) throws(CheckpointReadError) -> CheckpointTensor {
         if let tensor = opened.withLock({ $0[name] }) { return tensor }
         let tensor = try open(name)
         opened.withLock { $0[name] = tensor }
@@ -36,7 +36,7 @@ public final class CheckpointRows: @unchecked Sendable {
     }
 
     /// A tensor ready to read rows from (its FP8 scale grid checked), not kept.
-    public func open(_ name: String) throws(CheckpointReadError) -> CheckpointTensor {
+    package func open(_ name: String) throws(CheckpointReadError) -> CheckpointTensor {
         guard let info = checkpoint.info(name), let shard = checkpoint.shard(of: name) else {
             throw CheckpointReadError(file: checkpoint.directory, tensor: name, kind: .unsupported("missing from the checkpoint"))
         }
@@ -81,7 +81,7 @@ public final class CheckpointRows: @unchecked Sendable {
     }
 
     /// Drops the mapped pages of rows `0..<rowsBefore` of a tensor (read already).
-    public func release(_ name: String, rowsBefore: Int) {
+    package func release(_ name: String, rowsBefore: Int) {
         guard let info = checkpoint.info(name), let shard = checkpoint.shard(of: name), info.shape.count == 2 else { return }
         let range = shard.fileRange(of: info)
         let rowBytes = info.byteCount / max(info.shape[0], 1)
@@ -89,13 +89,13 @@ public final class CheckpointRows: @unchecked Sendable {
     }
 
     /// Drops a tensor's mapped pages (and its scale grid's), and forgets it (`tensor(name)`).
-    public func release(_ name: String) {
+    package func release(_ name: String) {
         advise(name, .dontNeed)
         _ = opened.withLock { $0.removeValue(forKey: name) }
     }
 
     /// Passes advice for a tensor's pages (and its scale grid's) to the OS.
-    public func advise(_ name: String, _ advice: MappedFile.Advice) {
+    package func advise(_ name: String, _ advice: MappedFile.Advice) {
         for tensor in [name, name + "_scale_inv"] {
             guard let shard = checkpoint.shard(of: tensor), let info = checkpoint.info(tensor) else { continue }
             shard.mapping.advise(advice, range: shard.fileRange(of: info))
@@ -104,7 +104,7 @@ public final class CheckpointRows: @unchecked Sendable {
 
     /// The first NaN or infinity in a run of float elements (BF16/F16/F32/F64 bytes), as a problem
     /// at a flat element index in `column` (row 0; `DequantProblem.located(in:)` makes it 2-D).
-    public static func firstNonFinite(_ bytes: UnsafeRawBufferPointer, dtype: SafetensorsDType, elementOffset: Int) -> DequantProblem? {
+    package static func firstNonFinite(_ bytes: UnsafeRawBufferPointer, dtype: SafetensorsDType, elementOffset: Int) -> DequantProblem? {
         func problem(_ index: Int, _ value: Float) -> DequantProblem {
             DequantProblem(row: 0, column: elementOffset + index, kind: .nonFinite(value))
         }
@@ -133,27 +133,27 @@ public final class CheckpointRows: @unchecked Sendable {
 
 /// One opened checkpoint tensor (`CheckpointRows.tensor`): where its bytes are and, for FP8, its
 /// checked scale grid. Valid while the checkpoint is.
-public struct CheckpointTensor: @unchecked Sendable {
+package struct CheckpointTensor: @unchecked Sendable {
     struct FP8 {
         var encoding: FP8Encoding
         var scales: UnsafePointer<Float>
         var blockSize: Int
     }
 
-    public let name: String
+    package let name: String
     /// The shard holding it.
-    public let file: String
-    public let info: SafetensorsTensorInfo
+    package let file: String
+    package let info: SafetensorsTensorInfo
     /// `[rows, columns]` (a 1-D tensor is one row).
-    public let shape: (rows: Int, columns: Int)
+    package let shape: (rows: Int, columns: Int)
     let bytes: UnsafeRawBufferPointer
     let fp8: FP8?
 
-    public var isFP8: Bool { fp8 != nil }
+    package var isFP8: Bool { fp8 != nil }
 
     /// Decodes `rows` into `output` (`shape.columns` values per row, in `type`; tensors other than
     /// FP8 only to F32).
-    public func read(rows: Range<Int>, into output: UnsafeMutableRawPointer, as type: DenseFloatType = .f32) throws(CheckpointReadError) {
+    package func read(rows: Range<Int>, into output: UnsafeMutableRawPointer, as type: DenseFloatType = .f32) throws(CheckpointReadError) {
         precondition(rows.lowerBound >= 0 && rows.upperBound <= shape.rows, "\(name): rows \(rows) of \(shape.rows)")
         let columns = shape.columns
         guard !rows.isEmpty, columns > 0 else { return }
@@ -181,8 +181,8 @@ public struct CheckpointTensor: @unchecked Sendable {
 }
 
 /// A checkpoint tensor that cannot be read: the shard (or checkpoint directory), the tensor and why.
-public struct CheckpointReadError: Error, CustomStringConvertible, Sendable {
-    public enum Kind: Sendable, Equatable {
+package struct CheckpointReadError: Error, CustomStringConvertible, Sendable {
+    package enum Kind: Sendable, Equatable {
         /// A weight that cannot be decoded (NaN or infinity, overflow of the output type), by position.
         case value(DequantProblem)
         /// The scale grid of an FP8 weight (`tensor` is the grid's name).
@@ -191,30 +191,30 @@ public struct CheckpointReadError: Error, CustomStringConvertible, Sendable {
         case unsupported(String)
     }
 
-    public var file: String
-    public var tensor: String
-    public var kind: Kind
+    package var file: String
+    package var tensor: String
+    package var kind: Kind
 
-    public init(file: String, tensor: String, kind: Kind) {
+    package init(file: String, tensor: String, kind: Kind) {
         self.file = file
         self.tensor = tensor
         self.kind = kind
     }
 
     /// What is wrong, without the file and the tensor.
-    public var detail: String {
+    package var detail: String {
         switch kind {
         case .value(let problem): problem.description
         case .scale(let detail), .unsupported(let detail): detail
         }
     }
 
-    public var description: String { "\(file): tensor '\(tensor)': \(detail)" }
+    package var description: String { "\(file): tensor '\(tensor)': \(detail)" }
 }
 
 extension DequantProblem {
     /// A flat element index (in `column`) as a row and column of rows `columns` wide.
-    public func located(columns: Int) -> DequantProblem {
+    package func located(columns: Int) -> DequantProblem {
         guard columns > 0 else { return self }
         var copy = self
         copy.row = column / columns

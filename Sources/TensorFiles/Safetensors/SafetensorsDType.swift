@@ -1,7 +1,7 @@
 import Quants
 
 /// Element types of the safetensors format, by their header spelling (`safetensors/src/tensor.rs`).
-public enum SafetensorsDType: String, CaseIterable, Sendable, Codable {
+package enum SafetensorsDType: String, CaseIterable, Sendable, Codable {
     case bool = "BOOL"
     case u8 = "U8", i8 = "I8"
     case f8E5M2 = "F8_E5M2", f8E4M3 = "F8_E4M3"
@@ -9,7 +9,7 @@ public enum SafetensorsDType: String, CaseIterable, Sendable, Codable {
     case i32 = "I32", u32 = "U32", f32 = "F32"
     case f64 = "F64", i64 = "I64", u64 = "U64"
 
-    public var byteWidth: Int {
+    package var byteWidth: Int {
         switch self {
         case .bool, .u8, .i8, .f8E5M2, .f8E4M3: 1
         case .i16, .u16, .f16, .bf16: 2
@@ -19,7 +19,7 @@ public enum SafetensorsDType: String, CaseIterable, Sendable, Codable {
     }
 
 
-    public var fp8Encoding: FP8Encoding? {
+    package var fp8Encoding: FP8Encoding? {
         switch self {
         case .f8E4M3: .e4m3fn
         case .f8E5M2: .e5m2
@@ -27,7 +27,7 @@ public enum SafetensorsDType: String, CaseIterable, Sendable, Codable {
         }
     }
 
-    public init(_ dense: DenseFloatType) {
+    package init(_ dense: DenseFloatType) {
         switch dense {
         case .f32: self = .f32
         case .bf16: self = .bf16

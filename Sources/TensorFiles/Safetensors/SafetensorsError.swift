@@ -1,6 +1,6 @@
 /// Everything that can be wrong with a safetensors file or a sharded checkpoint. Each case renders
 /// as one line naming the file and, where there is one, the tensor.
-public enum SafetensorsError: Error, CustomStringConvertible, Sendable {
+package enum SafetensorsError: Error, CustomStringConvertible, Sendable {
     case fileTooSmall(file: String, size: Int)
     case headerTooLarge(file: String, length: UInt64)
     case headerBeyondFile(file: String, length: UInt64, fileSize: Int)
@@ -22,7 +22,7 @@ public enum SafetensorsError: Error, CustomStringConvertible, Sendable {
     case duplicateTensor(tensor: String, firstShard: String, secondShard: String)
     case noCheckpoint(path: String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .fileTooSmall(let file, let size):
             "\(file): not a safetensors file: \(size) bytes, shorter than the 8-byte header length"

@@ -1,47 +1,47 @@
 import Foundation
 
 /// One tensor as a safetensors header describes it.
-public struct SafetensorsTensorInfo: Sendable, Equatable {
-    public var name: String
-    public var dtype: SafetensorsDType
-    public var shape: [Int]
+package struct SafetensorsTensorInfo: Sendable, Equatable {
+    package var name: String
+    package var dtype: SafetensorsDType
+    package var shape: [Int]
     /// Byte range relative to the start of the data section.
-    public var dataRange: Range<Int>
+    package var dataRange: Range<Int>
 
-    public init(name: String, dtype: SafetensorsDType, shape: [Int], dataRange: Range<Int>) {
+    package init(name: String, dtype: SafetensorsDType, shape: [Int], dataRange: Range<Int>) {
         self.name = name
         self.dtype = dtype
         self.shape = shape
         self.dataRange = dataRange
     }
 
-    public var elementCount: Int { shape.reduce(1, *) }
-    public var byteCount: Int { dataRange.count }
+    package var elementCount: Int { shape.reduce(1, *) }
+    package var byteCount: Int { dataRange.count }
 }
 
 /// A safetensors file, memory-mapped and validated rule for rule as `safetensors`' `tensor.rs`
 /// validates it: header length within the 100 MB cap and the file, UTF-8 JSON object, known
 /// dtypes, overflow-checked byte counts equal to the offsets' span, offsets contiguous from 0 in
 /// offset order, and the data section ending exactly at the end of the file.
-public final class SafetensorsFile: @unchecked Sendable {
-    public static let maximumHeaderLength: UInt64 = 100_000_000
+package final class SafetensorsFile: @unchecked Sendable {
+    package static let maximumHeaderLength: UInt64 = 100_000_000
 
-    public let path: String
-    public let mapping: MappedFile
+    package let path: String
+    package let mapping: MappedFile
     /// Tensors in data-offset order.
-    public let tensors: [SafetensorsTensorInfo]
-    public let metadata: [String: String]?
+    package let tensors: [SafetensorsTensorInfo]
+    package let metadata: [String: String]?
     /// Absolute file offset of the data section (8 + header length).
-    public let dataOffset: Int
+    package let dataOffset: Int
     /// The raw header bytes (JSON plus padding), for fingerprints.
-    public let headerLength: Int
+    package let headerLength: Int
     private let indexByName: [String: Int]
 
-    public convenience init(path: String) throws {
+    package convenience init(path: String) throws {
         try self.init(mapping: MappedFile(path: path))
     }
 
-    public init(mapping: MappedFile) throws(SafetensorsError) {
+    package init(mapping: MappedFile) throws(SafetensorsError) {
         self.mapping = mapping
         path = mapping.path
         let bytes = mapping.bytes
@@ -151,30 +151,30 @@ public final class SafetensorsFile: @unchecked Sendable {
         return text ?? "\(error)"
     }
 
-    public func info(_ name: String) -> SafetensorsTensorInfo? {
+    package func info(_ name: String) -> SafetensorsTensorInfo? {
         indexByName[name].map { tensors[$0] }
     }
 
-    public func contains(_ name: String) -> Bool { indexByName[name] != nil }
+    package func contains(_ name: String) -> Bool { indexByName[name] != nil }
 
     /// The tensor's bytes inside the mapping; valid while this object is alive.
-    public func bytes(of info: SafetensorsTensorInfo) -> UnsafeRawBufferPointer {
+    package func bytes(of info: SafetensorsTensorInfo) -> UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(rebasing: mapping.bytes[(dataOffset + info.dataRange.lowerBound)..<(dataOffset + info.dataRange.upperBound)])
     }
 
-    public func bytes(of name: String) throws(SafetensorsError) -> UnsafeRawBufferPointer {
+    package func bytes(of name: String) throws(SafetensorsError) -> UnsafeRawBufferPointer {
         guard let info = info(name) else { throw .tensorNotFound(file: path, tensor: name) }
         return bytes(of: info)
     }
 
     /// Absolute byte range of a tensor in the file.
-    public func fileRange(of info: SafetensorsTensorInfo) -> Range<Int> {
+    package func fileRange(of info: SafetensorsTensorInfo) -> Range<Int> {
         (dataOffset + info.dataRange.lowerBound)..<(dataOffset + info.dataRange.upperBound)
     }
 
     /// XXH3 of the 8-byte length and the header: identifies a shard's layout cheaply, without
     /// reading tensor data.
-    public var headerFingerprint: UInt64 {
+    package var headerFingerprint: UInt64 {
         XXH3Hasher.hash(UnsafeRawBufferPointer(rebasing: mapping.bytes[0..<dataOffset]))
     }
 }

@@ -5,27 +5,27 @@
 /// spaces to a multiple of 8 bytes so the data section (and every tensor whose offset is a
 /// multiple of its element size) is aligned. Tensors keep the caller's order, which makes the file
 /// deterministic; readers sort by offset anyway.
-public struct SafetensorsLayout: Sendable {
-    public struct Entry: Sendable, Equatable {
-        public var name: String
-        public var dtype: SafetensorsDType
-        public var shape: [Int]
-        public init(name: String, dtype: SafetensorsDType, shape: [Int]) {
+package struct SafetensorsLayout: Sendable {
+    package struct Entry: Sendable, Equatable {
+        package var name: String
+        package var dtype: SafetensorsDType
+        package var shape: [Int]
+        package init(name: String, dtype: SafetensorsDType, shape: [Int]) {
             self.name = name
             self.dtype = dtype
             self.shape = shape
         }
-        public var byteCount: Int { shape.reduce(1, *) * dtype.byteWidth }
+        package var byteCount: Int { shape.reduce(1, *) * dtype.byteWidth }
     }
 
-    public let entries: [Entry]
+    package let entries: [Entry]
     /// Metadata in the order written.
-    public let metadata: [(key: String, value: String)]
+    package let metadata: [(key: String, value: String)]
     /// Byte range of each entry relative to the data section.
-    public let dataRanges: [Range<Int>]
-    public let headerBytes: [UInt8]
+    package let dataRanges: [Range<Int>]
+    package let headerBytes: [UInt8]
 
-    public init(entries: [Entry], metadata: [(key: String, value: String)]) {
+    package init(entries: [Entry], metadata: [(key: String, value: String)]) {
         self.entries = entries
         self.metadata = metadata
         var ranges: [Range<Int>] = []
@@ -59,12 +59,12 @@ public struct SafetensorsLayout: Sendable {
         headerBytes = prefix + header
     }
 
-    public var dataOffset: Int { headerBytes.count }
-    public var dataSize: Int { dataRanges.last?.upperBound ?? 0 }
-    public var fileSize: Int { dataOffset + dataSize }
+    package var dataOffset: Int { headerBytes.count }
+    package var dataSize: Int { dataRanges.last?.upperBound ?? 0 }
+    package var fileSize: Int { dataOffset + dataSize }
 
     /// Absolute file range of entry `index`.
-    public func fileRange(of index: Int) -> Range<Int> {
+    package func fileRange(of index: Int) -> Range<Int> {
         (dataOffset + dataRanges[index].lowerBound)..<(dataOffset + dataRanges[index].upperBound)
     }
 }
@@ -90,4 +90,4 @@ func jsonString(_ text: String) -> String {
 
 /// JSON string literal (RFC 8259 escapes), for the few JSON files moepack writes by hand so that
 /// their key order and number formatting stay fixed.
-public func jsonText(_ text: String) -> String { jsonString(text) }
+package func jsonText(_ text: String) -> String { jsonString(text) }
