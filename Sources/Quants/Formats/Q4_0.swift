@@ -13,7 +13,7 @@ public enum Q4_0: BlockFormat {
     ) {
         let out = y.assumingMemoryBound(to: UInt8.self)
         guard let importance else {
-            BlockKernels.active.quantizeQ4_0(x, count / 32, y)
+            unweightedQuantizer(type)(x, count, y)
             return
         }
         let sigma2 = rowMeanSquare(x, count)
@@ -29,10 +29,6 @@ public enum Q4_0: BlockFormat {
             }
         }
     }
-
-    public static func dequantizeRow(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
-        BlockKernels.active.dequantizeQ4_0(y, count / 32, x)
-    }
 }
 
 /// Σx² / n over a whole row (`sigma2` of the weighted legacy quantizers).
@@ -41,4 +37,12 @@ func rowMeanSquare(_ x: UnsafePointer<Float>, _ count: Int) -> Float {
     var sum: Float = 0
     for j in 0..<count { sum += x[j] * x[j] }
     return sum / Float(count)
+}
+
+/// The active level's unweighted quantizer of a legacy 32-weight `type`, whose importance-weighted
+/// path is written in Quants.
+@inline(__always)
+func unweightedQuantizer(_ type: GGMLType) -> RowKernels.Quantize {
+    guard let quantize = BlockKernels.active.quantizer(type) else { preconditionFailure("no \(type.name) quantizer") }
+    return quantize
 }

@@ -13,10 +13,6 @@ public enum Q4_1: BlockFormat {
     ) {
         quantizeAsymmetric(x, count: count, importance: importance, into: y, bits: 4)
     }
-
-    public static func dequantizeRow(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
-        BlockKernels.active.dequantizeQ4_1(y, count / 32, x)
-    }
 }
 
 /// Q4_1 and Q5_1 share their quantizers; they differ in level count and in Q5_1's `qh` word.
@@ -41,7 +37,7 @@ func quantizeAsymmetric(
         if bits == 5 { UnsafeMutableRawPointer(o).storeBytes(of: qh.littleEndian, toByteOffset: 4, as: UInt32.self) }
     }
     guard let importance else {
-        if bits == 4 { BlockKernels.active.quantizeQ4_1(x, count / 32, y) } else { BlockKernels.active.quantizeQ5_1(x, count / 32, y) }
+        unweightedQuantizer(bits == 4 ? .q4_1 : .q5_1)(x, count, y)
         return
     }
     withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64) { scratch in

@@ -24,7 +24,7 @@ public enum Q5_0: BlockFormat {
             UnsafeMutableRawPointer(o).storeBytes(of: qh.littleEndian, toByteOffset: 2, as: UInt32.self)
         }
         guard let importance else {
-            BlockKernels.active.quantizeQ5_0(x, count / 32, y)
+            unweightedQuantizer(type)(x, count, y)
             return
         }
         let sigma2 = rowMeanSquare(x, count)
@@ -39,9 +39,5 @@ public enum Q5_0: BlockFormat {
                 }
             }
         }
-    }
-
-    public static func dequantizeRow(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
-        BlockKernels.active.dequantizeQ5_0(y, count / 32, x)
     }
 }

@@ -11,8 +11,4 @@ public enum Q5_1: BlockFormat {
     ) {
         quantizeAsymmetric(x, count: count, importance: importance, into: y, bits: 5)
     }
-
-    public static func dequantizeRow(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
-        BlockKernels.active.dequantizeQ5_1(y, count / 32, x)
-    }
 }
