@@ -7,8 +7,8 @@ import QuantKernelsAVX2
 /// that instruction set, one `RowKernels` per format (the list is `RowKernels.everyFormat`).
 /// Formats call `BlockKernels.active` through `BlockFormat`'s default row operations; tests
 /// compare the levels.
-public struct BlockKernels: Sendable {
-    public let level: SIMDLevel
+package struct BlockKernels: Sendable {
+    package let level: SIMDLevel
     /// Indexed by `GGMLType.rawValue` (ids 0…39); a type without kernels holds an entry with every
     /// operation nil. Inline storage: a call loads (and retains) only the closure it runs, where an
     /// `Array` element would be copied whole first.
@@ -26,7 +26,7 @@ public struct BlockKernels: Sendable {
     }
 
     /// The row kernels of `type` at this level, or nil when it has none.
-    public subscript(type: GGMLType) -> RowKernels? {
+    package subscript(type: GGMLType) -> RowKernels? {
         let kernels = byType[Int(type.rawValue)]
         return kernels.hasAny ? kernels : nil
     }
@@ -40,14 +40,14 @@ public struct BlockKernels: Sendable {
     @inline(__always) func dot(_ type: GGMLType) -> RowKernels.Dot? { byType[Int(type.rawValue)].dot }
     @inline(__always) func dotBF16(_ type: GGMLType) -> RowKernels.DotBF16? { byType[Int(type.rawValue)].dotBF16 }
 
-    public static let baseline = BlockKernels(level: .baseline, table: RowKernels.everyFormat(half: SoftwareHalf.self))
+    package static let baseline = BlockKernels(level: .baseline, table: RowKernels.everyFormat(half: SoftwareHalf.self))
 
     #if canImport(QuantKernelsAVX2)
     static let avx2 = BlockKernels(level: .avx2, table: AVX2Kernels.table)
     #endif
 
     /// The kernels of `level`, which must be in `SIMDLevel.supported`.
-    public static func forLevel(_ level: SIMDLevel) -> BlockKernels {
+    package static func forLevel(_ level: SIMDLevel) -> BlockKernels {
         precondition(SIMDLevel.supported.contains(level), "\(level) kernels do not run on this CPU")
         #if canImport(QuantKernelsAVX2)
         if level == .avx2 { return avx2 }
@@ -55,7 +55,7 @@ public struct BlockKernels: Sendable {
         return baseline
     }
 
-    public static let active = forLevel(SIMDLevel.active)
+    package static let active = forLevel(SIMDLevel.active)
 }
 
 extension BlockFormat {
@@ -86,8 +86,8 @@ extension BlockFormat {
 /// The `BlockFormat` of a format whose every operation is a row kernel: `GGMLType.format` names
 /// `KernelFormat<Name>.self`, so such a format is one file in QuantKernels (formats/blocks.md,
 /// "Adding a format"). `GGMLType.dotProduct` is nil unless the kernels include a dot product.
-public enum KernelFormat<Kernels: RowKernelFormat>: BlockFormat, DotProductFormat {
-    public static var type: GGMLType {
+package enum KernelFormat<Kernels: RowKernelFormat>: BlockFormat, DotProductFormat {
+    package static var type: GGMLType {
         guard let type = GGMLType(rawValue: Kernels.ggmlType) else { preconditionFailure("unknown type \(Kernels.ggmlType)") }
         return type
     }
