@@ -21,7 +21,7 @@ public enum BF16Kernels: RowKernelFormat {
     }
 }
 
-// MARK: - Legacy 32-weight formats (their importance-weighted quantizers are in Quants)
+// MARK: - Legacy 32-weight formats (`quantize`: the reference path alone, for the edge-block tests)
 
 public enum Q8_0Kernels: RowKernelFormat {
     public static let ggmlType: UInt32 = 8
@@ -41,6 +41,9 @@ public enum Q4_0Kernels: RowKernelFormat {
         RowKernels(
             ggmlType: ggmlType,
             quantize: { LegacyQuantizers.symmetric($0, blocks: $1 / 32, into: $2, bits: 4, half: Half.self) },
+            quantizeWeighted: {
+                LegacyWeightedQuantizers.symmetric($0, count: $1, importance: $2, into: $3, bits: 4, half: Half.self)
+            },
             dequantize: { LegacyDequantizers.symmetric($0, blocks: $1 / 32, into: $2, bits: 4, half: Half.self) })
     }
 }
@@ -51,6 +54,9 @@ public enum Q5_0Kernels: RowKernelFormat {
         RowKernels(
             ggmlType: ggmlType,
             quantize: { LegacyQuantizers.symmetric($0, blocks: $1 / 32, into: $2, bits: 5, half: Half.self) },
+            quantizeWeighted: {
+                LegacyWeightedQuantizers.symmetric($0, count: $1, importance: $2, into: $3, bits: 5, half: Half.self)
+            },
             dequantize: { LegacyDequantizers.symmetric($0, blocks: $1 / 32, into: $2, bits: 5, half: Half.self) })
     }
 }
@@ -61,6 +67,9 @@ public enum Q4_1Kernels: RowKernelFormat {
         RowKernels(
             ggmlType: ggmlType,
             quantize: { LegacyQuantizers.asymmetric($0, blocks: $1 / 32, into: $2, bits: 4, half: Half.self) },
+            quantizeWeighted: {
+                LegacyWeightedQuantizers.asymmetric($0, count: $1, importance: $2, into: $3, bits: 4, half: Half.self)
+            },
             dequantize: { LegacyDequantizers.asymmetric($0, blocks: $1 / 32, into: $2, bits: 4, half: Half.self) })
     }
 }
@@ -71,6 +80,9 @@ public enum Q5_1Kernels: RowKernelFormat {
         RowKernels(
             ggmlType: ggmlType,
             quantize: { LegacyQuantizers.asymmetric($0, blocks: $1 / 32, into: $2, bits: 5, half: Half.self) },
+            quantizeWeighted: {
+                LegacyWeightedQuantizers.asymmetric($0, count: $1, importance: $2, into: $3, bits: 5, half: Half.self)
+            },
             dequantize: { LegacyDequantizers.asymmetric($0, blocks: $1 / 32, into: $2, bits: 5, half: Half.self) })
     }
 }
@@ -143,7 +155,7 @@ public enum IQ4_XSKernels: RowKernelFormat {
     }
 }
 
-// MARK: - IQ1/IQ2/IQ3 lattices (their quantizers' grid searches are in Quants)
+// MARK: - IQ1/IQ2/IQ3 lattices (their quantizers' grid searches are Quants code)
 
 /// An IQ lattice format: its row kernels are the lattice's lane decoder and fused dot products.
 public protocol IQLatticeKernels: RowKernelFormat {

@@ -17,10 +17,10 @@ public struct RowKernels: Sendable {
 
     /// The format's GGML wire id (`enum ggml_type`; Quants' `GGMLType` raw value).
     public let ggmlType: UInt32
-    /// The unweighted quantizer, for formats whose importance-weighted path is not a kernel (the
-    /// legacy 32-weight formats; Quants adds it) or that have none (F16, BF16).
+    /// The quantizer without importance weights, where it is a kernel of its own: formats whose
+    /// reference ignores importance weights (Q8_0, F16, BF16) and the legacy formats' reference path.
     public let quantize: Quantize?
-    /// The quantizer with and without importance weights.
+    /// The quantizer with and without importance weights (`BlockFormat.quantizeRow` prefers it).
     public let quantizeWeighted: QuantizeWeighted?
     public let dequantize: Dequantize?
     public let dot: Dot?

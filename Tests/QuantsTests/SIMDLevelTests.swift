@@ -9,8 +9,8 @@ import Testing
 /// reference quantizers on rows built to hit each edge of the vector code.
 @Suite struct SIMDLevelTests {
     static let legacy: [GGMLType] = [.q8_0, .q4_0, .q5_0, .q4_1, .q5_1]
-    /// The types whose unweighted quantizer is a kernel (the legacy formats, F16, BF16), and those
-    /// whose quantizer with and without importance weights is (k-quants, IQ4), from the tables.
+    /// The types whose unweighted quantizer is a kernel of its own (the legacy formats, F16, BF16), and
+    /// those whose quantizer with and without importance weights is (legacy, k-quants, IQ4), from the tables.
     static let unweightedKernelTypes = GGMLType.allCases.filter { BlockKernels.baseline[$0]?.quantize != nil }
     static let weightedKernelTypes = GGMLType.allCases.filter { BlockKernels.baseline[$0]?.quantizeWeighted != nil }
 
@@ -28,14 +28,14 @@ import Testing
         #expect(Self.quantize(inputs, type, level: level) == Array(expected), "\(type.name) at \(level)")
     }
 
-    /// The k-quant and IQ4 quantizers are built per level too (their searches gain from AVX2),
-    /// with and without importance weights.
+    /// The quantizers with importance weights are built per level too (their searches gain from
+    /// AVX2): llama.cpp's bytes with and without them.
     @Test(arguments: SIMDLevel.supported, weightedKernelTypes)
-    func everyLevelWritesLlamaCppKQuantBytes(level: SIMDLevel, type: GGMLType) throws {
-        for weighted in [false, true] { try checkKQuant(level: level, type: type, weighted: weighted) }
+    func everyLevelWritesLlamaCppWeightedBytes(level: SIMDLevel, type: GGMLType) throws {
+        for weighted in [false, true] { try checkWeighted(level: level, type: type, weighted: weighted) }
     }
 
-    func checkKQuant(level: SIMDLevel, type: GGMLType, weighted: Bool) throws {
+    func checkWeighted(level: SIMDLevel, type: GGMLType, weighted: Bool) throws {
         let inputs = try BlockFormatGoldenTests.floats("inputs.f32")
         let importance = try BlockFormatGoldenTests.floats("importance.f32")
         let expected = try Data(contentsOf: BlockFormatGoldenTests.fixtures.appendingPathComponent("\(type.name)\(weighted ? ".imatrix" : "").bin"))

@@ -60,8 +60,8 @@ package struct BlockKernels: Sendable {
 
 extension BlockFormat {
     /// The active level's `quantizeWeighted` kernel, else its unweighted `quantize` (formats whose
-    /// reference ignores importance weights: Q8_0, F16, BF16). A format whose weighted quantizer is
-    /// not a kernel (the legacy 32-weight formats, the IQ1/IQ2/IQ3 searches) implements this itself.
+    /// reference ignores importance weights: Q8_0, F16, BF16). A format whose quantizer is not a
+    /// kernel (the IQ1/IQ2/IQ3 grid searches) implements this itself.
     public static func quantizeRow(
         _ x: UnsafePointer<Float>, count: Int, importance: UnsafePointer<Float>?, into y: UnsafeMutableRawPointer
     ) {
