@@ -9,36 +9,70 @@ import QuantKernelsAVX2
 /// compare the levels.
 package struct BlockKernels: Sendable {
     package let level: SIMDLevel
-    /// Indexed by `GGMLType.rawValue` (ids 0…39); a type without kernels holds an entry with every
-    /// operation nil. Inline storage: a call loads (and retains) only the closure it runs, where an
-    /// `Array` element would be copied whole first.
-    private var byType: InlineArray<40, RowKernels>
+    /// `GGMLType.rawValue` → kernels (a type without kernels has an entry with every operation
+    /// nil), written once in `init` and never freed: the only tables are the process-lifetime
+    /// `baseline` and `avx2`. Through a pointer so that a call loads only the closure it runs: an
+    /// `Array` or `InlineArray` element read at a run-time index is copied whole first.
+    private let byType: SendablePointer<RowKernels>
 
-    init(level: SIMDLevel, table: [RowKernels]) {
-        precondition(GGMLType.allCases.allSatisfy { $0.rawValue < 40 }, "a GGML type id beyond the table")
-        self.level = level
-        byType = InlineArray { RowKernels(ggmlType: UInt32($0)) }
+    private init(level: SIMDLevel, table: [RowKernels]) {
+        let count = Int(GGMLType.allCases.map(\.rawValue).max()!) + 1
+        let byType = UnsafeMutablePointer<RowKernels>.allocate(capacity: count)
+        for id in 0..<count { (byType + id).initialize(to: RowKernels(ggmlType: UInt32(id))) }
         for kernels in table {
             guard let type = GGMLType(rawValue: kernels.ggmlType) else { preconditionFailure("row kernels for unknown type \(kernels.ggmlType)") }
             precondition(!byType[Int(type.rawValue)].hasAny, "two row kernels for \(type.name) at \(level)")
             byType[Int(type.rawValue)] = kernels
         }
+        self.level = level
+        self.byType = SendablePointer(byType)
     }
 
     /// The row kernels of `type` at this level, or nil when it has none.
     package subscript(type: GGMLType) -> RowKernels? {
-        let kernels = byType[Int(type.rawValue)]
+        let kernels = byType.pointer[Int(type.rawValue)]
         return kernels.hasAny ? kernels : nil
     }
 
-    // The operations `BlockFormat`'s and `DotProductFormat`'s default implementations call.
-    @inline(__always) func quantizer(_ type: GGMLType) -> RowKernels.Quantize? { byType[Int(type.rawValue)].quantize }
-    @inline(__always) func weightedQuantizer(_ type: GGMLType) -> RowKernels.QuantizeWeighted? {
-        byType[Int(type.rawValue)].quantizeWeighted
+    // The active level's row operations, as `BlockFormat`'s and `DotProductFormat`'s default
+    // implementations run them. Not generic and not inlined into those: in unspecialized generic
+    // code (`KernelFormat`), and wherever an opaque call comes between reading `active` and loading
+    // the closure, the optimizer copies the whole table (3.5 KB) first.
+
+    /// `quantizeWeighted`, else the unweighted `quantize` (formats whose reference ignores
+    /// importance weights: Q8_0, F16, BF16).
+    @inline(never)
+    static func quantizeRow(
+        _ type: GGMLType, _ x: UnsafePointer<Float>, _ count: Int, _ importance: UnsafePointer<Float>?, _ y: UnsafeMutableRawPointer
+    ) {
+        if let weighted = active.byType.pointer[Int(type.rawValue)].quantizeWeighted {
+            weighted(x, count, importance, y)
+        } else if let quantize = active.byType.pointer[Int(type.rawValue)].quantize {
+            quantize(x, count, y)
+        } else {
+            preconditionFailure("no \(type.name) quantizer at \(active.level)")
+        }
     }
-    @inline(__always) func dequantizer(_ type: GGMLType) -> RowKernels.Dequantize? { byType[Int(type.rawValue)].dequantize }
-    @inline(__always) func dot(_ type: GGMLType) -> RowKernels.Dot? { byType[Int(type.rawValue)].dot }
-    @inline(__always) func dotBF16(_ type: GGMLType) -> RowKernels.DotBF16? { byType[Int(type.rawValue)].dotBF16 }
+
+    @inline(never)
+    static func dequantizeRow(_ type: GGMLType, _ y: UnsafeRawPointer, _ count: Int, _ x: UnsafeMutablePointer<Float>) {
+        guard let dequantize = active.byType.pointer[Int(type.rawValue)].dequantize else {
+            preconditionFailure("no \(type.name) dequantizer at \(active.level)")
+        }
+        dequantize(y, count, x)
+    }
+
+    @inline(never)
+    static func dot(_ type: GGMLType, _ y: UnsafeRawPointer, _ v: UnsafePointer<Float>, _ count: Int) -> Float {
+        guard let dot = active.byType.pointer[Int(type.rawValue)].dot else { preconditionFailure("no \(type.name) dot product") }
+        return dot(y, v, count)
+    }
+
+    @inline(never)
+    static func dotBF16(_ type: GGMLType, _ y: UnsafeRawPointer, _ v: UnsafePointer<UInt16>, _ count: Int) -> Float {
+        guard let dot = active.byType.pointer[Int(type.rawValue)].dotBF16 else { preconditionFailure("no \(type.name) BF16 dot product") }
+        return dot(y, v, count)
+    }
 
     package static let baseline = BlockKernels(level: .baseline, table: RowKernels.everyFormat(half: SoftwareHalf.self))
 
@@ -65,21 +99,12 @@ extension BlockFormat {
     public static func quantizeRow(
         _ x: UnsafePointer<Float>, count: Int, importance: UnsafePointer<Float>?, into y: UnsafeMutableRawPointer
     ) {
-        if let weighted = BlockKernels.active.weightedQuantizer(type) {
-            weighted(x, count, importance, y)
-        } else if let quantize = BlockKernels.active.quantizer(type) {
-            quantize(x, count, y)
-        } else {
-            preconditionFailure("no \(type.name) quantizer at \(BlockKernels.active.level)")
-        }
+        BlockKernels.quantizeRow(type, x, count, importance, y)
     }
 
     /// The active level's dequantize kernel.
     public static func dequantizeRow(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
-        guard let dequantize = BlockKernels.active.dequantizer(type) else {
-            preconditionFailure("no \(type.name) dequantizer at \(BlockKernels.active.level)")
-        }
-        dequantize(y, count, x)
+        BlockKernels.dequantizeRow(type, y, count, x)
     }
 }
 

@@ -25,12 +25,10 @@ extension GGMLType {
 // The loops are QuantKernels' `DotKernels` and `IQRows`, compiled per SIMD level (`BlockKernels`).
 extension DotProductFormat {
     public static func dot(_ blocks: UnsafeRawPointer, _ vector: UnsafePointer<Float>, count: Int) -> Float {
-        guard let dot = BlockKernels.active.dot(type) else { preconditionFailure("no \(type.name) dot product") }
-        return dot(blocks, vector, count)
+        BlockKernels.dot(type, blocks, vector, count)
     }
     public static func dot(_ blocks: UnsafeRawPointer, bf16 vector: UnsafePointer<UInt16>, count: Int) -> Float {
-        guard let dot = BlockKernels.active.dotBF16(type) else { preconditionFailure("no \(type.name) BF16 dot product") }
-        return dot(blocks, vector, count)
+        BlockKernels.dotBF16(type, blocks, vector, count)
     }
 }
 
