@@ -42,7 +42,7 @@ public func loadUInt16(_ pointer: UnsafeRawPointer, _ offset: Int) -> UInt16 {
 /// How a kernel converts its F16 scales. Kernels are generic over it so that each build uses its
 /// best instruction: the bit algorithms above on baseline CPUs, F16C (`vcvtps2ph`/`vcvtph2ps`)
 /// in the AVX2 build. Both round to nearest-even, so the bits agree.
-public protocol HalfFloatConversion {
+public protocol HalfFloatConversion: SendableMetatype {
     static func bits(_ value: Float) -> UInt16
     static func value(_ bits: UInt16) -> Float
 }

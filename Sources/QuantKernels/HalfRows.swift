@@ -19,10 +19,13 @@ public enum HalfRows {
 
 /// Rows of BF16 (the GGUF `BF16` type): round-to-nearest-even from F32, NaN kept quiet with its
 /// sign, as PyTorch's cast and gguf-py's `BF16` quantizer do (`BFloat16.fromFloat` in Quants is
-/// the same formula for one value). Eight lanes at a time; the select is arithmetic.
+/// the same formula for one value). Eight lanes at a time; the select is arithmetic. No F16 is
+/// involved: `half` only names the SIMD level, so that each level's build specializes its own copy.
 public enum BFloat16Rows {
     @inlinable @inline(__always)
-    public static func encode(_ x: UnsafePointer<Float>, count: Int, into y: UnsafeMutableRawPointer) {
+    public static func encode<Half: HalfFloatConversion>(
+        _ x: UnsafePointer<Float>, count: Int, into y: UnsafeMutableRawPointer, half: Half.Type
+    ) {
         var i = 0
         while i + 8 <= count {
             let bits = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<UInt32>.self)
@@ -43,5 +46,13 @@ public enum BFloat16Rows {
             y.storeBytes(of: UInt16(truncatingIfNeeded: isNaN ? (bits >> 16) | 0x0040 : rounded), toByteOffset: 2 * i, as: UInt16.self)
             i += 1
         }
+    }
+
+    /// The exact widening: the 16 bits become the top half of an F32.
+    @inlinable @inline(__always)
+    public static func decode<Half: HalfFloatConversion>(
+        _ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>, half: Half.Type
+    ) {
+        for i in 0..<count { x[i] = Float(bitPattern: UInt32(loadUInt16(y, 2 * i)) << 16) }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import QuantKernels
+import QuantKernels
 import Quants
 import Testing
 
@@ -35,21 +36,17 @@ import Testing
         #expect(differing == 0, "\(type.name): \(differing) values differ")
     }
 
-    static let lattices: [GGMLType: IQLattice] = [
-        .iq2_xxs: .iq2_xxs, .iq2_xs: .iq2_xs, .iq2_s: .iq2_s, .iq3_xxs: .iq3_xxs, .iq3_s: .iq3_s, .iq1_s: .iq1_s, .iq1_m: .iq1_m,
-    ]
-
     /// Every SIMD build's lane decoder (baseline, AVX2) gives the reference floats; its dot products agree.
     @Test(arguments: types, SIMDLevel.supported)
     func everySIMDLevelDecodesTheSame(type: GGMLType, level: SIMDLevel) throws {
-        let kernels = BlockKernels.forLevel(level)
-        let lattice = try #require(Self.lattices[type])
+        let kernels = try #require(BlockKernels.forLevel(level)[type])
+        let baseline = try #require(BlockKernels.baseline[type])
         var random = SplitMix64(seed: 5 + UInt64(type.rawValue))
         let count = 256 * 16
         let bytes = (0..<type.rowBytes(count)!).map { _ in UInt8(truncatingIfNeeded: random.next()) }
         var fast = [Float](repeating: 0, count: count), slow = fast
         bytes.withUnsafeBytes { b in
-            fast.withUnsafeMutableBufferPointer { kernels.dequantizeIQ(lattice, b.baseAddress!, count / 256, $0.baseAddress!) }
+            fast.withUnsafeMutableBufferPointer { kernels.dequantize!(b.baseAddress!, count, $0.baseAddress!) }
             slow.withUnsafeMutableBufferPointer { Self.reference(type)(b.baseAddress!, count, $0.baseAddress!) }
         }
         #expect(zip(fast, slow).allSatisfy { $0.bitPattern == $1.bitPattern || ($0.isNaN && $1.isNaN) }, "\(type.name) at \(level)")
@@ -59,8 +56,8 @@ import Testing
         var row = [UInt8](repeating: 0, count: type.rowBytes(count)!)
         let ones = [Float](repeating: 1, count: count)
         x.withUnsafeBufferPointer { xp in ones.withUnsafeBufferPointer { w in row.withUnsafeMutableBytes { type.format!.quantizeRow(xp.baseAddress!, count: count, importance: w.baseAddress!, into: $0.baseAddress!) } } }
-        let ours = row.withUnsafeBytes { b in v.withUnsafeBufferPointer { kernels.dotIQ(lattice, b.baseAddress!, $0.baseAddress!, count / 256) } }
-        let base = row.withUnsafeBytes { b in v.withUnsafeBufferPointer { BlockKernels.baseline.dotIQ(lattice, b.baseAddress!, $0.baseAddress!, count / 256) } }
+        let ours = row.withUnsafeBytes { b in v.withUnsafeBufferPointer { kernels.dot!(b.baseAddress!, $0.baseAddress!, count) } }
+        let base = row.withUnsafeBytes { b in v.withUnsafeBufferPointer { baseline.dot!(b.baseAddress!, $0.baseAddress!, count) } }
         var w = [Float](repeating: 0, count: count)
         row.withUnsafeBytes { b in w.withUnsafeMutableBufferPointer { type.format!.dequantizeRow(b.baseAddress!, count: count, into: $0.baseAddress!) } }
         let magnitude = zip(w, v).reduce(0.0) { $0 + abs(Double($1.0) * Double($1.1)) }

@@ -1,4 +1,5 @@
 import Foundation
+import QuantKernels
 import Quants
 import Testing
 
@@ -8,35 +9,39 @@ import Testing
 /// reference quantizers on rows built to hit each edge of the vector code.
 @Suite struct SIMDLevelTests {
     static let legacy: [GGMLType] = [.q8_0, .q4_0, .q5_0, .q4_1, .q5_1]
+    /// The types whose unweighted quantizer is a kernel of its own (the legacy formats, F16, BF16), and
+    /// those whose quantizer with and without importance weights is (legacy, k-quants, IQ4), from the tables.
+    static let unweightedKernelTypes = GGMLType.allCases.filter { BlockKernels.baseline[$0]?.quantize != nil }
+    static let weightedKernelTypes = GGMLType.allCases.filter { BlockKernels.baseline[$0]?.quantizeWeighted != nil }
 
     static func quantize(_ values: [Float], _ type: GGMLType, level: SIMDLevel) -> [UInt8] {
-        let quantize = BlockKernels.forLevel(level).kernels(for: type)!.quantize
+        let quantize = BlockKernels.forLevel(level)[type]!.quantize!
         var out = [UInt8](repeating: 0xEE, count: type.rowBytes(values.count)!)
-        values.withUnsafeBufferPointer { x in out.withUnsafeMutableBytes { quantize(x.baseAddress!, values.count / 32, $0.baseAddress!) } }
+        values.withUnsafeBufferPointer { x in out.withUnsafeMutableBytes { quantize(x.baseAddress!, values.count, $0.baseAddress!) } }
         return out
     }
 
-    @Test(arguments: SIMDLevel.supported, legacy)
+    @Test(arguments: SIMDLevel.supported, unweightedKernelTypes)
     func everyLevelWritesLlamaCppBytes(level: SIMDLevel, type: GGMLType) throws {
         let inputs = try BlockFormatGoldenTests.floats("inputs.f32")
         let expected = try Data(contentsOf: BlockFormatGoldenTests.fixtures.appendingPathComponent("\(type.name).bin"))
         #expect(Self.quantize(inputs, type, level: level) == Array(expected), "\(type.name) at \(level)")
     }
 
-    /// The Q4_K, Q5_K and Q6_K quantizers are built per level too (their searches gain from AVX2),
-    /// with and without importance weights.
-    @Test(arguments: SIMDLevel.supported, [GGMLType.q4_K, .q5_K, .q6_K])
-    func everyLevelWritesLlamaCppKQuantBytes(level: SIMDLevel, type: GGMLType) throws {
-        for weighted in [false, true] { try checkKQuant(level: level, type: type, weighted: weighted) }
+    /// The quantizers with importance weights are built per level too (their searches gain from
+    /// AVX2): llama.cpp's bytes with and without them.
+    @Test(arguments: SIMDLevel.supported, weightedKernelTypes)
+    func everyLevelWritesLlamaCppWeightedBytes(level: SIMDLevel, type: GGMLType) throws {
+        for weighted in [false, true] { try checkWeighted(level: level, type: type, weighted: weighted) }
     }
 
-    func checkKQuant(level: SIMDLevel, type: GGMLType, weighted: Bool) throws {
+    func checkWeighted(level: SIMDLevel, type: GGMLType, weighted: Bool) throws {
         let inputs = try BlockFormatGoldenTests.floats("inputs.f32")
         let importance = try BlockFormatGoldenTests.floats("importance.f32")
         let expected = try Data(contentsOf: BlockFormatGoldenTests.fixtures.appendingPathComponent("\(type.name)\(weighted ? ".imatrix" : "").bin"))
         let columns = BlockFormatGoldenTests.columns, rowBytes = type.rowBytes(columns)!
         var out = [UInt8](repeating: 0xEE, count: expected.count)
-        let quantize = try #require(BlockKernels.forLevel(level).weightedQuantizer(for: type))
+        let quantize = try #require(BlockKernels.forLevel(level)[type]?.quantizeWeighted)
         inputs.withUnsafeBufferPointer { x in
             importance.withUnsafeBufferPointer { w in
                 out.withUnsafeMutableBytes { o in
@@ -84,7 +89,8 @@ import Testing
         }
     }
 
-    static let blockTypes: [GGMLType] = legacy + [.q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_nl, .iq4_xs]
+    /// Every type with a dequantize kernel (the IQ1/IQ2/IQ3 lattices also in IQFormatTests).
+    static let decodedTypes = GGMLType.allCases.filter { BlockKernels.baseline[$0]?.dequantize != nil }
 
     @Test func everyLevelConvertsF16Identically() {
         var random = SplitMix64(seed: 12)
@@ -96,12 +102,12 @@ import Testing
         }
         var decoded: [[Float]] = [], encoded: [[UInt16]] = []
         for level in SIMDLevel.supported {
-            let kernels = BlockKernels.forLevel(level)
+            let f16 = BlockKernels.forLevel(level)[.f16]!
             var out = [Float](repeating: 0, count: halves.count)
-            halves.withUnsafeBytes { h in out.withUnsafeMutableBufferPointer { kernels.dequantizeF16(h.baseAddress!, halves.count, $0.baseAddress!) } }
+            halves.withUnsafeBytes { h in out.withUnsafeMutableBufferPointer { f16.dequantize!(h.baseAddress!, halves.count, $0.baseAddress!) } }
             decoded.append(out)
             var bits = [UInt16](repeating: 0, count: floats.count)
-            floats.withUnsafeBufferPointer { f in bits.withUnsafeMutableBytes { kernels.quantizeF16(f.baseAddress!, floats.count, $0.baseAddress!) } }
+            floats.withUnsafeBufferPointer { f in bits.withUnsafeMutableBytes { f16.quantize!(f.baseAddress!, floats.count, $0.baseAddress!) } }
             encoded.append(bits)
         }
         for other in decoded.dropFirst() {
@@ -115,21 +121,26 @@ import Testing
         specials += [0x3F80_8000, 0x3F81_8000, 0x3F80_7FFF, 0x7F7F_FFFF].map { Float(bitPattern: $0) }  // ties, overflow to inf
         for level in SIMDLevel.supported {
             var bits = [UInt16](repeating: 0, count: specials.count)
-            specials.withUnsafeBufferPointer { f in bits.withUnsafeMutableBytes { BlockKernels.forLevel(level).quantizeBF16(f.baseAddress!, specials.count, $0.baseAddress!) } }
+            let bf16 = BlockKernels.forLevel(level)[.bf16]!
+            specials.withUnsafeBufferPointer { f in bits.withUnsafeMutableBytes { bf16.quantize!(f.baseAddress!, specials.count, $0.baseAddress!) } }
             #expect(bits == specials.map(BFloat16.fromFloat), "BF16 at \(level)")
+            // And back: every BF16 pattern widens exactly.
+            let patterns = (0...UInt16.max).map { $0 }
+            var widened = [Float](repeating: 0, count: patterns.count)
+            patterns.withUnsafeBytes { b in widened.withUnsafeMutableBufferPointer { bf16.dequantize!(b.baseAddress!, patterns.count, $0.baseAddress!) } }
+            #expect(widened.map(\.bitPattern) == patterns.map { BFloat16.toFloat($0).bitPattern }, "BF16 decode at \(level)")
         }
     }
 
-    @Test(arguments: blockTypes)
+    @Test(arguments: decodedTypes)
     func everyLevelDecodesIdentically(type: GGMLType) throws {
         var random = SplitMix64(seed: 11)
         let bytes = (0..<(type.rowBytes(512)!)).map { _ in UInt8(truncatingIfNeeded: random.next()) }
         var decoded: [[UInt32]] = []
         for level in SIMDLevel.supported {
-            let dequantize = try #require(BlockKernels.forLevel(level).dequantizer(for: type))
+            let dequantize = try #require(BlockKernels.forLevel(level)[type]?.dequantize)
             var out = [Float](repeating: .nan, count: 512)
-            let blocks = 512 / type.blockGeometry.weights
-            bytes.withUnsafeBytes { b in out.withUnsafeMutableBufferPointer { dequantize(b.baseAddress!, blocks, $0.baseAddress!) } }
+            bytes.withUnsafeBytes { b in out.withUnsafeMutableBufferPointer { dequantize(b.baseAddress!, 512, $0.baseAddress!) } }
             decoded.append(out.map(\.bitPattern))
         }
         #expect(Set(decoded).count == 1)

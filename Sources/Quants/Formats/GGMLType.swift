@@ -1,9 +1,12 @@
+import QuantKernels
+
 /// Every tensor type id of GGML's wire format (`ggml.h` `enum ggml_type`, gguf-py `GGMLQuantizationType`),
 /// with its block geometry (`GGML_QUANT_SIZES`). Ids that moepack cannot produce still know their
 /// sizes so files holding them can be read, copied and skipped.
 ///
-/// Adding a format: write its `BlockFormat` file and return it from `format` below; the exhaustive
-/// switch makes the compiler ask for a decision on every id.
+/// Adding a format (formats/blocks.md, "Adding a format"): write its kernels file in QuantKernels,
+/// list it in `RowKernels.everyFormat`, and return it from `format` below; the exhaustive switch
+/// makes the compiler ask for a decision on every id.
 public enum GGMLType: UInt32, CaseIterable, Sendable {
     case f32 = 0, f16 = 1, q4_0 = 2, q4_1 = 3
     // 4 and 5 were Q4_2 and Q4_3, removed from GGML.
@@ -84,7 +87,7 @@ public enum GGMLType: UInt32, CaseIterable, Sendable {
         case .q2_K: Q2_K.self
         case .q3_K: Q3_K.self
         case .q4_K: Q4_K.self
-        case .q5_K: Q5_K.self
+        case .q5_K: KernelFormat<Q5_KKernels>.self
         case .q6_K: Q6_K.self
         case .iq4_nl: IQ4_NL.self
         case .iq4_xs: IQ4_XS.self

@@ -16,25 +16,9 @@ public enum F32Format: BlockFormat {
 /// F16: IEEE half, round-to-nearest-even from F32 (numpy's `astype(float16)`, ggml's conversion).
 public enum F16Format: BlockFormat {
     public static let type = GGMLType.f16
-    public static func quantizeRow(
-        _ x: UnsafePointer<Float>, count: Int, importance: UnsafePointer<Float>?, into y: UnsafeMutableRawPointer
-    ) {
-        BlockKernels.active.quantizeF16(x, count, y)
-    }
-    public static func dequantizeRow(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
-        BlockKernels.active.dequantizeF16(y, count, x)
-    }
 }
 
 /// BF16: the top half of an F32, round-to-nearest-even, NaN kept quiet (gguf-py's `BF16` quantizer).
 public enum BF16Format: BlockFormat {
     public static let type = GGMLType.bf16
-    public static func quantizeRow(
-        _ x: UnsafePointer<Float>, count: Int, importance: UnsafePointer<Float>?, into y: UnsafeMutableRawPointer
-    ) {
-        BlockKernels.active.quantizeBF16(x, count, y)
-    }
-    public static func dequantizeRow(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
-        for i in 0..<count { x[i] = BFloat16.toFloat(loadUInt16(y, 2 * i)) }
-    }
 }

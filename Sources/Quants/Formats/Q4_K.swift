@@ -1,5 +1,3 @@
-import QuantKernels
-
 /// Q4_K: super-blocks of 256 weights in 8 groups of 32, 144 bytes (4.5 bpw).
 ///
 /// | offset | size | field |
@@ -14,14 +12,4 @@ import QuantKernels
 /// `KQuantizers.kWithMins`, compiled per SIMD level.
 public enum Q4_K: BlockFormat {
     public static let type = GGMLType.q4_K
-
-    public static func quantizeRow(
-        _ x: UnsafePointer<Float>, count: Int, importance: UnsafePointer<Float>?, into y: UnsafeMutableRawPointer
-    ) {
-        BlockKernels.active.quantizeQ4_K(x, count, importance, y)
-    }
-
-    public static func dequantizeRow(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
-        BlockKernels.active.dequantizeQ4_K(y, count / 256, x)
-    }
 }

@@ -3,16 +3,8 @@
 ///
 /// Quantizers: `quantize_row_q5_1_ref` (d = (max − min)/31, m = min) and, with importance weights,
 /// `quantize_row_q5_1_impl` (`make_qkx3_quants`, nmax 31). Shares code with Q4_1.
+/// The loops are QuantKernels' `LegacyQuantizers.asymmetric` and `LegacyWeightedQuantizers.asymmetric`,
+/// compiled per SIMD level.
 public enum Q5_1: BlockFormat {
     public static let type = GGMLType.q5_1
-
-    public static func quantizeRow(
-        _ x: UnsafePointer<Float>, count: Int, importance: UnsafePointer<Float>?, into y: UnsafeMutableRawPointer
-    ) {
-        quantizeAsymmetric(x, count: count, importance: importance, into: y, bits: 5)
-    }
-
-    public static func dequantizeRow(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
-        BlockKernels.active.dequantizeQ5_1(y, count / 32, x)
-    }
 }

@@ -1,5 +1,3 @@
-import QuantKernels
-
 /// Q6_K: super-blocks of 256 weights in 16 groups of 16, 210 bytes (6.5625 bpw).
 ///
 /// | offset | size | field |
@@ -14,14 +12,4 @@ import QuantKernels
 /// compiled per SIMD level.
 public enum Q6_K: BlockFormat {
     public static let type = GGMLType.q6_K
-
-    public static func quantizeRow(
-        _ x: UnsafePointer<Float>, count: Int, importance: UnsafePointer<Float>?, into y: UnsafeMutableRawPointer
-    ) {
-        BlockKernels.active.quantizeQ6_K(x, count, importance, y)
-    }
-
-    public static func dequantizeRow(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
-        BlockKernels.active.dequantizeQ6_K(y, count / 256, x)
-    }
 }

@@ -7,17 +7,7 @@
 ///
 /// Quantizer: `quantize_row_q8_0_ref` (llama.cpp ignores importance weights for Q8_0). Rounding is
 /// C `roundf` (half away from zero) on x · (1/d) in F32. The loops are in QuantKernels
-/// (`LegacyQuantizers.q8_0`), compiled for baseline and AVX2 CPUs.
+/// (`LegacyQuantizers.q8_0`, `Q8_0Kernels`), compiled for baseline and AVX2 CPUs.
 public enum Q8_0: BlockFormat {
     public static let type = GGMLType.q8_0
-
-    public static func quantizeRow(
-        _ x: UnsafePointer<Float>, count: Int, importance: UnsafePointer<Float>?, into y: UnsafeMutableRawPointer
-    ) {
-        BlockKernels.active.quantizeQ8_0(x, count / 32, y)
-    }
-
-    public static func dequantizeRow(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
-        BlockKernels.active.dequantizeQ8_0(y, count / 32, x)
-    }
 }

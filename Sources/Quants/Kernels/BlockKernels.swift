@@ -4,166 +4,84 @@ import QuantKernelsAVX2
 #endif
 
 /// The block formats' row kernels for one `SIMDLevel`: the same QuantKernels source compiled for
-/// that instruction set. Quantizers of the legacy formats, Q4_K, Q5_K, Q6_K, F16 and BF16;
-/// dequantizers of every block format and F16; fused dot products. Formats call
-/// `BlockKernels.active`; tests compare the levels.
-public struct BlockKernels: Sendable {
-    public typealias Quantize = @Sendable (_ x: UnsafePointer<Float>, _ blocks: Int, _ y: UnsafeMutableRawPointer) -> Void
-    public typealias Dequantize = @Sendable (_ y: UnsafeRawPointer, _ blocks: Int, _ x: UnsafeMutablePointer<Float>) -> Void
+/// that instruction set, one `RowKernels` per format (the list is `RowKernels.everyFormat`).
+/// Formats call `BlockKernels.active` through `BlockFormat`'s default row operations; tests
+/// compare the levels.
+package struct BlockKernels: Sendable {
+    package let level: SIMDLevel
+    /// `GGMLType.rawValue` → kernels (a type without kernels has an entry with every operation
+    /// nil), written once in `init` and never freed: the only tables are the process-lifetime
+    /// `baseline` and `avx2`. Through a pointer so that a call loads only the closure it runs: an
+    /// `Array` or `InlineArray` element read at a run-time index is copied whole first.
+    private let byType: SendablePointer<RowKernels>
 
-    public let quantizeQ8_0, quantizeQ4_0, quantizeQ5_0, quantizeQ4_1, quantizeQ5_1: Quantize
-    public let dequantizeQ8_0, dequantizeQ4_0, dequantizeQ5_0, dequantizeQ4_1, dequantizeQ5_1: Dequantize
-    public let dequantizeQ2_K, dequantizeQ3_K, dequantizeQ4_K, dequantizeQ5_K, dequantizeQ6_K: Dequantize
-    public let dequantizeIQ4_NL, dequantizeIQ4_XS: Dequantize
-    public typealias Dot = @Sendable (_ y: UnsafeRawPointer, _ v: UnsafePointer<Float>, _ blocks: Int) -> Float
-    public let dotQ8_0, dotQ4_K, dotQ6_K: Dot
-    /// The same with a BF16 vector (`UInt16` bits).
-    public typealias DotBF16 = @Sendable (_ y: UnsafeRawPointer, _ v: UnsafePointer<UInt16>, _ blocks: Int) -> Float
-    public let dotQ8_0BF16, dotQ4_KBF16, dotQ6_KBF16: DotBF16
-    /// Rows of `count` weights with optional importance weights (the k-quants built per level).
-    public typealias QuantizeWeighted = @Sendable (
-        _ x: UnsafePointer<Float>, _ count: Int, _ importance: UnsafePointer<Float>?, _ y: UnsafeMutableRawPointer
-    ) -> Void
-    public let quantizeQ4_K, quantizeQ5_K, quantizeQ6_K: QuantizeWeighted
-    /// F16 and BF16 rows (`count` weights, not blocks).
-    public let quantizeF16, quantizeBF16: Quantize
-    public let dequantizeF16: Dequantize
-    /// The IQ1/IQ2/IQ3 lattice formats: dequantize, dot with F32 and with BF16 vectors (`blocks` of 256).
-    public typealias DequantizeIQ = @Sendable (_ lattice: IQLattice, _ y: UnsafeRawPointer, _ blocks: Int, _ x: UnsafeMutablePointer<Float>) -> Void
-    public typealias DotIQ = @Sendable (_ lattice: IQLattice, _ y: UnsafeRawPointer, _ v: UnsafePointer<Float>, _ blocks: Int) -> Float
-    public typealias DotIQBF16 = @Sendable (_ lattice: IQLattice, _ y: UnsafeRawPointer, _ v: UnsafePointer<UInt16>, _ blocks: Int) -> Float
-    public let dequantizeIQ: DequantizeIQ
-    public let dotIQ: DotIQ
-    public let dotIQBF16: DotIQBF16
+    private init(level: SIMDLevel, table: [RowKernels]) {
+        let count = Int(GGMLType.allCases.map(\.rawValue).max()!) + 1
+        let byType = UnsafeMutablePointer<RowKernels>.allocate(capacity: count)
+        for id in 0..<count { (byType + id).initialize(to: RowKernels(ggmlType: UInt32(id))) }
+        for kernels in table {
+            guard let type = GGMLType(rawValue: kernels.ggmlType) else { preconditionFailure("row kernels for unknown type \(kernels.ggmlType)") }
+            precondition(!byType[Int(type.rawValue)].hasAny, "two row kernels for \(type.name) at \(level)")
+            byType[Int(type.rawValue)] = kernels
+        }
+        self.level = level
+        self.byType = SendablePointer(byType)
+    }
 
-    public static let baseline = BlockKernels(
-        quantizeQ8_0: { LegacyQuantizers.q8_0($0, blocks: $1, into: $2, half: SoftwareHalf.self) },
-        quantizeQ4_0: { LegacyQuantizers.symmetric($0, blocks: $1, into: $2, bits: 4, half: SoftwareHalf.self) },
-        quantizeQ5_0: { LegacyQuantizers.symmetric($0, blocks: $1, into: $2, bits: 5, half: SoftwareHalf.self) },
-        quantizeQ4_1: { LegacyQuantizers.asymmetric($0, blocks: $1, into: $2, bits: 4, half: SoftwareHalf.self) },
-        quantizeQ5_1: { LegacyQuantizers.asymmetric($0, blocks: $1, into: $2, bits: 5, half: SoftwareHalf.self) },
-        dequantizeQ8_0: { LegacyDequantizers.q8_0($0, blocks: $1, into: $2, half: SoftwareHalf.self) },
-        dequantizeQ4_0: { LegacyDequantizers.symmetric($0, blocks: $1, into: $2, bits: 4, half: SoftwareHalf.self) },
-        dequantizeQ5_0: { LegacyDequantizers.symmetric($0, blocks: $1, into: $2, bits: 5, half: SoftwareHalf.self) },
-        dequantizeQ4_1: { LegacyDequantizers.asymmetric($0, blocks: $1, into: $2, bits: 4, half: SoftwareHalf.self) },
-        dequantizeQ5_1: { LegacyDequantizers.asymmetric($0, blocks: $1, into: $2, bits: 5, half: SoftwareHalf.self) },
-        dequantizeQ2_K: { SuperBlockDequantizers.q2_K($0, blocks: $1, into: $2, half: SoftwareHalf.self) },
-        dequantizeQ3_K: { SuperBlockDequantizers.q3_K($0, blocks: $1, into: $2, half: SoftwareHalf.self) },
-        dequantizeQ4_K: { SuperBlockDequantizers.kWithMins($0, blocks: $1, into: $2, bits: 4, half: SoftwareHalf.self) },
-        dequantizeQ5_K: { SuperBlockDequantizers.kWithMins($0, blocks: $1, into: $2, bits: 5, half: SoftwareHalf.self) },
-        dequantizeQ6_K: { SuperBlockDequantizers.q6_K($0, blocks: $1, into: $2, half: SoftwareHalf.self) },
-        dequantizeIQ4_NL: { SuperBlockDequantizers.iq4_nl($0, blocks: $1, into: $2, half: SoftwareHalf.self) },
-        dequantizeIQ4_XS: { SuperBlockDequantizers.iq4_xs($0, blocks: $1, into: $2, half: SoftwareHalf.self) },
-        dotQ8_0: { DotKernels.q8_0($0, $1, blocks: $2, half: SoftwareHalf.self, vector: F32Vector.self) },
-        dotQ4_K: { DotKernels.q4_K($0, $1, blocks: $2, half: SoftwareHalf.self, vector: F32Vector.self) },
-        dotQ6_K: { DotKernels.q6_K($0, $1, blocks: $2, half: SoftwareHalf.self, vector: F32Vector.self) },
-        dotQ8_0BF16: { DotKernels.q8_0($0, $1, blocks: $2, half: SoftwareHalf.self, vector: BF16Vector.self) },
-        dotQ4_KBF16: { DotKernels.q4_K($0, $1, blocks: $2, half: SoftwareHalf.self, vector: BF16Vector.self) },
-        dotQ6_KBF16: { DotKernels.q6_K($0, $1, blocks: $2, half: SoftwareHalf.self, vector: BF16Vector.self) },
-        quantizeQ4_K: { KQuantizers.kWithMins($0, count: $1, importance: $2, into: $3, bits: 4, half: SoftwareHalf.self) },
-        quantizeQ5_K: { KQuantizers.kWithMins($0, count: $1, importance: $2, into: $3, bits: 5, half: SoftwareHalf.self) },
-        quantizeQ6_K: { KQuantizers.q6_K($0, count: $1, importance: $2, into: $3, half: SoftwareHalf.self) },
-        quantizeF16: { HalfRows.encode($0, count: $1, into: $2, half: SoftwareHalf.self) },
-        quantizeBF16: { BFloat16Rows.encode($0, count: $1, into: $2) },
-        dequantizeF16: { HalfRows.decode($0, count: $1, into: $2, half: SoftwareHalf.self) },
-        dequantizeIQ: { IQRows.dequantize($0, $1, blocks: $2, into: $3, half: SoftwareHalf.self) },
-        dotIQ: { IQRows.dot($0, $1, $2, blocks: $3, half: SoftwareHalf.self, vector: F32Vector.self) },
-        dotIQBF16: { IQRows.dot($0, $1, $2, blocks: $3, half: SoftwareHalf.self, vector: BF16Vector.self) })
+    /// The row kernels of `type` at this level, or nil when it has none.
+    package subscript(type: GGMLType) -> RowKernels? {
+        let kernels = byType.pointer[Int(type.rawValue)]
+        return kernels.hasAny ? kernels : nil
+    }
+
+    // The active level's row operations, as `BlockFormat`'s and `DotProductFormat`'s default
+    // implementations run them: one closure loaded through the table's pointer. Not generic and
+    // not inlined, so the concrete formats and `KernelFormat`'s unspecialized code share one
+    // compiled copy (inlining them measured no faster).
+
+    /// `quantizeWeighted`, else the unweighted `quantize` (formats whose reference ignores
+    /// importance weights: Q8_0, F16, BF16).
+    @inline(never)
+    static func quantizeRow(
+        _ type: GGMLType, _ x: UnsafePointer<Float>, _ count: Int, _ importance: UnsafePointer<Float>?, _ y: UnsafeMutableRawPointer
+    ) {
+        if let weighted = active.byType.pointer[Int(type.rawValue)].quantizeWeighted {
+            weighted(x, count, importance, y)
+        } else if let quantize = active.byType.pointer[Int(type.rawValue)].quantize {
+            quantize(x, count, y)
+        } else {
+            preconditionFailure("no \(type.name) quantizer at \(active.level)")
+        }
+    }
+
+    @inline(never)
+    static func dequantizeRow(_ type: GGMLType, _ y: UnsafeRawPointer, _ count: Int, _ x: UnsafeMutablePointer<Float>) {
+        guard let dequantize = active.byType.pointer[Int(type.rawValue)].dequantize else {
+            preconditionFailure("no \(type.name) dequantizer at \(active.level)")
+        }
+        dequantize(y, count, x)
+    }
+
+    @inline(never)
+    static func dot(_ type: GGMLType, _ y: UnsafeRawPointer, _ v: UnsafePointer<Float>, _ count: Int) -> Float {
+        guard let dot = active.byType.pointer[Int(type.rawValue)].dot else { preconditionFailure("no \(type.name) dot product") }
+        return dot(y, v, count)
+    }
+
+    @inline(never)
+    static func dotBF16(_ type: GGMLType, _ y: UnsafeRawPointer, _ v: UnsafePointer<UInt16>, _ count: Int) -> Float {
+        guard let dot = active.byType.pointer[Int(type.rawValue)].dotBF16 else { preconditionFailure("no \(type.name) BF16 dot product") }
+        return dot(y, v, count)
+    }
+
+    package static let baseline = BlockKernels(level: .baseline, table: RowKernels.everyFormat(half: SoftwareHalf.self))
 
     #if canImport(QuantKernelsAVX2)
-    static let avx2 = BlockKernels(
-        quantizeQ8_0: { AVX2Kernels.quantizeQ8_0($0, blocks: $1, into: $2) },
-        quantizeQ4_0: { AVX2Kernels.quantizeQ4_0($0, blocks: $1, into: $2) },
-        quantizeQ5_0: { AVX2Kernels.quantizeQ5_0($0, blocks: $1, into: $2) },
-        quantizeQ4_1: { AVX2Kernels.quantizeQ4_1($0, blocks: $1, into: $2) },
-        quantizeQ5_1: { AVX2Kernels.quantizeQ5_1($0, blocks: $1, into: $2) },
-        dequantizeQ8_0: { AVX2Kernels.dequantizeQ8_0($0, blocks: $1, into: $2) },
-        dequantizeQ4_0: { AVX2Kernels.dequantizeQ4_0($0, blocks: $1, into: $2) },
-        dequantizeQ5_0: { AVX2Kernels.dequantizeQ5_0($0, blocks: $1, into: $2) },
-        dequantizeQ4_1: { AVX2Kernels.dequantizeQ4_1($0, blocks: $1, into: $2) },
-        dequantizeQ5_1: { AVX2Kernels.dequantizeQ5_1($0, blocks: $1, into: $2) },
-        dequantizeQ2_K: { AVX2Kernels.dequantizeQ2_K($0, blocks: $1, into: $2) },
-        dequantizeQ3_K: { AVX2Kernels.dequantizeQ3_K($0, blocks: $1, into: $2) },
-        dequantizeQ4_K: { AVX2Kernels.dequantizeQ4_K($0, blocks: $1, into: $2) },
-        dequantizeQ5_K: { AVX2Kernels.dequantizeQ5_K($0, blocks: $1, into: $2) },
-        dequantizeQ6_K: { AVX2Kernels.dequantizeQ6_K($0, blocks: $1, into: $2) },
-        dequantizeIQ4_NL: { AVX2Kernels.dequantizeIQ4_NL($0, blocks: $1, into: $2) },
-        dequantizeIQ4_XS: { AVX2Kernels.dequantizeIQ4_XS($0, blocks: $1, into: $2) },
-        dotQ8_0: { AVX2Kernels.dotQ8_0($0, $1, blocks: $2) },
-        dotQ4_K: { AVX2Kernels.dotQ4_K($0, $1, blocks: $2) },
-        dotQ6_K: { AVX2Kernels.dotQ6_K($0, $1, blocks: $2) },
-        dotQ8_0BF16: { AVX2Kernels.dotQ8_0($0, bf16: $1, blocks: $2) },
-        dotQ4_KBF16: { AVX2Kernels.dotQ4_K($0, bf16: $1, blocks: $2) },
-        dotQ6_KBF16: { AVX2Kernels.dotQ6_K($0, bf16: $1, blocks: $2) },
-        quantizeQ4_K: { AVX2Kernels.quantizeQ4_K($0, count: $1, importance: $2, into: $3) },
-        quantizeQ5_K: { AVX2Kernels.quantizeQ5_K($0, count: $1, importance: $2, into: $3) },
-        quantizeQ6_K: { AVX2Kernels.quantizeQ6_K($0, count: $1, importance: $2, into: $3) },
-        quantizeF16: { AVX2Kernels.encodeF16($0, count: $1, into: $2) },
-        quantizeBF16: { AVX2Kernels.encodeBF16($0, count: $1, into: $2) },
-        dequantizeF16: { AVX2Kernels.decodeF16($0, count: $1, into: $2) },
-        dequantizeIQ: { AVX2Kernels.dequantizeIQ($0, $1, blocks: $2, into: $3) },
-        dotIQ: { AVX2Kernels.dotIQ($0, $1, $2, blocks: $3) },
-        dotIQBF16: { AVX2Kernels.dotIQ($0, $1, bf16: $2, blocks: $3) })
+    static let avx2 = BlockKernels(level: .avx2, table: AVX2Kernels.table)
     #endif
 
-    /// The dequantizer of `type` when it is a block format with a kernel here, else nil.
-    public func dequantizer(for type: GGMLType) -> Dequantize? {
-        switch type {
-        case .q2_K: dequantizeQ2_K
-        case .q3_K: dequantizeQ3_K
-        case .q4_K: dequantizeQ4_K
-        case .q5_K: dequantizeQ5_K
-        case .q6_K: dequantizeQ6_K
-        case .iq4_nl: dequantizeIQ4_NL
-        case .iq4_xs: dequantizeIQ4_XS
-        default: kernels(for: type)?.dequantize
-        }
-    }
-
-    /// The quantizer of a k-quant built per level (Q4_K, Q5_K, Q6_K), else nil.
-    public func weightedQuantizer(for type: GGMLType) -> QuantizeWeighted? {
-        switch type {
-        case .q4_K: quantizeQ4_K
-        case .q5_K: quantizeQ5_K
-        case .q6_K: quantizeQ6_K
-        default: nil
-        }
-    }
-
-    /// The fused dot product of `type` (Q8_0, Q4_K, Q6_K), else nil.
-    public func dot(for type: GGMLType) -> Dot? {
-        switch type {
-        case .q8_0: dotQ8_0
-        case .q4_K: dotQ4_K
-        case .q6_K: dotQ6_K
-        default: nil
-        }
-    }
-
-    /// The fused dot product of `type` with a BF16 vector, else nil.
-    public func dotBF16(for type: GGMLType) -> DotBF16? {
-        switch type {
-        case .q8_0: dotQ8_0BF16
-        case .q4_K: dotQ4_KBF16
-        case .q6_K: dotQ6_KBF16
-        default: nil
-        }
-    }
-
-    /// The quantizer and dequantizer of a legacy `type` (Q8_0, Q4_0, Q5_0, Q4_1, Q5_1), else nil.
-    public func kernels(for type: GGMLType) -> (quantize: Quantize, dequantize: Dequantize)? {
-        switch type {
-        case .q8_0: (quantizeQ8_0, dequantizeQ8_0)
-        case .q4_0: (quantizeQ4_0, dequantizeQ4_0)
-        case .q5_0: (quantizeQ5_0, dequantizeQ5_0)
-        case .q4_1: (quantizeQ4_1, dequantizeQ4_1)
-        case .q5_1: (quantizeQ5_1, dequantizeQ5_1)
-        default: nil
-        }
-    }
-
     /// The kernels of `level`, which must be in `SIMDLevel.supported`.
-    public static func forLevel(_ level: SIMDLevel) -> BlockKernels {
+    package static func forLevel(_ level: SIMDLevel) -> BlockKernels {
         precondition(SIMDLevel.supported.contains(level), "\(level) kernels do not run on this CPU")
         #if canImport(QuantKernelsAVX2)
         if level == .avx2 { return avx2 }
@@ -171,5 +89,31 @@ public struct BlockKernels: Sendable {
         return baseline
     }
 
-    public static let active = forLevel(SIMDLevel.active)
+    package static let active = forLevel(SIMDLevel.active)
+}
+
+extension BlockFormat {
+    /// The active level's `quantizeWeighted` kernel, else its unweighted `quantize` (formats whose
+    /// reference ignores importance weights: Q8_0, F16, BF16). A format whose quantizer is not a
+    /// kernel (the IQ1/IQ2/IQ3 grid searches) implements this itself.
+    public static func quantizeRow(
+        _ x: UnsafePointer<Float>, count: Int, importance: UnsafePointer<Float>?, into y: UnsafeMutableRawPointer
+    ) {
+        BlockKernels.quantizeRow(type, x, count, importance, y)
+    }
+
+    /// The active level's dequantize kernel.
+    public static func dequantizeRow(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
+        BlockKernels.dequantizeRow(type, y, count, x)
+    }
+}
+
+/// The `BlockFormat` of a format whose every operation is a row kernel: `GGMLType.format` names
+/// `KernelFormat<Name>.self`, so such a format is one file in QuantKernels (formats/blocks.md,
+/// "Adding a format"). `GGMLType.dotProduct` is nil unless the kernels include a dot product.
+package enum KernelFormat<Kernels: RowKernelFormat>: BlockFormat, DotProductFormat {
+    package static var type: GGMLType {
+        guard let type = GGMLType(rawValue: Kernels.ggmlType) else { preconditionFailure("unknown type \(Kernels.ggmlType)") }
+        return type
+    }
 }

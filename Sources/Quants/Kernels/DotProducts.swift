@@ -15,34 +15,30 @@ public protocol DotProductFormat: BlockFormat {
 }
 
 extension GGMLType {
-    /// The dot-product kernel for this type, when moepack has one.
-    public var dotProduct: (any DotProductFormat.Type)? { format as? any DotProductFormat.Type }
-}
-
-// The loops are QuantKernels' `DotKernels`, compiled per SIMD level (`BlockKernels`).
-extension Q8_0: DotProductFormat {
-    public static func dot(_ blocks: UnsafeRawPointer, _ vector: UnsafePointer<Float>, count: Int) -> Float {
-        BlockKernels.active.dotQ8_0(blocks, vector, count / 32)
-    }
-    public static func dot(_ blocks: UnsafeRawPointer, bf16 vector: UnsafePointer<UInt16>, count: Int) -> Float {
-        BlockKernels.active.dotQ8_0BF16(blocks, vector, count / 32)
+    /// The dot-product kernel for this type, when moepack has one at the active SIMD level.
+    public var dotProduct: (any DotProductFormat.Type)? {
+        guard BlockKernels.active[self]?.dot != nil else { return nil }
+        return format as? any DotProductFormat.Type
     }
 }
 
-extension Q4_K: DotProductFormat {
+// The loops are QuantKernels' `DotKernels` and `IQRows`, compiled per SIMD level (`BlockKernels`).
+extension DotProductFormat {
     public static func dot(_ blocks: UnsafeRawPointer, _ vector: UnsafePointer<Float>, count: Int) -> Float {
-        BlockKernels.active.dotQ4_K(blocks, vector, count / 256)
+        BlockKernels.dot(type, blocks, vector, count)
     }
     public static func dot(_ blocks: UnsafeRawPointer, bf16 vector: UnsafePointer<UInt16>, count: Int) -> Float {
-        BlockKernels.active.dotQ4_KBF16(blocks, vector, count / 256)
+        BlockKernels.dotBF16(type, blocks, vector, count)
     }
 }
 
-extension Q6_K: DotProductFormat {
-    public static func dot(_ blocks: UnsafeRawPointer, _ vector: UnsafePointer<Float>, count: Int) -> Float {
-        BlockKernels.active.dotQ6_K(blocks, vector, count / 256)
-    }
-    public static func dot(_ blocks: UnsafeRawPointer, bf16 vector: UnsafePointer<UInt16>, count: Int) -> Float {
-        BlockKernels.active.dotQ6_KBF16(blocks, vector, count / 256)
-    }
-}
+extension Q8_0: DotProductFormat {}
+extension Q4_K: DotProductFormat {}
+extension Q6_K: DotProductFormat {}
+extension IQ2_XXS: DotProductFormat {}
+extension IQ2_XS: DotProductFormat {}
+extension IQ2_S: DotProductFormat {}
+extension IQ3_XXS: DotProductFormat {}
+extension IQ3_S: DotProductFormat {}
+extension IQ1_S: DotProductFormat {}
+extension IQ1_M: DotProductFormat {}
