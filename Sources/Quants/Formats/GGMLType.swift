@@ -7,7 +7,7 @@ import QuantKernels
 /// Adding a format (formats/blocks.md, "Adding a format"): write its kernels file in QuantKernels,
 /// list it in `RowKernels.everyFormat`, and return it from `format` below; the exhaustive switch
 /// makes the compiler ask for a decision on every id.
-public enum GGMLType: UInt32, CaseIterable, Sendable {
+package enum GGMLType: UInt32, CaseIterable, Sendable {
     case f32 = 0, f16 = 1, q4_0 = 2, q4_1 = 3
     // 4 and 5 were Q4_2 and Q4_3, removed from GGML.
     case q5_0 = 6, q5_1 = 7, q8_0 = 8, q8_1 = 9
@@ -20,7 +20,7 @@ public enum GGMLType: UInt32, CaseIterable, Sendable {
     case mxfp4 = 39
 
     /// The name llama.cpp prints and accepts (`Q4_K`, `IQ4_XS`, ...).
-    public var name: String {
+    package var name: String {
         switch self {
         case .f32: "F32"
         case .f16: "F16"
@@ -35,7 +35,7 @@ public enum GGMLType: UInt32, CaseIterable, Sendable {
     }
 
     /// Weights per block and bytes per block (`GGML_QUANT_SIZES` in gguf-py's constants.py).
-    public var blockGeometry: (weights: Int, bytes: Int) {
+    package var blockGeometry: (weights: Int, bytes: Int) {
         switch self {
         case .f32: (1, 4)
         case .f16, .bf16: (1, 2)
@@ -71,10 +71,10 @@ public enum GGMLType: UInt32, CaseIterable, Sendable {
         }
     }
 
-    public var bitsPerWeight: Double { Double(blockGeometry.bytes * 8) / Double(blockGeometry.weights) }
+    package var bitsPerWeight: Double { Double(blockGeometry.bytes * 8) / Double(blockGeometry.weights) }
 
     /// The implementation moepack has for this type, or nil.
-    public var format: (any BlockFormat.Type)? {
+    package var format: (any BlockFormat.Type)? {
         switch self {
         case .f32: F32Format.self
         case .f16: F16Format.self
@@ -107,7 +107,7 @@ public enum GGMLType: UInt32, CaseIterable, Sendable {
     /// IQ2_XXS, IQ2_XS, IQ1_S; their `quantize_row_*_impl` assert weights). moepack's quantizers accept
     /// `importance == nil` for them too and then use weights of 1 (the bytes llama.cpp gives for an
     /// all-ones matrix); callers that want llama.cpp's policy check this.
-    public var llamaCppRequiresImportance: Bool {
+    package var llamaCppRequiresImportance: Bool {
         switch self {
         case .iq2_xxs, .iq2_xs, .iq1_s: true
         default: false
@@ -115,14 +115,14 @@ public enum GGMLType: UInt32, CaseIterable, Sendable {
     }
 
     /// Parses llama.cpp's spelling in any letter case (`q4_k`, `Q4_K`, `iq4_xs`).
-    public init?(name: String) {
+    package init?(name: String) {
         guard let match = Self.allCases.first(where: { $0.name.lowercased() == name.lowercased() }) else { return nil }
         self = match
     }
 
     /// Bytes of a row of `count` weights; nil when `count` is not a whole number of blocks, or
     /// when the byte count overflows `Int` (a dimension read from a file can be near 2⁶³).
-    public func rowBytes(_ count: Int) -> Int? {
+    package func rowBytes(_ count: Int) -> Int? {
         let (weights, bytes) = blockGeometry
         guard count >= 0, count % weights == 0 else { return nil }
         let (size, overflow) = (count / weights).multipliedReportingOverflow(by: bytes)
@@ -134,7 +134,7 @@ public enum GGMLType: UInt32, CaseIterable, Sendable {
 ///
 /// Formats are caseless enums; every requirement is static. Rows are the unit (not blocks) because
 /// llama.cpp's importance-weighted quantizers use statistics of the whole row.
-public protocol BlockFormat: SendableMetatype {
+package protocol BlockFormat: SendableMetatype {
     static var type: GGMLType { get }
 
     /// Quantizes `count` weights (a multiple of the block size) into `count / blockSize` blocks.
@@ -152,5 +152,5 @@ public protocol BlockFormat: SendableMetatype {
 }
 
 extension BlockFormat {
-    public static var blockSize: Int { type.blockGeometry.weights }
+    package static var blockSize: Int { type.blockGeometry.weights }
 }

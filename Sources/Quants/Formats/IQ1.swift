@@ -10,11 +10,11 @@ import QuantKernels
 /// 32 weights: bits 0–11 the indices' high 3 bits (per group of 8), 12–14 the scale, 15 the delta's sign.
 ///
 /// llama.cpp refuses to quantize it without importance weights; moepack then uses weights of 1.
-public enum IQ1_S: BlockFormat {
-    public static let type = GGMLType.iq1_s
+package enum IQ1_S: BlockFormat {
+    package static let type = GGMLType.iq1_s
 
     /// The C loop transcribed (`dequantize_row_*`), scalar: the reference the lane decoder is tested against.
-    public static func dequantizeRowReference(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
+    package static func dequantizeRowReference(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
         iq1sGrid.withUnsafeBufferPointer { grid in
             for i in 0..<(count / 256) {
                 let b = y + 50 * i
@@ -33,7 +33,7 @@ public enum IQ1_S: BlockFormat {
         }
     }
 
-    public static func quantizeRow(
+    package static func quantizeRow(
         _ x: UnsafePointer<Float>, count: Int, importance: UnsafePointer<Float>?, into y: UnsafeMutableRawPointer
     ) {
         withImportanceOrOnes(importance, count: count) { qwRow in
@@ -47,11 +47,11 @@ public enum IQ1_S: BlockFormat {
 /// IQ1_M: 256 weights, 56 bytes (1.75 bpw): 32 low bytes of grid indices, 16 bytes (per 16 weights:
 /// two 3-bit index highs, each with a delta-sign bit at bit 3), 8 bytes = four u16 holding 3-bit
 /// scales (one per 16 weights, bits 0–11) and, in their top nibbles, the F16 `d`.
-public enum IQ1_M: BlockFormat {
-    public static let type = GGMLType.iq1_m
+package enum IQ1_M: BlockFormat {
+    package static let type = GGMLType.iq1_m
 
     /// The C loop transcribed (`dequantize_row_*`), scalar: the reference the lane decoder is tested against.
-    public static func dequantizeRowReference(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
+    package static func dequantizeRowReference(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
         iq1sGrid.withUnsafeBufferPointer { grid in
             for i in 0..<(count / 256) {
                 let b = y + 56 * i
@@ -77,7 +77,7 @@ public enum IQ1_M: BlockFormat {
         }
     }
 
-    public static func quantizeRow(
+    package static func quantizeRow(
         _ x: UnsafePointer<Float>, count: Int, importance: UnsafePointer<Float>?, into y: UnsafeMutableRawPointer
     ) {
         IQSearchGrid.iq1s.withView { grid in

@@ -11,11 +11,11 @@ import QuantKernels
 /// indices, and four 7-bit sign fields (bit 7 of each sign byte is the parity) plus a 4-bit scale at bits 28–31.
 ///
 /// llama.cpp refuses to quantize it without importance weights; moepack then uses weights of 1.
-public enum IQ2_XXS: BlockFormat {
-    public static let type = GGMLType.iq2_xxs
+package enum IQ2_XXS: BlockFormat {
+    package static let type = GGMLType.iq2_xxs
 
     /// The C loop transcribed (`dequantize_row_*`), scalar: the reference the lane decoder is tested against.
-    public static func dequantizeRowReference(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
+    package static func dequantizeRowReference(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
         iq2xxsGrid.withUnsafeBufferPointer { grid in
             for i in 0..<(count / 256) {
                 let b = y + 66 * i
@@ -34,7 +34,7 @@ public enum IQ2_XXS: BlockFormat {
         }
     }
 
-    public static func quantizeRow(
+    package static func quantizeRow(
         _ x: UnsafePointer<Float>, count: Int, importance: UnsafePointer<Float>?, into y: UnsafeMutableRawPointer
     ) {
         withImportanceOrOnes(importance, count: count) { qwRow in
@@ -152,11 +152,11 @@ public enum IQ2_XXS: BlockFormat {
 /// 8 bytes of two 4-bit scales (one per 16 weights).
 ///
 /// llama.cpp refuses to quantize it without importance weights; moepack then uses weights of 1.
-public enum IQ2_XS: BlockFormat {
-    public static let type = GGMLType.iq2_xs
+package enum IQ2_XS: BlockFormat {
+    package static let type = GGMLType.iq2_xs
 
     /// The C loop transcribed (`dequantize_row_*`), scalar: the reference the lane decoder is tested against.
-    public static func dequantizeRowReference(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
+    package static func dequantizeRowReference(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
         iq2xsGrid.withUnsafeBufferPointer { grid in
             for i in 0..<(count / 256) {
                 let b = y + 74 * i
@@ -174,7 +174,7 @@ public enum IQ2_XS: BlockFormat {
         }
     }
 
-    public static func quantizeRow(
+    package static func quantizeRow(
         _ x: UnsafePointer<Float>, count: Int, importance: UnsafePointer<Float>?, into y: UnsafeMutableRawPointer
     ) {
         withImportanceOrOnes(importance, count: count) { qwRow in
@@ -187,11 +187,11 @@ public enum IQ2_XS: BlockFormat {
 
 /// IQ2_S: 256 weights, 82 bytes (2.5625 bpw): F16 `d`, 32 low bytes of 10-bit grid indices, 32 sign
 /// bytes, 8 bytes of index high bits (2 per group of 8), 8 bytes of two 4-bit scales.
-public enum IQ2_S: BlockFormat {
-    public static let type = GGMLType.iq2_s
+package enum IQ2_S: BlockFormat {
+    package static let type = GGMLType.iq2_s
 
     /// The C loop transcribed (`dequantize_row_*`), scalar: the reference the lane decoder is tested against.
-    public static func dequantizeRowReference(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
+    package static func dequantizeRowReference(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
         iq2sGrid.withUnsafeBufferPointer { grid in
             for i in 0..<(count / 256) {
                 let b = (y + 82 * i).assumingMemoryBound(to: UInt8.self)
@@ -209,7 +209,7 @@ public enum IQ2_S: BlockFormat {
         }
     }
 
-    public static func quantizeRow(
+    package static func quantizeRow(
         _ x: UnsafePointer<Float>, count: Int, importance: UnsafePointer<Float>?, into y: UnsafeMutableRawPointer
     ) {
         IQSearchGrid.iq2s.withView { grid in

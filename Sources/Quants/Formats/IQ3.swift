@@ -7,11 +7,11 @@ import QuantKernels
 
 /// IQ3_XXS: 256 weights, 98 bytes (3.0625 bpw): F16 `d`, 64 grid indices (one byte per 4 weights),
 /// then per 32 weights a u32 of four 7-bit sign fields and a 4-bit scale at bits 28–31.
-public enum IQ3_XXS: BlockFormat {
-    public static let type = GGMLType.iq3_xxs
+package enum IQ3_XXS: BlockFormat {
+    package static let type = GGMLType.iq3_xxs
 
     /// The C loop transcribed (`dequantize_row_*`), scalar: the reference the lane decoder is tested against.
-    public static func dequantizeRowReference(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
+    package static func dequantizeRowReference(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
         iq3xxsGrid.withUnsafeBufferPointer { grid in
             for i in 0..<(count / 256) {
                 let b = y + 98 * i
@@ -30,7 +30,7 @@ public enum IQ3_XXS: BlockFormat {
         }
     }
 
-    public static func quantizeRow(
+    package static func quantizeRow(
         _ x: UnsafePointer<Float>, count: Int, importance: UnsafePointer<Float>?, into y: UnsafeMutableRawPointer
     ) {
         IQSearchGrid.iq3xxs.withView { grid in
@@ -154,11 +154,11 @@ public enum IQ3_XXS: BlockFormat {
 /// IQ3_S: 256 weights, 110 bytes (3.4375 bpw): F16 `d`, 64 low bytes of 9-bit grid indices, 8 bytes of
 /// index high bits (one per 4 weights), 32 sign bytes, 4 bytes of two 4-bit scales (one per 32 weights,
 /// `d·(1 + 2s)`).
-public enum IQ3_S: BlockFormat {
-    public static let type = GGMLType.iq3_s
+package enum IQ3_S: BlockFormat {
+    package static let type = GGMLType.iq3_s
 
     /// The C loop transcribed (`dequantize_row_*`), scalar: the reference the lane decoder is tested against.
-    public static func dequantizeRowReference(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
+    package static func dequantizeRowReference(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
         iq3sGrid.withUnsafeBufferPointer { grid in
             for i in 0..<(count / 256) {
                 let b = (y + 110 * i).assumingMemoryBound(to: UInt8.self)
@@ -179,7 +179,7 @@ public enum IQ3_S: BlockFormat {
         }
     }
 
-    public static func quantizeRow(
+    package static func quantizeRow(
         _ x: UnsafePointer<Float>, count: Int, importance: UnsafePointer<Float>?, into y: UnsafeMutableRawPointer
     ) {
         IQSearchGrid.iq3s.withView { grid in

@@ -8,10 +8,10 @@
 /// Quantizer: `quantize_row_iq4_nl_impl` with ntry 7, as llama.cpp's `quantize_iq4_nl` and
 /// `quantize_iq4_xs` call it (with or without importance weights).
 /// The loops are QuantKernels' `IQ4Quantizer`, compiled per SIMD level.
-public enum IQ4_NL: BlockFormat {
-    public static let type = GGMLType.iq4_nl
+package enum IQ4_NL: BlockFormat {
+    package static let type = GGMLType.iq4_nl
 }
 
-public enum IQ4_XS: BlockFormat {
-    public static let type = GGMLType.iq4_xs
+package enum IQ4_XS: BlockFormat {
+    package static let type = GGMLType.iq4_xs
 }

@@ -10,6 +10,6 @@
 /// weight = d·(scale level)·q − dmin·(min level). Quantizers: `quantize_row_q2_K_ref`
 /// (`make_qkx2_quants`, MAD) and, with importance weights, `quantize_row_q2_K_impl`.
 /// The loops are QuantKernels' `SuperBlockQuantizers.q2_K`, compiled per SIMD level.
-public enum Q2_K: BlockFormat {
-    public static let type = GGMLType.q2_K
+package enum Q2_K: BlockFormat {
+    package static let type = GGMLType.q2_K
 }

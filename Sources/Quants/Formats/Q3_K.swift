@@ -10,6 +10,6 @@
 /// weight = d·(scale − 32)·(q − 4) with q = low bits + 4·hmask bit. Quantizers:
 /// `quantize_row_q3_K_ref` (`make_q3_quants`) and, with importance, `quantize_row_q3_K_impl`.
 /// The loops are QuantKernels' `SuperBlockQuantizers.q3_K`, compiled per SIMD level.
-public enum Q3_K: BlockFormat {
-    public static let type = GGMLType.q3_K
+package enum Q3_K: BlockFormat {
+    package static let type = GGMLType.q3_K
 }

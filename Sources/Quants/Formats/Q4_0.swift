@@ -5,7 +5,7 @@
 /// 15) and, with importance weights, `quantize_row_q4_0_impl` (`make_qx_quants`, nmax 8).
 /// The loops are QuantKernels' `LegacyQuantizers.symmetric` and `LegacyWeightedQuantizers.symmetric`,
 /// compiled per SIMD level.
-public enum Q4_0: BlockFormat {
-    public static let type = GGMLType.q4_0
+package enum Q4_0: BlockFormat {
+    package static let type = GGMLType.q4_0
 }
 

@@ -5,7 +5,7 @@
 /// and, with importance weights, `quantize_row_q4_1_impl` (`make_qkx3_quants`, nmax 15).
 /// The loops are QuantKernels' `LegacyQuantizers.asymmetric` and `LegacyWeightedQuantizers.asymmetric`,
 /// compiled per SIMD level.
-public enum Q4_1: BlockFormat {
-    public static let type = GGMLType.q4_1
+package enum Q4_1: BlockFormat {
+    package static let type = GGMLType.q4_1
 }
 

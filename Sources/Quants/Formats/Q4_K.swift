@@ -10,6 +10,6 @@
 /// weight = d·scale_g·q − dmin·min_g. Quantizers: `quantize_row_q4_K_ref` (`make_qkx2_quants`,
 /// weights av|x| + |x|) and, with importance, `quantize_row_q4_K_impl`. The loops are QuantKernels'
 /// `KQuantizers.kWithMins`, compiled per SIMD level.
-public enum Q4_K: BlockFormat {
-    public static let type = GGMLType.q4_K
+package enum Q4_K: BlockFormat {
+    package static let type = GGMLType.q4_K
 }

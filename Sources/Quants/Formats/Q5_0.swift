@@ -6,6 +6,6 @@
 /// at 31) and, with importance weights, `quantize_row_q5_0_impl` (`make_qx_quants`, nmax 16).
 /// The loops are QuantKernels' `LegacyQuantizers.symmetric` and `LegacyWeightedQuantizers.symmetric`,
 /// compiled per SIMD level.
-public enum Q5_0: BlockFormat {
-    public static let type = GGMLType.q5_0
+package enum Q5_0: BlockFormat {
+    package static let type = GGMLType.q5_0
 }

@@ -5,6 +5,6 @@
 /// `quantize_row_q5_1_impl` (`make_qkx3_quants`, nmax 31). Shares code with Q4_1.
 /// The loops are QuantKernels' `LegacyQuantizers.asymmetric` and `LegacyWeightedQuantizers.asymmetric`,
 /// compiled per SIMD level.
-public enum Q5_1: BlockFormat {
-    public static let type = GGMLType.q5_1
+package enum Q5_1: BlockFormat {
+    package static let type = GGMLType.q5_1
 }

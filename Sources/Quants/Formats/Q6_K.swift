@@ -10,6 +10,6 @@
 /// weight = d·scale_g·(q − 32). Quantizers: `quantize_row_q6_K_ref` (`make_qx_quants`, nmax 32)
 /// and, with importance, `quantize_row_q6_K_impl`. The loops are QuantKernels' `KQuantizers.q6_K`,
 /// compiled per SIMD level.
-public enum Q6_K: BlockFormat {
-    public static let type = GGMLType.q6_K
+package enum Q6_K: BlockFormat {
+    package static let type = GGMLType.q6_K
 }

@@ -8,6 +8,6 @@
 /// Quantizer: `quantize_row_q8_0_ref` (llama.cpp ignores importance weights for Q8_0). Rounding is
 /// C `roundf` (half away from zero) on x · (1/d) in F32. The loops are in QuantKernels
 /// (`LegacyQuantizers.q8_0`, `Q8_0Kernels`), compiled for baseline and AVX2 CPUs.
-public enum Q8_0: BlockFormat {
-    public static let type = GGMLType.q8_0
+package enum Q8_0: BlockFormat {
+    package static let type = GGMLType.q8_0
 }

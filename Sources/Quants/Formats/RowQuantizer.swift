@@ -1,11 +1,11 @@
 /// Checked entry points for whole rows: the format kernels assume finite input and whole blocks;
 /// these verify both and say exactly what is wrong.
-public enum QuantizationError: Error, Equatable, CustomStringConvertible, Sendable {
+package enum QuantizationError: Error, Equatable, CustomStringConvertible, Sendable {
     case notWholeBlocks(type: GGMLType, count: Int)
     case nonFinite(index: Int, value: Float)
     case unsupported(GGMLType)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .notWholeBlocks(let type, let count):
             "a row of \(count) weights is not a whole number of \(type.name) blocks (\(type.blockGeometry.weights) weights each)"
@@ -19,7 +19,7 @@ public enum QuantizationError: Error, Equatable, CustomStringConvertible, Sendab
 extension GGMLType {
     /// Quantizes one row after checking it: whole blocks, finite values (NaN/Inf would silently
     /// poison a block's scale), and a buffer of exactly `rowBytes(count)`.
-    public func quantize(
+    package func quantize(
         row: UnsafeBufferPointer<Float>, importance: UnsafeBufferPointer<Float>? = nil, into output: UnsafeMutableRawBufferPointer
     ) throws(QuantizationError) {
         guard let format else { throw .unsupported(self) }
@@ -32,7 +32,7 @@ extension GGMLType {
     }
 
     /// Decodes one row of `count` weights.
-    public func dequantize(row: UnsafeRawBufferPointer, count: Int, into output: UnsafeMutableBufferPointer<Float>)
+    package func dequantize(row: UnsafeRawBufferPointer, count: Int, into output: UnsafeMutableBufferPointer<Float>)
         throws(QuantizationError)
     {
         guard let format else { throw .unsupported(self) }

@@ -96,14 +96,14 @@ extension BlockFormat {
     /// The active level's `quantizeWeighted` kernel, else its unweighted `quantize` (formats whose
     /// reference ignores importance weights: Q8_0, F16, BF16). A format whose quantizer is not a
     /// kernel (the IQ1/IQ2/IQ3 grid searches) implements this itself.
-    public static func quantizeRow(
+    package static func quantizeRow(
         _ x: UnsafePointer<Float>, count: Int, importance: UnsafePointer<Float>?, into y: UnsafeMutableRawPointer
     ) {
         BlockKernels.quantizeRow(type, x, count, importance, y)
     }
 
     /// The active level's dequantize kernel.
-    public static func dequantizeRow(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
+    package static func dequantizeRow(_ y: UnsafeRawPointer, count: Int, into x: UnsafeMutablePointer<Float>) {
         BlockKernels.dequantizeRow(type, y, count, x)
     }
 }

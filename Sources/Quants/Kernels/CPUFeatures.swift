@@ -7,8 +7,8 @@ import Darwin
 /// The CPU's feature flags as Linux lists them in /proc/cpuinfo ("avx2", "fma", "avx512f", ...),
 /// read once. The kernel hides flags it cannot support (AVX without XSAVE), so a listed flag is
 /// usable. Empty elsewhere: callers then keep their portable choice.
-public enum CPUFeatures {
-    public static let flags: Set<String> = {
+package enum CPUFeatures {
+    package static let flags: Set<String> = {
         #if os(Linux)
         guard let file = fopen("/proc/cpuinfo", "r") else { return [] }
         defer { fclose(file) }
@@ -25,5 +25,5 @@ public enum CPUFeatures {
     }()
 
     /// True when every one of `names` is listed.
-    public static func has(_ names: String...) -> Bool { names.allSatisfy(flags.contains) }
+    package static func has(_ names: String...) -> Bool { names.allSatisfy(flags.contains) }
 }

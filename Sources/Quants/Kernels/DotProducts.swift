@@ -7,7 +7,7 @@ import QuantKernels
 ///
 /// Sums are accumulated in a different order than "dequantize, then dot", so results agree with
 /// it to rounding (tested with a relative tolerance), not bit for bit.
-public protocol DotProductFormat: BlockFormat {
+package protocol DotProductFormat: BlockFormat {
     /// Σ w_i · v_i over `count` weights of the row at `blocks`.
     static func dot(_ blocks: UnsafeRawPointer, _ vector: UnsafePointer<Float>, count: Int) -> Float
     /// Σ w_i · v_i with `v` in BF16 (`UInt16` bits, little-endian).
@@ -16,7 +16,7 @@ public protocol DotProductFormat: BlockFormat {
 
 extension GGMLType {
     /// The dot-product kernel for this type, when moepack has one at the active SIMD level.
-    public var dotProduct: (any DotProductFormat.Type)? {
+    package var dotProduct: (any DotProductFormat.Type)? {
         guard BlockKernels.active[self]?.dot != nil else { return nil }
         return format as? any DotProductFormat.Type
     }
@@ -24,10 +24,10 @@ extension GGMLType {
 
 // The loops are QuantKernels' `DotKernels` and `IQRows`, compiled per SIMD level (`BlockKernels`).
 extension DotProductFormat {
-    public static func dot(_ blocks: UnsafeRawPointer, _ vector: UnsafePointer<Float>, count: Int) -> Float {
+    package static func dot(_ blocks: UnsafeRawPointer, _ vector: UnsafePointer<Float>, count: Int) -> Float {
         BlockKernels.dot(type, blocks, vector, count)
     }
-    public static func dot(_ blocks: UnsafeRawPointer, bf16 vector: UnsafePointer<UInt16>, count: Int) -> Float {
+    package static func dot(_ blocks: UnsafeRawPointer, bf16 vector: UnsafePointer<UInt16>, count: Int) -> Float {
         BlockKernels.dotBF16(type, blocks, vector, count)
     }
 }

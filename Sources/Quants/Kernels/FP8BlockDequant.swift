@@ -6,30 +6,30 @@
 /// then one rounding into the output type (BF16: round-to-nearest-even, as the Triton store does;
 /// F16: IEEE round-to-nearest-even; F32: none). Edge blocks are partial: a tensor with 576 rows
 /// has a 5-row scale grid whose last block covers 64 rows. See `formats/deepseek-fp8.md`.
-public enum FP8Encoding: String, Sendable {
+package enum FP8Encoding: String, Sendable {
     case e4m3fn
     case e5m2
 }
 
 /// Where a dequantization found a value it refuses to write.
-public struct DequantProblem: Sendable, Equatable, CustomStringConvertible {
-    public enum Kind: Sendable, Equatable {
+package struct DequantProblem: Sendable, Equatable, CustomStringConvertible {
+    package enum Kind: Sendable, Equatable {
         case nanCode(UInt8)
         case infinityCode(UInt8)
         case nonFinite(Float)
         case overflow(Float)
     }
-    public var row: Int
-    public var column: Int
-    public var kind: Kind
+    package var row: Int
+    package var column: Int
+    package var kind: Kind
 
-    public init(row: Int, column: Int, kind: Kind) {
+    package init(row: Int, column: Int, kind: Kind) {
         self.row = row
         self.column = column
         self.kind = kind
     }
 
-    public var description: String {
+    package var description: String {
         switch kind {
         case .nanCode(let code):
             "NaN weight (FP8 code 0x\(String(code, radix: 16, uppercase: true))) at [\(row), \(column)]"
@@ -43,9 +43,9 @@ public struct DequantProblem: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-public enum FP8BlockDequant {
+package enum FP8BlockDequant {
     /// Shape of the scale grid for a `rows x columns` weight with square `blockSize` blocks.
-    public static func scaleGridShape(rows: Int, columns: Int, blockSize: Int) -> (rows: Int, columns: Int) {
+    package static func scaleGridShape(rows: Int, columns: Int, blockSize: Int) -> (rows: Int, columns: Int) {
         ((rows + blockSize - 1) / blockSize, (columns + blockSize - 1) / blockSize)
     }
 
@@ -56,7 +56,7 @@ public enum FP8BlockDequant {
     ///   - scales: start of the whole row-major F32 scale grid.
     ///   - output: where row `rows.lowerBound` goes; rows follow contiguously.
     /// - Returns: the first problem found, scanning the rows in order, or nil.
-    public static func dequantize(
+    package static func dequantize(
         weight: UnsafePointer<UInt8>, columns: Int, rows: Range<Int>,
         scales: UnsafePointer<Float>, blockSize: Int,
         encoding: FP8Encoding, output: UnsafeMutableRawPointer, outputType: DenseFloatType

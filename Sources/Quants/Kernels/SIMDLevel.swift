@@ -7,14 +7,14 @@ import Darwin
 /// The instruction sets QuantKernels is compiled for. The AVX2 build exists on x86-64 only and is
 /// used when /proc/cpuinfo lists every feature `-target-cpu haswell` may emit (elsewhere moepack
 /// stays on the baseline build).
-public enum SIMDLevel: String, Sendable, CaseIterable, CustomStringConvertible {
+package enum SIMDLevel: String, Sendable, CaseIterable, CustomStringConvertible {
     case baseline
     case avx2
 
-    public var description: String { self == .avx2 ? "AVX2 (Haswell and later)" : "baseline (SSE2 / NEON)" }
+    package var description: String { self == .avx2 ? "AVX2 (Haswell and later)" : "baseline (SSE2 / NEON)" }
 
     /// The levels this build has and this CPU runs.
-    public static let supported: [SIMDLevel] = {
+    package static let supported: [SIMDLevel] = {
         #if canImport(QuantKernelsAVX2)
         // Every feature `-target-cpu haswell` may emit ("abm" is LZCNT).
         if CPUFeatures.has("avx", "avx2", "fma", "f16c", "bmi1", "bmi2", "abm", "movbe", "popcnt") {
@@ -26,7 +26,7 @@ public enum SIMDLevel: String, Sendable, CaseIterable, CustomStringConvertible {
 
     /// The level every quantizer call uses: the best supported one, or `MOEPACK_SIMD=baseline`
     /// (for comparisons; an unsupported or unknown value is ignored).
-    public static let active: SIMDLevel = {
+    package static let active: SIMDLevel = {
         if let forced = getenv("MOEPACK_SIMD").flatMap({ SIMDLevel(rawValue: String(cString: $0)) }),
             supported.contains(forced)
         {

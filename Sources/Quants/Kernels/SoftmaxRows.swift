@@ -5,11 +5,11 @@ import QuantKernelsAVX2
 
 /// Log-softmax's row reductions (`SoftmaxKernels`) at a `SIMDLevel`; every level computes the
 /// same bits, `active` is the fastest this CPU runs.
-public struct SoftmaxRows: Sendable {
-    public let logSumExp: @Sendable (_ x: UnsafePointer<Float>, _ count: Int) -> Double
-    public let klDivergence: @Sendable (_ base: UnsafePointer<Float>, _ model: UnsafePointer<Double>, _ count: Int) -> Double
+package struct SoftmaxRows: Sendable {
+    package let logSumExp: @Sendable (_ x: UnsafePointer<Float>, _ count: Int) -> Double
+    package let klDivergence: @Sendable (_ base: UnsafePointer<Float>, _ model: UnsafePointer<Double>, _ count: Int) -> Double
 
-    public static func forLevel(_ level: SIMDLevel) -> SoftmaxRows {
+    package static func forLevel(_ level: SIMDLevel) -> SoftmaxRows {
         precondition(SIMDLevel.supported.contains(level), "\(level) kernels do not run on this CPU")
         #if canImport(QuantKernelsAVX2)
         if level == .avx2 {
@@ -21,5 +21,5 @@ public struct SoftmaxRows: Sendable {
             klDivergence: { SoftmaxKernels.klDivergence(base: $0, model: $1, count: $2) })
     }
 
-    public static let active = forLevel(SIMDLevel.active)
+    package static let active = forLevel(SIMDLevel.active)
 }

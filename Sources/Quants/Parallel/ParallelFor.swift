@@ -3,7 +3,7 @@ import Dispatch
 /// Runs `body` over `0..<count` split into contiguous ranges on up to `threads` threads, and
 /// returns when all are done. Each index is handled exactly once, so results never depend on the
 /// thread count as long as `body` writes only to the indices it is given.
-public func parallelFor(
+package func parallelFor(
     _ count: Int, threads: Int, minimumPerThread: Int = 1, _ body: @Sendable (Range<Int>) -> Void
 ) {
     guard count > 0 else { return }
@@ -20,7 +20,7 @@ public func parallelFor(
 }
 
 /// The number of cores this process may use.
-public var availableCoreCount: Int {
+package var availableCoreCount: Int {
     #if canImport(Glibc)
     return Swift.max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
     #else

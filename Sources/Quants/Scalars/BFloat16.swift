@@ -1,9 +1,9 @@
 /// bfloat16: the top 16 bits of an IEEE single. Stored as its raw `UInt16` bit pattern.
-public enum BFloat16 {
+package enum BFloat16 {
     /// Rounds an F32 to BF16 with round-to-nearest-even, as PyTorch/Triton's `float -> bfloat16`
     /// cast and gguf-py's `BF16` quantizer do. NaN stays NaN (quieted, sign kept).
     @inline(__always)
-    public static func fromFloat(_ value: Float) -> UInt16 {
+    package static func fromFloat(_ value: Float) -> UInt16 {
         let bits = value.bitPattern
         // Both results, then a select (no branch, so loops over rows vectorize).
         let rounded = (bits &+ 0x7FFF &+ ((bits >> 16) & 1)) >> 16
@@ -13,5 +13,5 @@ public enum BFloat16 {
     }
 
     @inline(__always)
-    public static func toFloat(_ bits: UInt16) -> Float { Float(bitPattern: UInt32(bits) << 16) }
+    package static func toFloat(_ bits: UInt16) -> Float { Float(bitPattern: UInt32(bits) << 16) }
 }

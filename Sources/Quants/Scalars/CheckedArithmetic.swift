@@ -1,7 +1,7 @@
 /// Size arithmetic on values read from files: nil instead of a trap when a product or a sum
 /// overflows `Int`, so a parser can turn it into the usual one-line error.
-public enum CheckedArithmetic {
-    public static func product(_ factors: Int...) -> Int? {
+package enum CheckedArithmetic {
+    package static func product(_ factors: Int...) -> Int? {
         var result = 1
         for factor in factors {
             let (value, overflow) = result.multipliedReportingOverflow(by: factor)
@@ -12,7 +12,7 @@ public enum CheckedArithmetic {
     }
 
     /// nil when any term is nil (an overflow further in) or the sum overflows.
-    public static func sum(_ terms: Int?...) -> Int? {
+    package static func sum(_ terms: Int?...) -> Int? {
         var result = 0
         for term in terms {
             guard let term else { return nil }

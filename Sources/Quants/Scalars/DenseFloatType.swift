@@ -1,8 +1,8 @@
 /// The plain floating-point element types moepack writes when it dequantizes.
-public enum DenseFloatType: String, CaseIterable, Sendable {
+package enum DenseFloatType: String, CaseIterable, Sendable {
     case f32, bf16, f16
 
-    public var byteWidth: Int {
+    package var byteWidth: Int {
         switch self {
         case .f32: 4
         case .bf16, .f16: 2

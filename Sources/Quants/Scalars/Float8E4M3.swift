@@ -6,16 +6,16 @@
 /// - exponent 1...15: normal, value = (-1)^s · (1 + m/8) · 2^(e-7); largest finite 448.
 ///
 /// See `formats/deepseek-fp8.md`.
-public enum Float8E4M3 {
-    public static let exponentBias = 7
-    public static let maxFinite: Float = 448
+package enum Float8E4M3 {
+    package static let exponentBias = 7
+    package static let maxFinite: Float = 448
 
     /// True for the two NaN codes, `0x7F` and `0xFF`.
     @inline(__always)
-    public static func isNaN(_ code: UInt8) -> Bool { code & 0x7F == 0x7F }
+    package static func isNaN(_ code: UInt8) -> Bool { code & 0x7F == 0x7F }
 
     /// Value of one code, computed from the definition above (the reference decoder).
-    public static func decodeReference(_ code: UInt8) -> Float {
+    package static func decodeReference(_ code: UInt8) -> Float {
         if isNaN(code) { return .nan }
         let negative = code & 0x80 != 0
         let exponent = Int((code >> 3) & 0x0F)
@@ -32,14 +32,14 @@ public enum Float8E4M3 {
     /// subnormal codes (an E4M3 subnormal lands on an F32 subnormal); one exact multiplication by
     /// 2^120 restores it. NaN codes decode to 480 here; callers check `isNaN` separately.
     @inline(__always)
-    public static func decodeFast(_ code: UInt8) -> Float {
+    package static func decodeFast(_ code: UInt8) -> Float {
         let magnitude = Float(bitPattern: UInt32(code & 0x7F) << 20) * 0x1p120
         return code & 0x80 != 0 ? -magnitude : magnitude
     }
 
     /// Encodes with round-to-nearest-even, saturating to ±448 (as `torch`'s saturating cast in
     /// DeepSeek's `act_quant`/`weight_quant` does after clamping). NaN becomes `0x7F`.
-    public static func encode(_ value: Float) -> UInt8 {
+    package static func encode(_ value: Float) -> UInt8 {
         if value.isNaN { return 0x7F }
         let sign: UInt8 = value.sign == .minus ? 0x80 : 0
         let magnitude = Swift.min(value.magnitude, maxFinite)

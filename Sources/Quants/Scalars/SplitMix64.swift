@@ -1,11 +1,11 @@
 /// SplitMix64: tiny, fast, and good enough for test weights; the same seed gives the same stream
 /// on every machine, which is what makes synthetic checkpoints reproducible to the byte.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
+package struct SplitMix64: RandomNumberGenerator, Sendable {
     private var state: UInt64
-    public init(seed: UInt64) { state = seed }
+    package init(seed: UInt64) { state = seed }
 
     @inline(__always)
-    public mutating func next() -> UInt64 {
+    package mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -14,7 +14,7 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
     }
 
     /// A seed derived from a parent seed and a string (FNV-1a, then mixed).
-    public static func derive(_ seed: UInt64, _ label: String, _ index: Int = 0) -> UInt64 {
+    package static func derive(_ seed: UInt64, _ label: String, _ index: Int = 0) -> UInt64 {
         var hash: UInt64 = 0xCBF2_9CE4_8422_2325 ^ seed
         for byte in label.utf8 {
             hash ^= UInt64(byte)
@@ -28,7 +28,7 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
     /// uniforms, Irwin-Hall), plus a heavy-tail factor drawn from the same bits' neighbour: about
     /// 3% of samples are 3x wider and 0.2% are 8x wider, so blocks have outliers as real weights do.
     @inline(__always)
-    public mutating func heavyTailedSample() -> Float {
+    package mutating func heavyTailedSample() -> Float {
         let bits = next()
         let a = Float(bits & 0xFFFF), b = Float((bits >> 16) & 0xFFFF)
         let c = Float((bits >> 32) & 0xFFFF), d = Float((bits >> 48) & 0xFFFF)
@@ -40,5 +40,5 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
 
     /// Uniform in [0, 1).
     @inline(__always)
-    public mutating func unit() -> Float { Float(next() >> 40) * 0x1p-24 }
+    package mutating func unit() -> Float { Float(next() >> 40) * 0x1p-24 }
 }
