@@ -207,7 +207,7 @@ struct BenchPerplexity: ParsableCommand {
             for (label, extra) in [("chunk by chunk", ["--batch", "1"]), ("layer-major", ["--mem", "\(budget)"])] {
                 dropCaches(source)
                 let arguments = ["perplexity", source, "--text", textPath, "--ctx", "\(context)", "--chunks", "\(chunks)", "--threads", "\(threads)", "--quiet", "--json"] + extra
-                let run = try ChildProcess.run("/bin/sh", ["-c", "echo $$ > \(cgroup.procs) && exec \"$@\"", "sh", executable] + arguments)
+                let run = try cgroup.run(executable, arguments)
                 guard run.exitStatus == 0, let figures = Self.figures(run.standardOutput) else {
                     throw InputError("capped perplexity failed (status \(run.exitStatus)): \(run.standardOutput.suffix(500))")
                 }
@@ -277,54 +277,4 @@ struct BenchPerplexity: ParsableCommand {
             rate: summary.tokensPerSecond, ppl: summary.perplexity, peak: formatBytes(summary.peakRSSBytes), batch: summary.batchTokens,
             readPerToken: formatBytes(summary.storageReadBytes / Swift.max(1, summary.tokens)))
     }
-}
-
-func fileOrDirectorySize(_ path: String) -> Int {
-    var isDirectory: ObjCBool = false
-    _ = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
-    if isDirectory.boolValue { return directorySize(path) }
-    return ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0
-}
-
-func directorySize(_ path: String) -> Int {
-    let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
-    return names.reduce(0) { $0 + (((try? FileManager.default.attributesOfItem(atPath: path + "/" + $1))?[.size] as? Int) ?? 0) }
-}
-
-/// Evicts a checkpoint's files from the page cache (`POSIX_FADV_DONTNEED`), so the next run
-/// reads them from storage as a machine without room to cache them would.
-func dropCaches(_ directory: String) {
-    for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
-        let fd = open(directory + "/" + name, O_RDONLY)
-        guard fd >= 0 else { continue }
-        _ = fdatasync(fd)
-        _ = posix_fadvise(fd, 0, 0, Int32(POSIX_FADV_DONTNEED))
-        close(fd)
-    }
-}
-
-/// A memory cgroup that caps the resident and page-cache memory of the processes put in it
-/// (cgroup v2 `memory.max`, or v1 `memory.limit_in_bytes`).
-struct MemoryCgroup {
-    let directory: String
-    let procs: String
-
-    init?(limit: Int) {
-        let name = "moepack-bench-\(getpid())"
-        let manager = FileManager.default
-        if manager.fileExists(atPath: "/sys/fs/cgroup/cgroup.controllers") {
-            directory = "/sys/fs/cgroup/" + name
-            guard (try? manager.createDirectory(atPath: directory, withIntermediateDirectories: false)) != nil,
-                (try? "\(limit)".write(toFile: directory + "/memory.max", atomically: false, encoding: .utf8)) != nil
-            else { return nil }
-        } else {
-            directory = "/sys/fs/cgroup/memory/" + name
-            guard (try? manager.createDirectory(atPath: directory, withIntermediateDirectories: false)) != nil,
-                (try? "\(limit)".write(toFile: directory + "/memory.limit_in_bytes", atomically: false, encoding: .utf8)) != nil
-            else { return nil }
-        }
-        procs = directory + "/cgroup.procs"
-    }
-
-    func remove() { rmdir(directory) }
 }
