@@ -18,7 +18,7 @@ package struct CheckpointLayout: Sendable {
     }
 
     /// Which part of the network a tensor belongs to; drives parameter accounting.
-    package enum Role: Sendable, Equatable {
+    package enum NetworkPart: Sendable, Equatable {
         case embedding, outputHead, attention, norm, denseFFN, router, routedExpert, sharedExpert, mtpProjection
     }
 
@@ -26,7 +26,7 @@ package struct CheckpointLayout: Sendable {
         package var name: String
         package var shape: [Int]
         package var storage: Storage
-        package var role: Role
+        package var role: NetworkPart
         /// Trunk or MTP layer index; nil for global tensors.
         package var layer: Int?
         package var isMTP: Bool
@@ -53,7 +53,7 @@ package struct CheckpointLayout: Sendable {
         let h = c.hiddenSize
         let blockSize = blockSize
 
-        func add(_ name: String, _ shape: [Int], _ storage: Storage, _ role: Role, layer: Int? = nil, mtp: Bool = false) {
+        func add(_ name: String, _ shape: [Int], _ storage: Storage, _ role: NetworkPart, layer: Int? = nil, mtp: Bool = false) {
             list.append(Tensor(name: name, shape: shape, storage: storage, role: role, layer: layer, isMTP: mtp))
             if storage == .fp8Linear {
                 let grid = [(shape[0] + blockSize - 1) / blockSize, (shape[1] + blockSize - 1) / blockSize]
@@ -64,10 +64,10 @@ package struct CheckpointLayout: Sendable {
         add(CheckpointName.embedding, [c.vocabSize, h], .bf16, .embedding)
         for layer in 0..<(c.numHiddenLayers + c.numNextNPredictLayers) {
             let mtp = layer >= c.numHiddenLayers
-            func layerTensor(_ tensor: CheckpointName.Layer, _ shape: [Int], _ storage: Storage, _ role: Role) {
+            func layerTensor(_ tensor: CheckpointName.Layer, _ shape: [Int], _ storage: Storage, _ role: NetworkPart) {
                 add(tensor.name(layer: layer), shape, storage, role, layer: layer, mtp: mtp)
             }
-            func mlpTensor(_ mlp: CheckpointName.MLP, _ projection: CheckpointName.Projection, _ shape: [Int], _ role: Role) {
+            func mlpTensor(_ mlp: CheckpointName.MLP, _ projection: CheckpointName.Projection, _ shape: [Int], _ role: NetworkPart) {
                 add(CheckpointName.mlp(mlp, projection, layer: layer), shape, .fp8Linear, role, layer: layer, mtp: mtp)
             }
             layerTensor(.qA, [c.qLoraRank, h], .fp8Linear, .attention)

@@ -26,7 +26,7 @@ package struct DeepSeek2Tensor: Sendable {
         }
     }
 
-    package enum Role: Sendable, Equatable {
+    package enum QuantizationRole: Sendable, Equatable {
         /// Never quantized (norms, router, router bias): F32.
         case keepF32
         case tokenEmbedding, output, attention, attentionOutput, ffnGate, ffnUp, ffnDown
@@ -36,7 +36,7 @@ package struct DeepSeek2Tensor: Sendable {
     /// ggml order.
     package var dimensions: [Int]
     package var source: Source
-    package var role: Role
+    package var role: QuantizationRole
     package var layer: Int?
 
     /// Rows of `dimensions[0]` values.
@@ -55,10 +55,10 @@ package struct DeepSeek2Tensor: Sendable {
         for i in 0..<blocks {
             func hf(_ tensor: CheckpointName.Layer) -> String { tensor.name(layer: i) }
             func hf(_ mlp: CheckpointName.MLP, _ projection: CheckpointName.Projection) -> String { CheckpointName.mlp(mlp, projection, layer: i) }
-            func add(_ name: DeepSeek2Name, _ dims: [Int], _ source: Source, _ role: Role) {
+            func add(_ name: DeepSeek2Name, _ dims: [Int], _ source: Source, _ role: QuantizationRole) {
                 list.append(.init(name: name.name(layer: i), dimensions: dims, source: source, role: role, layer: i))
             }
-            func add(nextn name: String, _ dims: [Int], _ source: Source, _ role: Role) {
+            func add(nextn name: String, _ dims: [Int], _ source: Source, _ role: QuantizationRole) {
                 list.append(.init(name: "blk.\(i).nextn.\(name).weight", dimensions: dims, source: source, role: role, layer: i))
             }
             add(.attnNorm, [h], .tensor(hf(.inputNorm)), .keepF32)

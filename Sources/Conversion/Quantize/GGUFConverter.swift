@@ -313,7 +313,7 @@ package enum ColdExpertPolicy: String, Sendable, CaseIterable {
     /// Weight 1 for every column (llama-quantize).
     case ones
 
-    package func policy(for role: DeepSeek2Tensor.Role) -> ImportanceMatrix.ColdMatrixPolicy {
+    package func policy(for role: DeepSeek2Tensor.QuantizationRole) -> ImportanceMatrix.ColdMatrixPolicy {
         switch self {
         case .hiddenMean: role == .ffnDown ? .ones : .layerMean
         case .layerMean: .layerMean
