@@ -196,6 +196,11 @@ struct BenchPerplexity: ParsableCommand {
             let layerBytes = fp8Bytes / (config.numHiddenLayers + config.numNextNPredictLayers)
             let budget = limit - layerBytes - (32 << 20)
             guard limit > 0 else { return }
+            // The engine's own working set (binary, tokenizer, buffers) is some 40 MiB before any weight.
+            guard budget >= 16 << 20 else {
+                print("\n(Part 3 skipped: a cap of \(formatBytes(limit)) leaves no room for a layer-major batch beside one layer's weights and the process itself; give --memory-limit of at least \(formatBytes(layerBytes + (48 << 20))).)")
+                return
+            }
             print("\nPart 3: the FP8 model (\(formatBytes(fp8Bytes))) in a memory cgroup capped at \(formatBytes(limit)) (resident + page cache), caches dropped before each run, \(chunks) chunks, \(threads) threads; layer-major with --mem \(formatBytes(budget))\n")
             guard let cgroup = MemoryCgroup(limit: limit) else {
                 print("(skipped: cannot create a memory cgroup here; run as root on a machine with cgroup v1 or v2 memory control)")
