@@ -4,8 +4,8 @@ import Inference
 import Testing
 import TestSupport
 
-/// YaRN numbers for DeepSeek-R1's config (`../shared/REFERENCE.md`, from `precompute_freqs_cis`
-/// and `MLA.__init__` in DeepSeek's `inference/model.py`).
+/// YaRN numbers for DeepSeek-R1's config (formats/deepseek-fp8.md, "YaRN rotary embedding", from
+/// `precompute_freqs_cis` and `MLA.__init__` in DeepSeek's `inference/model.py`).
 @Suite struct YaRNTests {
     static let r1 = try! DeepSeekV3Config.load(path: TestSupport.packageRoot + "/Tests/DeepSeekV3Tests/Fixtures/deepseek-r1-config.json")
 
