@@ -62,8 +62,8 @@ struct DecoderLayer {
 
     /// `x += MLA(attn_norm(x)); x += FFN(ffn_norm(x))` for the whole batch, in place.
     func forward(
-        _ batch: Batch, weights w: Weights, attention: MultiLatentAttention, source: any WeightSource, loader: WeightLoader,
-        threads: Int, observer: (any ActivationObserver)?
+        _ batch: Batch, weights w: Weights, attention: MultiLatentAttention, loader: WeightLoader, threads: Int,
+        observer: (any ActivationObserver)?
     ) throws(WeightError) {
         let eps = Float(config.rmsNormEps)
         let x = batch.residual, h = batch.normed, delta = batch.delta  // [N, hidden] each
@@ -77,7 +77,7 @@ struct DecoderLayer {
         Kernels.rmsNorm(x.view, weight: w.ffnNorm, epsilon: eps, into: h.view)
         switch w.feedForward {
         case .mixture(let router):
-            try experts.forward(h, chunks: batch.chunks, router: router, source: source, loader: loader, into: delta, threads: threads, observer: observer)
+            try experts.forward(h, chunks: batch.chunks, router: router, loader: loader, into: delta, threads: threads, observer: observer)
         case .dense(let mlp):
             let observing = observer.map { MLPObservation(observer: $0, layer: layer, names: (.ffnGate, .ffnUp, .ffnDown), slot: .whole) }
             for chunk in batch.chunks {

@@ -124,9 +124,9 @@ package final class DeepSeekV3Model: @unchecked Sendable {
         } else {
             // Embedding: only the rows of the batch's tokens are decoded.
             let embedding = CheckpointName.embedding
-            source.prefetch([embedding])
+            loader.prefetch([embedding])
             let flat = chunks.flatMap { $0 }
-            for (r, token) in flat.enumerated() { try source.read(embedding, rows: token..<(token + 1), into: residual.row(r)) }
+            for (r, token) in flat.enumerated() { try loader.decodeRows(embedding, rows: token..<(token + 1), into: residual.row(r)) }
             firstLayer = 0
         }
         func save(_ layer: Int) {
@@ -145,18 +145,18 @@ package final class DeepSeekV3Model: @unchecked Sendable {
             let decoder = DecoderLayer(layer: layer, config: c)
             // Read ahead the next layer's non-expert weights while this one computes (routed experts
             // are read ahead one at a time inside the MoE, so a tight memory cap is not flooded).
-            source.prefetch(layer + 1 < c.numHiddenLayers ? DecoderLayer(layer: layer + 1, config: c).names : headNames)
+            loader.prefetch(layer + 1 < c.numHiddenLayers ? DecoderLayer(layer: layer + 1, config: c).names : headNames)
             let weights = try decoder.load(from: loader)
-            try decoder.forward(batch, weights: weights, attention: attention, source: source, loader: loader, threads: threads, observer: observer)
+            try decoder.forward(batch, weights: weights, attention: attention, loader: loader, threads: threads, observer: observer)
             // Experts released themselves as they finished.
-            source.release(decoder.names)
+            loader.release(decoder.names)
             progress?(layer + 1, steps)
         }
 
         save(c.numHiddenLayers)
-        if firstLayer == c.numHiddenLayers { source.prefetch(headNames) }
+        if firstLayer == c.numHiddenLayers { loader.prefetch(headNames) }
         // Final norm and LM head, for the requested positions only.
-        let finalNorm = try source.vector(CheckpointName.finalNorm)
+        let finalNorm = try loader.vector(CheckpointName.finalNorm)
         var selected: [(chunk: Int, rows: Range<Int>)] = []
         for (i, range) in ranges.enumerated() {
             let first = Swift.min(range.lowerBound + positions.lowerBound, range.upperBound)
@@ -193,7 +193,7 @@ package final class DeepSeekV3Model: @unchecked Sendable {
             try head(normed: normed, selected: members.enumerated().map { ($0.offset, $0.element.rows) }, outputs: outputs)
             for (j, member) in members.enumerated() { try body(member.chunk, outputs[j]) }
         }
-        source.release(headNames)
+        loader.release(headNames)
         progress?(steps, steps)
     }
 
@@ -207,12 +207,12 @@ package final class DeepSeekV3Model: @unchecked Sendable {
         let tile = 2048
         let tiles = (vocab + tile - 1) / tile
         let failure = FirstError()
-        let source = self.source, name = headWeightName
+        let loader = self.loader, name = headWeightName
         parallelFor(tiles, threads: threads) { range in
             for t in range {
                 let start = t * tile, count = Swift.min(tile, vocab - start)
                 let weights = Matrix(rows: count, columns: hidden)
-                do throws(WeightError) { try source.read(name, rows: start..<(start + count), into: weights.pointer) } catch {
+                do throws(WeightError) { try loader.decodeRows(name, rows: start..<(start + count), into: weights.pointer) } catch {
                     failure.record(error, order: t)
                     continue
                 }

@@ -39,7 +39,7 @@ struct RoutedExperts {
     /// `out[N×hidden] = MoE(x[N×hidden])`; `chunks` are the row ranges of the batch's chunks.
     /// Routed and shared experts are decoded one at a time, here, and released when done.
     func forward(
-        _ x: Matrix, chunks: [Range<Int>], router: Router, source: any WeightSource, loader: WeightLoader, into out: Matrix, threads: Int,
+        _ x: Matrix, chunks: [Range<Int>], router: Router, loader: WeightLoader, into out: Matrix, threads: Int,
         observer: (any ActivationObserver)? = nil
     ) throws(WeightError) {
         let choices = route(x, chunks: chunks, router: router, threads: threads, observer: observer)  // [N][k]
@@ -50,12 +50,12 @@ struct RoutedExperts {
         // Experts one at a time in ascending order (the reference's loop), each decoded once for the
         // whole batch on all threads, then applied to each chunk's tokens; every token's output
         // accumulates its experts in that order, whatever the batch.
-        if let first = used.first { source.prefetch(expertNames(first)) }
+        if let first = used.first { loader.prefetch(expertNames(first)) }
         for (u, e) in used.enumerated() {
-            if u + 1 < used.count { source.prefetch(expertNames(used[u + 1])) }
+            if u + 1 < used.count { loader.prefetch(expertNames(used[u + 1])) }
             let weights = try MLPWeights.load(expertNames(e), from: loader)
             apply(expert: e, weights, to: assigned[e], of: x, choices: choices, chunkOf: chunkOf, into: out, threads: threads, observer: observer)
-            source.release(expertNames(e))
+            loader.release(expertNames(e))
         }
         // y + z: the shared experts, chunk by chunk.
         if config.nSharedExperts > 0 {

@@ -1,8 +1,9 @@
 import Foundation
 import Quants
 
-/// Reads weights from a source into F32 matrices, decoding row blocks on all threads (FP8 and GGML
-/// decoding are row-separable), with a running count of bytes decoded for the reports.
+/// The engine's one way to its weights: whole tensors into F32 matrices (row blocks decoded on all
+/// threads; FP8 and GGML decoding are row-separable), vectors, single rows (embedding rows, head
+/// tiles), and the schedule's read-ahead and release hints, all by checkpoint name.
 final class WeightLoader: @unchecked Sendable {
     let source: any WeightSource
     let threads: Int
@@ -20,6 +21,17 @@ final class WeightLoader: @unchecked Sendable {
     }
 
     func vector(_ name: String) throws(WeightError) -> [Float] { try source.vector(name) }
+
+    /// `rows` of `name` decoded into `output` on the calling thread.
+    func decodeRows(_ name: String, rows: Range<Int>, into output: UnsafeMutablePointer<Float>) throws(WeightError) {
+        try source.read(name, rows: rows, into: output)
+    }
+
+    /// Asks the source to read these tensors ahead (they are needed next).
+    func prefetch(_ names: [String]) { source.prefetch(names) }
+
+    /// Tells the source these tensors are done with (their pages may go).
+    func release(_ names: [String]) { source.release(names) }
 
     /// Decodes `rows` of `name` into `matrix` (which has room for them), 64-row blocks in parallel.
     func read(_ name: String, rows: Range<Int>, into matrix: Matrix) throws(WeightError) {
