@@ -38,11 +38,7 @@ struct Dequant: ParsableCommand {
         set { parallelism.threads = newValue }
     }
 
-    @Flag(help: "Print a line every few seconds instead of a progress bar.")
-    var plainProgress = false
-
-    @Flag(help: "No progress output.")
-    var quiet = false
+    @OptionGroup var progressOptions: ProgressOptions
 
     @Flag(help: "Print the summary as JSON.")
     var json = false
@@ -52,7 +48,7 @@ struct Dequant: ParsableCommand {
             var options = CheckpointDequantizer.Options()
             options.outputType = dtype
             options.threads = max(1, threads)
-            options.progress = quiet ? .quiet : (plainProgress ? .lines : .automatic)
+            options.progress = progressOptions.style
             let summary = try CheckpointDequantizer(input: input, output: output, options: options).run()
             let rate = Double(summary.inputBytes) / max(summary.seconds, 1e-9)
             if json {

@@ -113,8 +113,8 @@ struct Quantize: ParsableCommand {
         set { parallelism.threads = newValue }
     }
 
-    @Flag(help: "No progress output.")
-    var quiet = false
+    @OptionGroup var progressOptions: ProgressOptions
+    var quiet: Bool { progressOptions.quiet }
 
     @Flag(help: "Print the summary as JSON.")
     var json = false
@@ -149,7 +149,7 @@ struct Quantize: ParsableCommand {
             options.threads = max(1, threads)
             options.alignment = alignment
             options.keepMTP = keepMTP
-            options.progress = quiet ? .quiet : .automatic
+            options.progress = progressOptions.style
             if let imatrix {
                 let file = try MappedFile(path: imatrix)
                 let checksum = withExtendedLifetime(file) { XXH3Hasher.hex(XXH3Hasher.hash(file.bytes)) }
