@@ -171,9 +171,8 @@ extension GGUFWeights {
         var pairs: [(String, String)] = []
         pairs.reserveCapacity(merges.count)
         for (rank, text) in merges.enumerated() {
-            let parts = text.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: false)
-            guard parts.count == 2 else { throw fail("tokenizer.ggml.merges[\(rank)] '\(text)' is not 'left right'") }
-            pairs.append((String(parts[0]), String(parts[1])))
+            guard let pair = BPETokenizer.Definition.merge(text) else { throw fail("tokenizer.ggml.merges[\(rank)] '\(text)' is not 'left right'") }
+            pairs.append(pair)
         }
         var definition = BPETokenizer.Definition(vocabulary: vocabulary, addedTokens: added, merges: pairs)
         if case .bool(let addBOS)? = file.value(GGUFKey.addBOSToken) { definition.addBOS = addBOS }

@@ -83,6 +83,13 @@ package final class BPETokenizer: @unchecked Sendable {
         package var eosToken: String?
         package var chatTemplate: String?
 
+        /// A merge written as `"left right"` (tokenizer.json's older form and GGUF's `tokenizer.ggml.merges`):
+        /// split at the first space; nil when there is none.
+        package static func merge(_ text: String) -> (String, String)? {
+            let parts = text.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: false)
+            return parts.count == 2 ? (String(parts[0]), String(parts[1])) : nil
+        }
+
         package init(vocabulary: [(token: String, id: Int)], addedTokens: [AddedToken], merges: [(String, String)]) {
             self.vocabulary = vocabulary
             self.addedTokens = addedTokens
@@ -138,9 +145,8 @@ package final class BPETokenizer: @unchecked Sendable {
         var merges: [(String, String)] = []
         for (rank, entry) in ((model["merges"] as? [Any]) ?? []).enumerated() {
             if let text = entry as? String {
-                let parts = text.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: false)
-                guard parts.count == 2 else { throw fail("merge \(rank) '\(text)' is not 'left right'") }
-                merges.append((String(parts[0]), String(parts[1])))
+                guard let pair = Definition.merge(text) else { throw fail("merge \(rank) '\(text)' is not 'left right'") }
+                merges.append(pair)
             } else if let array = entry as? [String], array.count == 2 {
                 merges.append((array[0], array[1]))
             } else {
