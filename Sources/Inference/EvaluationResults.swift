@@ -49,7 +49,7 @@ package struct EvaluationResults: Codable, Sendable, Equatable {
     }
 
     package static func fingerprint(tokens: [Int], context: Int, attention: String, base: String?, models: [String]) -> Fingerprint {
-        Fingerprint(tokensXXH3: TokenChunks.fingerprint(tokens), tokenCount: tokens.count, context: context, attention: attention, base: base, models: models)
+        Fingerprint(tokensXXH3: TokenFingerprint.xxh3(tokens), tokenCount: tokens.count, context: context, attention: attention, base: base, models: models)
     }
 
     package struct MergeError: Error, CustomStringConvertible {

@@ -56,7 +56,7 @@ package final class ImatrixJob {
 
     /// Identifies what the sums come from: model, tokens, context, whether the head is included.
     package var fingerprint: String {
-        let text = "\(source.identity)|\(TokenChunks.fingerprint(chunks.tokens))|\(chunks.tokens.count)|\(chunks.context)|output=\(options.processOutput)"
+        let text = "\(source.identity)|\(TokenFingerprint.xxh3(chunks.tokens))|\(chunks.tokens.count)|\(chunks.context)|output=\(options.processOutput)"
         return XXH3Hasher.hex(Array(text.utf8).withUnsafeBytes { XXH3Hasher.hash($0) })
     }
 

@@ -43,8 +43,4 @@ extension TokenChunks {
         let bos = tokenizer.addBOS ? tokenizer.bosTokenId : nil
         self.init(tokens: (bos.map { [$0] } ?? []) + tokenizer.encode(bytes: text), context: context, bos: bos)
     }
-
-    /// XXH3-64 (hex) of token ids as u32 little-endian: the text's fingerprint in base-log-prob and
-    /// results files.
-    package static func fingerprint(_ tokens: [Int]) -> String { TokenFingerprint.xxh3(tokens) }
 }

@@ -59,7 +59,7 @@ package final class VerificationJob {
                 header: BaseLogitsHeader(
                     model: label, context: chunks.context, vocabulary: original.config.vocabSize, firstChunk: range.lowerBound,
                     chunkCount: range.count, positions: chunks.positions.count, bos: chunks.bos, tokenCount: chunks.tokens.count,
-                    tokensXXH3: TokenChunks.fingerprint(chunks.tokens)),
+                    tokensXXH3: TokenFingerprint.xxh3(chunks.tokens)),
                 tokens: chunks.tokens)
         }
         let base = try DeepSeekV3Model(source: original, threads: options.threads, attention: options.attention)

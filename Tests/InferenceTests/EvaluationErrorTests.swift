@@ -97,7 +97,7 @@ import Testing
             path: path,
             header: BaseLogitsHeader(
                 model: "other", context: 64, vocabulary: 999, firstChunk: 0, chunkCount: 0, positions: 31, bos: 0,
-                tokenCount: tokens.count, tokensXXH3: TokenChunks.fingerprint(tokens)),
+                tokenCount: tokens.count, tokensXXH3: TokenFingerprint.xxh3(tokens)),
             tokens: tokens)
         try writer.commit()
         let result = try TestSupport.run(TestSupport.moepackBinary, ["verify", "--base", path, "--quantized", GGUFSourceTests.f32, "--quiet"])
@@ -146,7 +146,7 @@ import Testing
     static let baseTokens = (0..<300).map { ($0 * 7) % 50 }
     static let baseHeader = BaseLogitsHeader(
         model: "hostile test, 1 byte", context: 16, vocabulary: 64, firstChunk: 2, chunkCount: 4, positions: 7, bos: 0,
-        tokenCount: baseTokens.count, tokensXXH3: TokenChunks.fingerprint(baseTokens))
+        tokenCount: baseTokens.count, tokensXXH3: TokenFingerprint.xxh3(baseTokens))
 
     static func logProbabilities(_ chunk: Int) -> Matrix {
         let m = Matrix(rows: 7, columns: 64)
@@ -224,7 +224,7 @@ import Testing
         #expect(try error("count") { $0.chunkCount = Int.max }.hasPrefix("FILE: header field chunkCount 9223372036854775807"))
         #expect(try error("bos") { $0.bos = 64 } == "FILE: header field bos 64 outside the vocabulary 0..<64")
         #expect(try error("missing-chunks", chunks: 2) { _ in } == "FILE: chunk 4 is truncated (file ends at byte \(try Data(contentsOf: URL(fileURLWithPath: Self.root + "/missing-chunks.base")).count))")
-        #expect(try error("ids", chunks: 4, tokens: Self.baseTokens.map { $0 + 20 }) { $0.tokensXXH3 = TokenChunks.fingerprint(Self.baseTokens.map { $0 + 20 }) }
+        #expect(try error("ids", chunks: 4, tokens: Self.baseTokens.map { $0 + 20 }) { $0.tokensXXH3 = TokenFingerprint.xxh3(Self.baseTokens.map { $0 + 20 }) }
             == "FILE: token 7 has id 69, outside the vocabulary 0..<64")
         // A frame length that claims more than the file, with the rest intact.
         let path = try baseFile("length")
