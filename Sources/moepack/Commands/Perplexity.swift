@@ -50,21 +50,20 @@ struct Perplexity: ParsableCommand {
                 fingerprint: EvaluationResults.fingerprint(tokens: chunks.tokens, context: options.context, attention: options.attention.rawValue, base: nil, models: [label]),
                 range: range, scores: [(label, scores)])
             let tokens = range.count * options.context
+            let summary = PerplexitySummary(
+                perplexity: results.runs[0].report.perplexity.value, tokens: tokens, seconds: seconds, tokensPerSecond: Double(tokens) / seconds,
+                batchTokens: batch * options.context, peakRSSBytes: ProcessStats.peakResidentBytes, storageReadBytes: ProcessStats.storageReadBytes)
             if json {
-                let summary = PerplexitySummary(
-                    perplexity: results.runs[0].report.perplexity.value, tokens: tokens, seconds: seconds, tokensPerSecond: Double(tokens) / seconds,
-                    batchTokens: batch * options.context, peakRSSBytes: ProcessStats.peakResidentBytes, storageReadBytes: ProcessStats.storageReadBytes)
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = .sortedKeys
                 print(String(decoding: try encoder.encode(summary), as: UTF8.self))
-                if let path = options.results { try writeResults(results, to: path) }
-                return
+            } else {
+                for line in results.runs[0].report.lines(model: weights.label, base: nil) { print(line) }
+                print(String(
+                    format: "  %.1f tokens/s evaluated (%d tokens in %.1f s, %d per batch), peak RSS %@, read from storage %@ (%@ per token)",
+                    summary.tokensPerSecond, tokens, seconds, summary.batchTokens, formatBytes(summary.peakRSSBytes),
+                    formatBytes(summary.storageReadBytes), formatBytes(summary.storageReadBytes / max(1, tokens))))
             }
-            for line in results.runs[0].report.lines(model: weights.label, base: nil) { print(line) }
-            print(String(
-                format: "  %.1f tokens/s evaluated (%d tokens in %.1f s, %d per batch), peak RSS %@, read from storage %@ (%@ per token)",
-                Double(tokens) / seconds, tokens, seconds, batch * options.context, formatBytes(ProcessStats.peakResidentBytes),
-                formatBytes(ProcessStats.storageReadBytes), formatBytes(ProcessStats.storageReadBytes / max(1, tokens))))
             if let path = options.results { try writeResults(results, to: path) }
         }
     }
