@@ -38,8 +38,8 @@ struct EvaluationOptions: ParsableArguments {
     @Option(help: "Write per-chunk results and totals as JSON (a partial result when --chunks A..B; combine with merge-results).")
     var results: String?
 
-    @Flag(help: "No progress output.")
-    var quiet = false
+    @OptionGroup var progressOptions: ProgressOptions
+    var quiet: Bool { progressOptions.quiet }
 
     func validate() throws {
         // llama-perplexity scores the second half of each chunk: at least 2 tokens, and the
@@ -70,7 +70,7 @@ struct EvaluationOptions: ParsableArguments {
 
     func progress(label: String) -> (@Sendable (Int, Int, String) -> Void)? {
         guard !quiet else { return nil }
-        let state = ProgressState()
+        let state = ProgressState(style: progressOptions.style)
         return { done, total, what in state.update(done: done, total: total, label: label, note: what) }
     }
 }
@@ -90,10 +90,13 @@ final class ProgressState: @unchecked Sendable {
     private let lock = NSLock()
     private var reporter: ProgressReporter?
     private var last = 0
+    private let style: ProgressReporter.Style
+
+    init(style: ProgressReporter.Style) { self.style = style }
 
     func update(done: Int, total: Int, label: String, note: String) {
         lock.withLock {
-            if reporter == nil { reporter = ProgressReporter(label: label, totalBytes: total, unit: "layer passes") }
+            if reporter == nil { reporter = ProgressReporter(label: label, totalBytes: total, style: style, unit: "layer passes") }
             reporter!.advance(by: done - last, note: note)
             last = done
             if done == total { reporter!.finish() }

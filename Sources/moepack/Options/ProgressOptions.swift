@@ -1,7 +1,8 @@
 import ArgumentParser
 import Conversion
 
-/// `--quiet` and `--plain-progress`, defined once for the long jobs (dequant, quantize).
+/// `--quiet` and `--plain-progress`, defined once for the long jobs (dequant, quantize, and the
+/// evaluations through `EvaluationOptions`).
 struct ProgressOptions: ParsableArguments {
     @Flag(help: "Print a line every few seconds instead of a progress bar (the default when stderr is not a terminal).")
     var plainProgress = false
