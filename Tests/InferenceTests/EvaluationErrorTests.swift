@@ -170,6 +170,15 @@ import Testing
         return try (0..<reader.header.chunkCount).map { _ in try reader.next().logProbabilities }
     }
 
+    /// `verify --base` over chunks the file does not hold, and a job with nothing to compare.
+    @Test func aBaseFileRefusesChunksItDoesNotHold() throws {
+        let path = try baseFile("range")
+        let job = VerificationJob(models: [try GGUFWeights(path: GGUFSourceTests.f32)], options: .init(threads: 1, attention: .absorbed, memoryBudget: 1 << 30))
+        #expect(message { _ = try job.run(baseFile: path, requested: { _ in 1..<4 }) } == "\(path): holds chunks 2..<6, not 1..<4")
+        let empty = VerificationJob(models: [], options: .init(threads: 1, attention: .absorbed, memoryBudget: 1 << 30))
+        #expect(message { _ = try empty.run(baseFile: path) } == "\(path): no model to compare with it")
+    }
+
     @Test func aSoundBaseFileReadsBack() throws {
         let matrices = try readAll(try baseFile("sound"))
         #expect(matrices.count == 4)

@@ -27,6 +27,17 @@ import Testing
         for phrase in phrases { #expect(result.stdout.contains(phrase), "\(arguments): missing \(phrase)") }
     }
 
+    /// `--threads` is one option group: every command refuses 0 with the same line, before any work.
+    @Test(arguments: [
+        ["dequant", "/nonexistent", "/nonexistent-out"], ["quantize", "/nonexistent", "/nonexistent.gguf"],
+        ["synth", "--out", "/nonexistent"], ["perplexity", "/nonexistent"],
+    ])
+    func zeroThreadsAreRefused(arguments: [String]) throws {
+        let result = try TestSupport.run(TestSupport.moepackBinary, arguments + ["--threads", "0"])
+        #expect(result.status == 64, "\(arguments): status \(result.status)")
+        #expect(result.stderr.contains("--threads must be at least 1 (got 0)"), "\(arguments): \(result.stderr)")
+    }
+
     @Test func tokenizeReadsStandardInput() throws {
         let root = TestSupport.scratchDirectory("cli-tok")
         _ = try TestSupport.moepack("synth", "--preset", "tiny", "--out", root)
