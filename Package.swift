@@ -4,6 +4,7 @@ import PackageDescription
 // Layout (see README "Code tour"):
 //   QuantKernels the legacy block formats' SIMD loops, written once as @inlinable code and compiled twice:
 //                for baseline x86-64/arm64 here, and for AVX2 CPUs in QuantKernelsAVX2 (x86-64 hosts only).
+//   BF16Kernels  C: the AVX-512 BF16 matrix products of the engine's --precision bf16 mode.
 //   Quants       pure numeric kernels: FP8/BF16/F16 scalars, block dequantization, parallelFor. No I/O.
 //   TensorFiles  the only module that parses untrusted bytes: mmap, safetensors reader/writer, checksums.
 //   DeepSeekV3   the model's config and its checkpoint layout (tensor names, shapes, dtypes).
@@ -49,6 +50,8 @@ let package = Package(
             name: "CXXHash", pkgConfig: "libxxhash",
             providers: [.apt(["libxxhash-dev"])]),
         .target(name: "QuantKernels", swiftSettings: swiftSettings),
+        // C for its per-function target attributes: AVX-512 BF16 products for `--precision bf16`.
+        .target(name: "BF16Kernels"),
         .target(name: "Quants", dependencies: ["QuantKernels"] + avx2KernelDependencies, swiftSettings: swiftSettings),
         .target(
             name: "TensorFiles",
@@ -72,7 +75,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         .target(
             name: "Inference",
-            dependencies: ["Quants", "TensorFiles", "DeepSeekV3", "CZstd"],
+            dependencies: ["Quants", "TensorFiles", "DeepSeekV3", "CZstd", "BF16Kernels"],
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "moepack",
@@ -97,7 +100,7 @@ let package = Package(
             resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(
             name: "InferenceTests",
-            dependencies: ["Inference", "Conversion", "SyntheticModels", "DeepSeekV3", "TensorFiles", "Quants", "TestSupport", "moepack"],
+            dependencies: ["Inference", "BF16Kernels", "Conversion", "SyntheticModels", "DeepSeekV3", "TensorFiles", "Quants", "TestSupport", "moepack"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "moepackTests", dependencies: ["moepack", "DeepSeekV3", "TestSupport"], swiftSettings: swiftSettings),

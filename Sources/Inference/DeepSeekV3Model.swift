@@ -17,6 +17,8 @@ package final class DeepSeekV3Model: @unchecked Sendable {
     package let config: DeepSeekV3Config
     package let threads: Int
     package let attentionForm: AttentionForm
+    /// The arithmetic of the weight products (`Precision`).
+    package let precision: Precision
     let loader: WeightLoader
     let attention: MultiLatentAttention
     /// Sees every weight's input (importance-matrix collection); nil for plain evaluation.
@@ -27,15 +29,20 @@ package final class DeepSeekV3Model: @unchecked Sendable {
 
     /// An `observer` needs the absorbed attention form (the one whose products llama.cpp's graph
     /// makes, so `attn_k_b`/`attn_v_b` inputs exist).
-    package init(source: any WeightSource, threads: Int, attention: AttentionForm = .absorbed, observer: (any ActivationObserver)? = nil) throws {
+    package init(
+        source: any WeightSource, threads: Int, attention: AttentionForm = .absorbed, precision: Precision = .f32,
+        observer: (any ActivationObserver)? = nil
+    ) throws {
         precondition(observer == nil || attention == .absorbed, "activations are observed in the absorbed attention form")
         self.observer = observer
         try BLAS.ensureLoaded()
+        try precision.ensureSupported()
         self.source = source
         config = source.config
         self.threads = Swift.max(1, threads)
         attentionForm = attention
-        loader = WeightLoader(source: source, threads: self.threads)
+        self.precision = precision
+        loader = WeightLoader(source: source, threads: self.threads, precision: precision)
         self.attention = MultiLatentAttention(config: source.config, form: attention)
     }
 
@@ -208,12 +215,21 @@ package final class DeepSeekV3Model: @unchecked Sendable {
         let tiles = (vocab + tile - 1) / tile
         let failure = FirstError()
         let loader = self.loader, name = headWeightName
+        // BF16 mode: every chunk's selected rows rounded once, each decoded tile packed once.
+        let roundedInputs = precision == .bf16 ? selected.map { BF16Rows(normed.rows($0.rows), threads: threads) } : nil
         parallelFor(tiles, threads: threads) { range in
             for t in range {
                 let start = t * tile, count = Swift.min(tile, vocab - start)
                 let weights = Matrix(rows: count, columns: hidden)
                 do throws(WeightError) { try loader.decodeRows(name, rows: start..<(start + count), into: weights.pointer) } catch {
                     failure.record(error, order: t)
+                    continue
+                }
+                if let roundedInputs {
+                    let panels = BF16Panels(packing: weights, threads: 1)
+                    for (i, (chunk, rows)) in selected.enumerated() where !rows.isEmpty {
+                        panels.multiply(roundedInputs[i], rows: 0, count: count, into: outputs[chunk].view.columns(start..<(start + count)))
+                    }
                     continue
                 }
                 for (chunk, rows) in selected where !rows.isEmpty {

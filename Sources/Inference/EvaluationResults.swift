@@ -16,6 +16,9 @@ package struct EvaluationResults: Codable, Sendable, Equatable {
         package var base: String?
         /// The models scored, each as "label, N bytes".
         package var models: [String]
+        /// The scored models' `Precision` when not f32 (absent for f32, so f32 results keep the
+        /// fingerprint they always had).
+        package var precision: String?
     }
 
     package struct Run: Codable, Sendable, Equatable {
@@ -48,8 +51,12 @@ package struct EvaluationResults: Codable, Sendable, Equatable {
         runs = scores.map { Run(model: $0.model, scores: $0.scores, report: EvaluationReport(scores: $0.scores)) }
     }
 
-    package static func fingerprint(tokens: [Int], context: Int, attention: String, base: String?, models: [String]) -> Fingerprint {
-        Fingerprint(tokensXXH3: TokenFingerprint.xxh3(tokens), tokenCount: tokens.count, context: context, attention: attention, base: base, models: models)
+    package static func fingerprint(
+        tokens: [Int], context: Int, attention: String, base: String?, models: [String], precision: Precision = .f32
+    ) -> Fingerprint {
+        Fingerprint(
+            tokensXXH3: TokenFingerprint.xxh3(tokens), tokenCount: tokens.count, context: context, attention: attention, base: base, models: models,
+            precision: precision == .f32 ? nil : precision.rawValue)
     }
 
     package struct MergeError: Error, CustomStringConvertible {

@@ -44,7 +44,7 @@ package enum Kernels {
     }
 
     /// Rows of the weight handled by one SGEMM call in `linear`. Fixed, so that the split (and so
-    /// every output bit) is the same for any thread count.
+    /// every output bit) is the same for any thread count. A multiple of BF16 panels' 32 rows.
     package static let weightRowTile = 512
 
     /// `y[m×n] = x[m×k] · Wᵀ` with `W` `[n×k]`, the weight's rows split into fixed tiles across threads.
@@ -66,6 +66,25 @@ package enum Kernels {
         }
 
         var rows: Int { x.rows }
+    }
+
+    /// The BF16 left operand of each product whose weight is multiplied in BF16 (nil for the f32
+    /// ones), rounded once per distinct input (an MLP's gate and up share theirs).
+    static func roundedInputs(_ products: [Product], threads: Int) -> [BF16Rows?] {
+        var rounded: [BF16Rows?] = []
+        for (p, product) in products.enumerated() {
+            guard product.weight.bf16 != nil, product.rows > 0 else {
+                rounded.append(nil)
+                continue
+            }
+            let shared = products[..<p].indices.first { q in
+                let other = products[q].x
+                return rounded[q] != nil && other.pointer == product.x.pointer && other.rows == product.x.rows
+                    && other.columns == product.x.columns && other.stride == product.x.stride
+            }
+            rounded.append(shared.map { rounded[$0]! } ?? BF16Rows(product.x, threads: threads))
+        }
+        return rounded
     }
 
     /// Several independent products (e.g. an MLP's gate and up) as one list of weight-row tiles
@@ -92,13 +111,18 @@ package enum Kernels {
         }
         bounds.append(tiles.count)
         let plan = tiles, cuts = bounds
+        let bf16Inputs = roundedInputs(products, threads: threads)
         parallelFor(cuts.count - 1, threads: workers) { range in
             for worker in range {
                 for t in cuts[worker]..<cuts[worker + 1] {
                     let tile = plan[t], product = products[tile.product]
-                    BLAS.multiplyTransposed(
-                        m: product.rows, n: tile.count, k: product.weight.columns, a: product.x.pointer, lda: product.x.stride,
-                        b: product.weight.row(tile.start), ldb: product.weight.columns, c: product.y.pointer + tile.start, ldc: product.y.stride)
+                    if let panels = product.weight.bf16, let x = bf16Inputs[tile.product] {
+                        panels.multiply(x, rows: tile.start, count: tile.count, into: product.y)
+                    } else {
+                        BLAS.multiplyTransposed(
+                            m: product.rows, n: tile.count, k: product.weight.columns, a: product.x.pointer, lda: product.x.stride,
+                            b: product.weight.row(tile.start), ldb: product.weight.columns, c: product.y.pointer + tile.start, ldc: product.y.stride)
+                    }
                 }
             }
         }

@@ -5,6 +5,9 @@ package final class Matrix: @unchecked Sendable {
     package let rows: Int
     package let columns: Int
     package let pointer: UnsafeMutablePointer<Float>
+    /// The same values rounded to BF16 for the products of `--precision bf16`, when this matrix is
+    /// a weight loaded for that mode (set once, before the matrix is shared).
+    package var bf16: BF16Panels?
 
     package init(rows: Int, columns: Int) {
         self.rows = rows

@@ -12,12 +12,15 @@ package final class VerificationJob {
         /// Bytes one layer-major batch may use (`MemoryPlan`), unless `batchChunks` is given.
         package var memoryBudget: Int
         package var batchChunks: Int?
+        /// The converted models' arithmetic; the original always runs in f32, the reference.
+        package var precision: Precision
 
-        package init(threads: Int, attention: AttentionForm, memoryBudget: Int, batchChunks: Int? = nil) {
+        package init(threads: Int, attention: AttentionForm, memoryBudget: Int, batchChunks: Int? = nil, precision: Precision = .f32) {
             self.threads = threads
             self.attention = attention
             self.memoryBudget = memoryBudget
             self.batchChunks = batchChunks
+            self.precision = precision
         }
     }
 
@@ -91,7 +94,7 @@ package final class VerificationJob {
         if let model = models.first(where: { $0.config.vocabSize != vocabulary }) {
             throw VerificationError(description: "\(model.label): vocabulary \(model.config.vocabSize), the base's is \(vocabulary)")
         }
-        let engines = try models.map { try DeepSeekV3Model(source: $0, threads: options.threads, attention: options.attention) }
+        let engines = try models.map { try DeepSeekV3Model(source: $0, threads: options.threads, attention: options.attention, precision: options.precision) }
         let plan = MemoryPlan(
             config: config, context: chunks.context, scoredPositions: chunks.positions.count, threads: options.threads,
             comparedModels: Swift.max(1, models.count))
@@ -104,7 +107,8 @@ package final class VerificationJob {
         let seconds = Date().timeIntervalSince(start)
         let labels = models.map(\.identity)
         let results = EvaluationResults(
-            fingerprint: EvaluationResults.fingerprint(tokens: chunks.tokens, context: chunks.context, attention: options.attention.rawValue, base: label, models: labels),
+            fingerprint: EvaluationResults.fingerprint(tokens: chunks.tokens, context: chunks.context, attention: options.attention.rawValue, base: label, models: labels,
+                precision: options.precision),
             range: range, scores: Array(zip(labels, scores)).map { ($0.0, $0.1) })
         return Outcome(results: results, baseLabel: label, range: range, batchChunks: batch, passes: passes, tokensPerChunk: chunks.context, seconds: seconds)
     }

@@ -7,16 +7,22 @@ import Quants
 final class WeightLoader: @unchecked Sendable {
     let source: any WeightSource
     let threads: Int
+    /// How the weights `matrix` loads are multiplied (`.bf16`: they carry BF16 panels too).
+    let precision: Precision
 
-    init(source: any WeightSource, threads: Int) {
+    init(source: any WeightSource, threads: Int, precision: Precision = .f32) {
         self.source = source
         self.threads = threads
+        self.precision = precision
     }
 
-    func matrix(_ name: String) throws(WeightError) -> Matrix {
+    /// A whole weight in f32 and, in `.bf16` mode, in BF16 panels as well, unless `multipliedIn`
+    /// says this weight's products stay f32 (the router, the absorbed attention factors).
+    func matrix(_ name: String, multipliedIn: Precision? = nil) throws(WeightError) -> Matrix {
         let (rows, columns) = try source.shape(of: name)
         let matrix = Matrix(rows: rows, columns: columns)
         try read(name, rows: 0..<rows, into: matrix)
+        if (multipliedIn ?? precision) == .bf16 { matrix.bf16 = BF16Panels(packing: matrix, threads: threads) }
         return matrix
     }
 

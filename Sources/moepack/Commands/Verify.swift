@@ -50,7 +50,9 @@ struct Verify: ParsableCommand {
             let models = try quantized.map(openWeights)
             let job = VerificationJob(
                 models: models,
-                options: .init(threads: options.threads, attention: options.attention, memoryBudget: try options.memoryBudget, batchChunks: options.batch))
+                options: .init(
+                    threads: options.threads, attention: options.attention, memoryBudget: try options.memoryBudget, batchChunks: options.batch,
+                    precision: options.precision))
             job.progress = options.progress(label: "verify")
             job.planned = { baseLabel, range, batch in
                 FileHandle.standardError.write(Data("verify: base \(baseLabel); \(models.count) model(s); chunks \(range.lowerBound)..<\(range.upperBound), \(batch) per batch, \(options.threads) threads\n".utf8))

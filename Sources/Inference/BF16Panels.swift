@@ -1,0 +1,61 @@
+import BF16Kernels
+import Quants
+
+/// A weight `[rows, columns]` rounded to BF16 in the panel layout the BF16 product reads (32 rows
+/// per panel, pairs of columns interleaved: `Sources/BF16Kernels/include/BF16Kernels.h`). Built
+/// once when the weight is loaded for `--precision bf16`.
+package final class BF16Panels: @unchecked Sendable {
+    package let rows: Int
+    package let columns: Int
+    let words: UnsafeMutablePointer<UInt32>
+
+    static let panelRows = Int(MOEPACK_BF16_PANEL_ROWS)
+
+    /// u32 words of one panel.
+    var panelWords: Int { Self.panelRows * BF16Rows.pairs(columns) }
+
+    /// Packs `matrix`, panels shared out across `threads`.
+    package init(packing matrix: Matrix, threads: Int) {
+        rows = matrix.rows
+        columns = matrix.columns
+        let panels = (rows + Self.panelRows - 1) / Self.panelRows
+        let panelWords = Self.panelRows * BF16Rows.pairs(columns)
+        words = .allocate(capacity: Swift.max(1, panels * panelWords))
+        let (source, destination, rows, columns) = (SendablePointer(matrix.pointer), SendablePointer(words), rows, columns)
+        parallelFor(panels, threads: threads, minimumPerThread: 4) { range in
+            let first = range.lowerBound * Self.panelRows
+            let count = Swift.min(rows, range.upperBound * Self.panelRows) - first
+            moepack_bf16_pack_panels(source.pointer + first * columns, count, columns, columns, destination.pointer + range.lowerBound * panelWords)
+        }
+    }
+
+    deinit { words.deallocate() }
+
+    /// `y[:, start..<start+count] = x · W[start..<start+count]ᵀ`; `start` a multiple of 32.
+    func multiply(_ x: BF16Rows, rows start: Int, count: Int, into y: MatrixView) {
+        precondition(start % Self.panelRows == 0 && start + count <= rows && x.columns == columns && y.rows == x.rows)
+        moepack_bf16_multiply(x.rows, count, columns, x.words, words + start / Self.panelRows * panelWords, y.pointer + start, y.stride)
+    }
+}
+
+/// Activations `[rows, columns]` rounded to BF16, row by row (the left operand of a BF16 product).
+final class BF16Rows: @unchecked Sendable {
+    let rows: Int
+    let columns: Int
+    let words: UnsafeMutablePointer<UInt32>
+
+    static func pairs(_ columns: Int) -> Int { (columns + 1) / 2 }
+
+    init(_ x: MatrixView, threads: Int) {
+        rows = x.rows
+        columns = x.columns
+        let pairs = Self.pairs(columns)
+        words = .allocate(capacity: Swift.max(1, rows * pairs))
+        let (source, destination, columns, stride) = (SendablePointer(x.pointer), SendablePointer(words), columns, x.stride)
+        parallelFor(rows, threads: threads, minimumPerThread: 64) { range in
+            moepack_bf16_pack_rows(source.pointer + range.lowerBound * stride, range.count, columns, stride, destination.pointer + range.lowerBound * pairs)
+        }
+    }
+
+    deinit { words.deallocate() }
+}
