@@ -22,7 +22,11 @@ struct BenchPerplexity: ParsableCommand {
             empty cache, logits only for the scored second half (its llama_decode is timed; \
             moepack's rate includes its scoring). The ratio is printed, and llama.cpp's PPL from \
             those logits, as a check that both sides scored the same tokens, and its rate with every \
-            position's logits (llama-cpp-python's logits_all) for comparison with older tables. The model is a synthetic preset, or any FP8 checkpoint with --model (e.g. a \
+            position's logits (llama-cpp-python's logits_all) for comparison with older tables. On CPUs \
+            with AVX-512 BF16 every file is timed again with `--precision bf16` (its own row, beside \
+            the same llama.cpp figures), and that row's KLD is the mean KL divergence of its \
+            next-token distributions from the f32 run of the same file (`verify --original F \
+            --quantized F --precision bf16` on the same chunks): what the mode costs. The model is a synthetic preset, or any FP8 checkpoint with --model (e.g. a \
             trained one with the real 129,280-token vocabulary) evaluated on --text. The table names \
             the kernels each side ran: moepack's QuantKernels build and OpenBLAS kernel family \
             (--openblas-core; by default moepack's choice for this CPU, whatever OPENBLAS_CORETYPE \
@@ -70,6 +74,9 @@ struct BenchPerplexity: ParsableCommand {
     @Option(help: "OpenBLAS kernel family for moepack (e.g. SkylakeX, Haswell; default: moepack's choice for this CPU).")
     var openblasCore: String?
 
+    @Option(parsing: .upToNextOption, help: "Precisions timed in part 1 (default: f32, and bf16 where the CPU has AVX-512 BF16).")
+    var precisions: [Precision] = []
+
     @Option(help: "Memory cap for part 3, e.g. 500M (default: 40% of the FP8 checkpoint; 0 skips part 3).")
     var memoryLimit: String?
 
@@ -88,7 +95,7 @@ struct BenchPerplexity: ParsableCommand {
             let name = model.map { URL(fileURLWithPath: $0).standardizedFileURL.lastPathComponent } ?? preset.rawValue
             let config = try DeepSeekV3Config.load(path: source + "/config.json")
             let executable = ChildProcess.currentExecutable
-            var files: [(String, String)] = [("FP8 checkpoint", source)]
+            var files: [(label: String, path: String)] = [("FP8 checkpoint", source)]
             for recipe in ["Q8_0", "Q4_K_M"] {
                 let path = cache + "/eval-\(name)-\(recipe).gguf"
                 if !FileManager.default.fileExists(atPath: path) {
@@ -124,17 +131,24 @@ struct BenchPerplexity: ParsableCommand {
                 var moepackPeak = "?", peerPeak = "–"
                 var peerAllLogits = 0.0, peerPPL = Double.nan
             }
+            let modes = precisions.isEmpty ? Precision.allCases.filter(\.isSupported) : precisions
+            if let unsupported = modes.first(where: { !$0.isSupported }) { try unsupported.ensureSupported() }
+            // One row per file and precision; the bf16 rows show the f32 rows' llama.cpp figures.
+            let rows = files.flatMap { file in modes.map { (label: file.label + ($0 == .f32 ? "" : ", --precision \($0.rawValue)"), file: file.label, path: file.path, precision: $0) } }
             var cells: [String: [Int: Cell]] = [:]
             for round in 0..<repeats {
-                for (label, path) in files {
+                for (label, _, path, precision) in rows {
                     for n in counts {
                         log("round \(round + 1) of \(repeats): \(label), \(n) threads")
                         var cell = cells[label]?[n] ?? Cell()
-                        let run = try ChildProcess.run(executable, ["perplexity", path, "--text", textPath, "--ctx", "\(context)", "--chunks", "\(chunks)", "--threads", "\(n)", "--quiet", "--mem", "8G", "--json"])
+                        let run = try ChildProcess.run(
+                            executable,
+                            ["perplexity", path, "--text", textPath, "--ctx", "\(context)", "--chunks", "\(chunks)", "--threads", "\(n)", "--quiet", "--mem", "8G", "--json",
+                             "--precision", precision.rawValue])
                         guard run.exitStatus == 0, let figures = Self.figures(run.standardOutput) else { throw InputError("perplexity on \(path) failed (status \(run.exitStatus))") }
                         if figures.rate > cell.moepack { cell.moepack = figures.rate; cell.moepackPeak = figures.peak }
                         cell.ppl = figures.ppl
-                        if let python = peerPython, path.hasSuffix(".gguf") {
+                        if let python = peerPython, path.hasSuffix(".gguf"), precision == .f32 {
                             let result = try ChildProcess.run(python, [speedScript, path, chunksFile, "\(tokenChunks.first)", "\(n)"])
                             if result.exitStatus == 0, let line = result.standardOutput.split(separator: "\n").last,
                                 let json = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
@@ -151,6 +165,29 @@ struct BenchPerplexity: ParsableCommand {
                     }
                 }
             }
+            // What bf16 costs: each bf16 row's distributions against the f32 run of the same file.
+            var kld: [String: String] = [:]
+            for (label, _, path, precision) in rows where precision != .f32 {
+                log("KLD of \(label) against f32")
+                let resultsPath = cache + "/eval-kld-\(precision.rawValue).json"
+                let run = try ChildProcess.run(
+                    executable,
+                    ["verify", "--original", path, "--quantized", path, "--precision", precision.rawValue, "--text", textPath, "--ctx", "\(context)",
+                     "--chunks", "\(chunks)", "--threads", "\(top)", "--quiet", "--results", resultsPath])
+                guard run.exitStatus == 0,
+                    let estimate = try EvaluationResults.decode(Data(contentsOf: URL(fileURLWithPath: resultsPath)), file: resultsPath).runs.first?.report.meanKLD
+                else { throw InputError("verify --precision \(precision.rawValue) on \(path) failed (status \(run.exitStatus))") }
+                kld[label] = String(format: "%.6f ± %.6f", estimate.value, estimate.uncertainty)
+            }
+            for (label, file, _, precision) in rows where precision != .f32 {
+                for n in counts {
+                    guard let peer = cells[file]?[n] else { continue }
+                    cells[label, default: [:]][n, default: Cell()].peer = peer.peer
+                    cells[label, default: [:]][n, default: Cell()].peerPeak = peer.peerPeak
+                    cells[label, default: [:]][n, default: Cell()].peerAllLogits = peer.peerAllLogits
+                    cells[label, default: [:]][n, default: Cell()].peerPPL = peer.peerPPL
+                }
+            }
             func rate(_ x: Double) -> String { x > 0 ? String(format: "%.1f", x) : "–" }
             func scaling(_ a: Double?, _ b: Double?) -> String {
                 guard let a, let b, a > 0, b > 0 else { return "–" }
@@ -163,11 +200,11 @@ struct BenchPerplexity: ParsableCommand {
             for n in counts { header += " llama.cpp tokens/s, \(n) thread\(n == 1 ? "" : "s") |" }
             if counts.count > 1 { header += " llama.cpp \(top) vs \(low) threads |" }
             for n in counts { header += " moepack / llama.cpp, \(n) thread\(n == 1 ? "" : "s") |" }
-            header += " llama.cpp all logits, \(top) threads | peak RSS (\(top) threads): moepack, llama.cpp |"
+            header += " llama.cpp all logits, \(top) threads | peak RSS (\(top) threads): moepack, llama.cpp | mean KLD vs the f32 path |"
             print(header)
             print("|" + String(repeating: "---|", count: header.filter { $0 == "|" }.count - 1))
             var rates: [String: Double] = [:]
-            for (label, path) in files {
+            for (label, _, path, _) in rows {
                 guard let row = cells[label] else { continue }
                 rates[label] = row[top]?.moepack
                 let peerPPL = row[top]?.peerPPL ?? .nan
@@ -177,7 +214,7 @@ struct BenchPerplexity: ParsableCommand {
                 for n in counts { line += " \(rate(row[n]?.peer ?? 0)) |" }
                 if counts.count > 1 { line += " \(scaling(row[low]?.peer, row[top]?.peer)) |" }
                 for n in counts { line += " \(scaling(row[n]?.peer, row[n]?.moepack)) |" }
-                line += " \(rate(row[top]?.peerAllLogits ?? 0)) | \(row[top]?.moepackPeak ?? "?"), \(row[top]?.peerPeak ?? "–") |"
+                line += " \(rate(row[top]?.peerAllLogits ?? 0)) | \(row[top]?.moepackPeak ?? "?"), \(row[top]?.peerPeak ?? "–") | \(kld[label] ?? "–") |"
                 print(line)
             }
 
