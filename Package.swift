@@ -4,7 +4,8 @@ import PackageDescription
 // Layout (see README "Code tour"):
 //   QuantKernels the legacy block formats' SIMD loops, written once as @inlinable code and compiled twice:
 //                for baseline x86-64/arm64 here, and for AVX2 CPUs in QuantKernelsAVX2 (x86-64 hosts only).
-//   BF16Kernels  C: the AVX-512 BF16 matrix products of the engine's --precision bf16 mode.
+//   AVX512Kernels  C for its per-function target attributes: the AVX-512 BF16 products of the engine's
+//                --precision bf16 mode, and log-softmax's f64 reductions (the same bits as QuantKernels').
 //   Quants       pure numeric kernels: FP8/BF16/F16 scalars, block dequantization, parallelFor. No I/O.
 //   TensorFiles  the only module that parses untrusted bytes: mmap, safetensors reader/writer, checksums.
 //   DeepSeekV3   the model's config and its checkpoint layout (tensor names, shapes, dtypes).
@@ -50,9 +51,8 @@ let package = Package(
             name: "CXXHash", pkgConfig: "libxxhash",
             providers: [.apt(["libxxhash-dev"])]),
         .target(name: "QuantKernels", swiftSettings: swiftSettings),
-        // C for its per-function target attributes: AVX-512 BF16 products for `--precision bf16`.
-        .target(name: "BF16Kernels"),
-        .target(name: "Quants", dependencies: ["QuantKernels"] + avx2KernelDependencies, swiftSettings: swiftSettings),
+        .target(name: "AVX512Kernels"),
+        .target(name: "Quants", dependencies: ["QuantKernels", "AVX512Kernels"] + avx2KernelDependencies, swiftSettings: swiftSettings),
         .target(
             name: "TensorFiles",
             dependencies: ["Quants", "CXXHash", "CZstd"],
@@ -75,7 +75,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         .target(
             name: "Inference",
-            dependencies: ["Quants", "TensorFiles", "DeepSeekV3", "CZstd", "BF16Kernels"],
+            dependencies: ["Quants", "TensorFiles", "DeepSeekV3", "CZstd", "AVX512Kernels"],
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "moepack",
@@ -86,7 +86,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: swiftSettings),
         .testTarget(
-            name: "QuantsTests", dependencies: ["Quants", "QuantKernels", "TestSupport"], resources: [.copy("Fixtures")],
+            name: "QuantsTests", dependencies: ["Quants", "QuantKernels", "AVX512Kernels", "TestSupport"], resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "TensorFilesTests", dependencies: ["TensorFiles", "Quants", "TestSupport"],
@@ -100,7 +100,7 @@ let package = Package(
             resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(
             name: "InferenceTests",
-            dependencies: ["Inference", "BF16Kernels", "Conversion", "SyntheticModels", "DeepSeekV3", "TensorFiles", "Quants", "TestSupport", "moepack"],
+            dependencies: ["Inference", "AVX512Kernels", "Conversion", "SyntheticModels", "DeepSeekV3", "TensorFiles", "Quants", "TestSupport", "moepack"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "moepackTests", dependencies: ["moepack", "DeepSeekV3", "TestSupport"], swiftSettings: swiftSettings),

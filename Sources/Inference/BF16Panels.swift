@@ -1,8 +1,8 @@
-import BF16Kernels
+import AVX512Kernels
 import Quants
 
 /// A weight `[rows, columns]` rounded to BF16 in the panel layout the BF16 product reads (32 rows
-/// per panel, pairs of columns interleaved: `Sources/BF16Kernels/include/BF16Kernels.h`). Built
+/// per panel, pairs of columns interleaved: `Sources/AVX512Kernels/include/AVX512Kernels.h`). Built
 /// once when the weight is loaded for `--precision bf16`.
 package final class BF16Panels: @unchecked Sendable {
     package let rows: Int

@@ -1,4 +1,4 @@
-import BF16Kernels
+import AVX512Kernels
 
 /// The arithmetic of the engine's weight products (`y = x · Wᵀ`).
 ///

@@ -1,4 +1,4 @@
-import BF16Kernels
+import AVX512Kernels
 import Conversion
 import DeepSeekV3
 import Foundation

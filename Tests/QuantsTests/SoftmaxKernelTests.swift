@@ -93,4 +93,35 @@ import Testing
             }
         }
     }
+
+    /// The C build for AVX-512 (`AVX512Kernels`) against the baseline, bit for bit: random rows,
+    /// every tail length, and rows with lanes the vector exp defers to the C library (far below
+    /// the maximum, above 709, infinities) and NaN.
+    @Test(.enabled(if: SoftmaxRows.avx512 != nil, "the CPU has no AVX-512"))
+    func avx512ComputesTheBaselinesBits() throws {
+        let fast = try #require(SoftmaxRows.avx512), baseline = SoftmaxRows.forLevel(.baseline)
+        var rows: [[Float]] = [1, 7, 8, 9, 15, 16, 17, 1000, 129_280, 129_285].map { Self.logits(count: $0, seed: UInt64($0) + 100) }
+        var awkward = Self.logits(count: 4099, seed: 9)
+        let edges: [Float] = [-800, 710, 800, -.infinity, 0, -0.0, -708, -708.5, 709, 709.5]
+        for (i, v) in edges.enumerated() { awkward[i * 37] = v }
+        rows.append(awkward)
+        var infinite = awkward
+        infinite[100] = Float.infinity
+        rows.append(infinite)
+        var withNaN = awkward
+        withNaN[5] = .nan
+        rows.append(withNaN)
+        for x in rows {
+            // KL model log-probs near the base's, and some lanes far off (large terms).
+            let m = x.enumerated().map { Double($0.element) - ($0.offset % 13 == 0 ? 40 : 3) }
+            x.withUnsafeBufferPointer { p in
+                m.withUnsafeBufferPointer { q in
+                    let (a, b) = (fast.logSumExp(p.baseAddress!, x.count), baseline.logSumExp(p.baseAddress!, x.count))
+                    #expect(a.bitPattern == b.bitPattern || (a.isNaN && b.isNaN), "logSumExp, \(x.count) values: \(a) vs \(b)")
+                    let (c, d) = (fast.klDivergence(p.baseAddress!, q.baseAddress!, x.count), baseline.klDivergence(p.baseAddress!, q.baseAddress!, x.count))
+                    #expect(c.bitPattern == d.bitPattern || (c.isNaN && d.isNaN), "klDivergence, \(x.count) values: \(c) vs \(d)")
+                }
+            }
+        }
+    }
 }

@@ -1,4 +1,4 @@
-#include "BF16Kernels.h"
+#include "AVX512Kernels.h"
 
 #include <stdlib.h>
 #include <string.h>
