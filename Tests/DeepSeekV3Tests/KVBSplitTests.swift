@@ -13,8 +13,13 @@ import Testing
         }
         // attn_k_b: heads·kvLora rows of nope; attn_v_b: heads·v rows of kvLora.
         var key = [Float](repeating: .nan, count: split.heads * split.kvLora * split.nope)
-        key.withUnsafeMutableBufferPointer { buffer in
-            for row in 0..<(split.heads * split.kvLora) { split.keyRow(row, into: buffer.baseAddress! + row * split.nope, kvbRow: kvbRow) }
+        key.withUnsafeMutableBufferPointer { buffer in split.keyRows(0..<(split.heads * split.kvLora), into: buffer.baseAddress!, kvbRow: kvbRow) }
+        // Any range (here one starting inside a head and ending inside another, and single rows)
+        // gives the same rows as the whole.
+        for range in [(split.kvLora / 2)..<(split.kvLora + 3), 5..<6, (split.heads * split.kvLora - 1)..<(split.heads * split.kvLora)] {
+            var part = [Float](repeating: .nan, count: range.count * split.nope)
+            part.withUnsafeMutableBufferPointer { buffer in split.keyRows(range, into: buffer.baseAddress!, kvbRow: kvbRow) }
+            #expect(part == Array(key[(range.lowerBound * split.nope)..<(range.upperBound * split.nope)]), "rows \(range)")
         }
         var value = [Float](repeating: .nan, count: split.heads * split.v * split.kvLora)
         value.withUnsafeMutableBufferPointer { buffer in

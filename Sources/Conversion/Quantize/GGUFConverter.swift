@@ -247,9 +247,12 @@ package final class GGUFConverter {
                 let bytePointer = SendableMutableRawPointer(bytes.baseAddress!)
                 parallelFor(count, threads: threads, minimumPerThread: 4) { range in
                     do {
+                        // A thread's rows decoded together (attn_k_b's heads once each, RowReader.fill).
+                        try reader.fill(
+                            planned.tensor.source, rows: (first + range.lowerBound)..<(first + range.upperBound), columns: columns,
+                            into: floatPointer.pointer + range.lowerBound * columns)
                         for local in range {
                             let destination = floatPointer.pointer + local * columns
-                            try reader.fill(planned.tensor.source, row: first + local, columns: columns, into: destination)
                             do {
                                 let matrix = (first + local) / rowsPerMatrix
                                 try weights.withUnsafeBufferPointerIfPresent { all in
@@ -346,17 +349,30 @@ final class RowReader: Sendable {
 
     /// Writes row `row` (of `columns` values) of a GGUF tensor's source.
     func fill(_ source: DeepSeek2Tensor.Source, row: Int, columns: Int, into destination: UnsafeMutablePointer<Float>) throws {
+        try fill(source, rows: row..<(row + 1), columns: columns, into: destination)
+    }
+
+    /// Writes `rows` (of `columns` values each, one after another) of a GGUF tensor's source.
+    func fill(_ source: DeepSeek2Tensor.Source, rows: Range<Int>, columns: Int, into destination: UnsafeMutablePointer<Float>) throws {
         switch source {
         case .tensor(let name):
-            try hfRow(name, row: row, into: destination, expectColumns: columns)
+            let tensor = try tensor(name)
+            precondition(tensor.shape.columns == columns, "\(name): \(tensor.shape.columns) columns, planned \(columns)")
+            do throws(CheckpointReadError) { try tensor.read(rows: rows, into: UnsafeMutableRawPointer(destination)) } catch { throw ConversionError(error) }
         case .stacked(let names):
             let rowsPerExpert = try tensor(names[0]).shape.rows
-            try hfRow(names[row / rowsPerExpert], row: row % rowsPerExpert, into: destination, expectColumns: columns)
+            for (i, row) in rows.enumerated() {
+                try hfRow(names[row / rowsPerExpert], row: row % rowsPerExpert, into: destination + i * columns, expectColumns: columns)
+            }
         case .valueFromKVB(let name, _, _, _, _):
-            try hfRow(name, row: source.split!.kvbRow(ofValueRow: row), into: destination, expectColumns: columns)
+            for (i, row) in rows.enumerated() {
+                try hfRow(name, row: source.split!.kvbRow(ofValueRow: row), into: destination + i * columns, expectColumns: columns)
+            }
         case .keyFromKVB(let name, _, _, _, let kvLora):
-            try source.split!.keyRow(row, into: destination) { r, scratch in
-                try hfRow(name, row: r, into: scratch, expectColumns: kvLora)
+            let kvb = try tensor(name)
+            precondition(kvb.shape.columns == kvLora, "\(name): \(kvb.shape.columns) columns, planned \(kvLora)")
+            try source.split!.keyRows(rows, into: destination) { (r, scratch) throws(ConversionError) in
+                do throws(CheckpointReadError) { try kvb.read(rows: r..<(r + 1), into: UnsafeMutableRawPointer(scratch)) } catch { throw ConversionError(error) }
             }
         }
     }
