@@ -17,7 +17,7 @@ target=${1:?usage: Tests/fuzz.sh TARGET SECONDS [RUNS]}
 seconds=${2:-30}
 runs_limit=${3:-}
 scratch=$PWD/.build-fuzz
-modules=(QuantKernels QuantKernelsAVX2 Quants TensorFiles DeepSeekV3 Inference)
+modules=(AVX512Kernels QuantKernels QuantKernelsAVX2 Quants TensorFiles DeepSeekV3 Inference)
 
 if [ "$target" = all ]; then
     status=0
@@ -42,6 +42,7 @@ binary=$scratch/fuzz-$target
 package_name=$(grep -o 'package-name","[^"]\+' "$scratch/release.yaml" | grep -v swift_argument_parser | head -1 | sed 's/.*","//')
 swiftc -O -parse-as-library -sanitize=fuzzer,address -module-name "Fuzz$target" -package-name "$package_name" \
     -I "$scratch/release/Modules" -I Sources/CZstd -I Sources/CXXHash \
+    -Xcc -fmodule-map-file="$scratch/release/AVX512Kernels.build/module.modulemap" \
     "Tests/Fuzz/Fuzz$target.swift" Tests/Fuzz/FuzzSupport.swift "${objects[@]}" \
     $(pkg-config --libs libzstd libxxhash) -o "$binary" 2> >(grep -v "Cannot export local symbol" >&2)
 
