@@ -96,30 +96,15 @@ func writeTernaryRow(_ g: UInt64, _ dl: Float, _ delta: Float, _ y: UnsafeMutabl
 }
 
 /// `iq1_find_best_neighbour2`: among u's neighbours the grid point minimizing Σ w·(scale·xg[l] − x)²;
-/// writes its levels to `L`.
+/// writes its levels to `L`. `xg` is `x_p` or `x_m` ({−1, 0, 1} + ±`IQ1S_DELTA`, each entry exact), so
+/// xg[l] = (l − 1) + xg[1] exactly: the ternary lanes plus the shift.
 @inline(__always)
 func iq1BestNeighbour(
     _ grid: IQSearchView, _ u: Int, _ xval: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ scale: Float,
     _ xg: UnsafePointer<Float>, _ L: UnsafeMutablePointer<UInt8>
 ) -> Int {
-    let list = grid.neighbours + Int(-grid.map[u] - 1)
-    var best = Float.greatestFiniteMagnitude
     // The C code then scans the whole grid (reading past xval) and asserts; finite inputs never get there.
-    var index = Int(list[1])
-    for j in 1...Int(list[0]) {
-        let pg = grid.points + 8 * Int(list[j])
-        var d2: Float = 0
-        for i in 0..<8 {
-            let q = xg[Int((pg[i] - 1) / 2)]
-            let w = weight[i]
-            let diff = scale * q - xval[i]
-            d2 += w * diff * diff
-        }
-        if d2 < best {
-            best = d2
-            index = Int(list[j])
-        }
-    }
+    let index = grid.nearest(u, xval, weight, scale, lanes: grid.ternaryLanes, offset: xg[1])
     grid.levels(index, into: L)
     return index
 }

@@ -18,6 +18,8 @@ final class IQSearchGrid: Sendable {
     let map: [Int32]
     let neighbours: [UInt16]
     let pointLanes: [FloatLanes]
+    /// The points as ternary lanes `(q − 3)/2` (−1, 0, 1: IQ1's `kgrid_1bit_2048` levels).
+    let ternaryLanes: [FloatLanes]
 
     init(index kgrid: [UInt16], fieldBits: Int, fields: Int, mapSize: Int, nwant: Int) {
         let count = kgrid.count
@@ -78,6 +80,7 @@ final class IQSearchGrid: Sendable {
             for i in 0..<fields { v[i] = Float(points[fields * k + i]) }
             return v
         }
+        ternaryLanes = pointLanes.map { ($0 - 3) * 0.5 }
     }
 
     /// `kgrid_2bit_256`, two distances (nwant 2).
@@ -98,9 +101,11 @@ final class IQSearchGrid: Sendable {
             map.withUnsafeBufferPointer { m in
                 neighbours.withUnsafeBufferPointer { n in
                     pointLanes.withUnsafeBufferPointer { l in
-                        body(IQSearchView(
-                            points: p.baseAddress!, map: m.baseAddress!, neighbours: n.baseAddress!, pointLanes: l.baseAddress!, fields: fields,
-                            fieldBits: fieldBits))
+                        ternaryLanes.withUnsafeBufferPointer { t in
+                            body(IQSearchView(
+                                points: p.baseAddress!, map: m.baseAddress!, neighbours: n.baseAddress!, pointLanes: l.baseAddress!,
+                                ternaryLanes: t.baseAddress!, fields: fields, fieldBits: fieldBits))
+                        }
                     }
                 }
             }
@@ -114,14 +119,24 @@ struct IQSearchView {
     let map: UnsafePointer<Int32>
     let neighbours: UnsafePointer<UInt16>
     let pointLanes: UnsafePointer<FloatLanes>
+    let ternaryLanes: UnsafePointer<FloatLanes>
     let fields: Int
     let fieldBits: Int
 
     /// Packs `fields` levels starting at `L`.
     @inline(__always)
     func pack(_ L: UnsafePointer<UInt8>) -> Int {
+        // The two shapes spelled out, so the shifts are constants (a loop over the stored `fields`
+        // and `fieldBits` was 6% of IQ2_S's time).
+        if fields == 8 {
+            precondition(fieldBits == 2)
+            var u = 0
+            for i in 0..<8 { u |= Int(L[i]) << (2 * i) }
+            return u
+        }
+        precondition(fields == 4 && fieldBits == 3)
         var u = 0
-        for i in 0..<fields { u |= Int(L[i]) << (fieldBits * i) }
+        for i in 0..<4 { u |= Int(L[i]) << (3 * i) }
         return u
     }
 
@@ -137,10 +152,13 @@ struct IQSearchView {
         var index = Int(list[1])
         // The per-coordinate products in lanes (element-wise, so the same roundings as the C loop), then
         // the sum in the C order.
-        var x = FloatLanes(), w = FloatLanes()
-        for i in 0..<fields {
-            x[i] = xval[i]
-            w[i] = weight[i]
+        let x: FloatLanes, w: FloatLanes
+        if fields == 8 {
+            x = UnsafeRawPointer(xval).loadUnaligned(as: FloatLanes.self)
+            w = UnsafeRawPointer(weight).loadUnaligned(as: FloatLanes.self)
+        } else {
+            x = FloatLanes(lowHalf: UnsafeRawPointer(xval).loadUnaligned(as: SIMD4<Float>.self), highHalf: SIMD4())
+            w = FloatLanes(lowHalf: UnsafeRawPointer(weight).loadUnaligned(as: SIMD4<Float>.self), highHalf: SIMD4())
         }
         let s = FloatLanes(repeating: scale)
         for j in 1...Int(list[0]) {
@@ -167,12 +185,76 @@ struct IQSearchView {
         return index
     }
 
+    /// The grid index in u's neighbour list minimizing Σ w_i·(scale·q_i − x_i)², first on ties (the C
+    /// loops' strict `<`), with q the entry's `lanes` (plus `offset` when given). The C code asserts a
+    /// winner; with finite inputs one always exists (the first stands in otherwise). For IQ1's lists
+    /// (32 entries on average; IQ2's have 4–12, where `bestNeighbour`'s one entry at a time is faster).
+    ///
+    /// Four entries at a time, one per lane: their points are transposed (lane t of column i holds
+    /// coordinate i of entry t), so each lane computes `w·diff·diff` per coordinate as the C loop does
+    /// and adds them in its order (0 + t0 + t1 + …), with no horizontal sums. (Transposing the
+    /// products instead let LLVM scalarize the arithmetic.) The list is padded with its last entry,
+    /// which cannot beat itself and is the same index anyway.
+    @inline(__always)
+    func nearest(
+        _ u: Int, _ xval: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ scale: Float, lanes: UnsafePointer<FloatLanes>,
+        offset: Float?
+    ) -> Int {
+        let list = neighbours + Int(-map[u] - 1)
+        let n = Int(list[0])
+        var best = Float.greatestFiniteMagnitude
+        var index = Int(list[1])
+        @inline(__always) func point(_ k: Int) -> FloatLanes {
+            let q = lanes[Int(list[Swift.min(k, n)])]
+            if let offset { return q + offset }
+            return q
+        }
+        @inline(__always) func term(_ q: SIMD4<Float>, _ i: Int) -> SIMD4<Float> {
+            let diff = scale * q - xval[i]
+            return weight[i] * diff * diff
+        }
+        var j = 1
+        while j <= n {
+            let a = point(j), b = point(j + 1), c = point(j + 2), d = point(j + 3)
+            let low = transposed(a.lowHalf, b.lowHalf, c.lowHalf, d.lowHalf)
+            var sums = SIMD4<Float>() + term(low.0, 0)
+            sums += term(low.1, 1)
+            sums += term(low.2, 2)
+            sums += term(low.3, 3)
+            if fields == 8 {
+                let high = transposed(a.highHalf, b.highHalf, c.highHalf, d.highHalf)
+                sums += term(high.0, 4)
+                sums += term(high.1, 5)
+                sums += term(high.2, 6)
+                sums += term(high.3, 7)
+            }
+            if any(sums .< SIMD4(repeating: best)) {
+                for t in 0..<4 where sums[t] < best {
+                    best = sums[t]
+                    index = Int(list[Swift.min(j + t, n)])
+                }
+            }
+            j += 4
+        }
+        return index
+    }
+
     /// Writes grid entry `index`'s levels `(q − 1)/2` to `L`.
     @inline(__always)
     func levels(_ index: Int, into L: UnsafeMutablePointer<UInt8>) {
         let pg = points + fields * index
         for i in 0..<fields { L[i] = UInt8((pg[i] - 1) / 2) }
     }
+}
+
+/// The columns of the 4×4 matrix with rows a, b, c, d (shuffles, as even/odd halves).
+@inline(__always)
+func transposed(_ a: SIMD4<Float>, _ b: SIMD4<Float>, _ c: SIMD4<Float>, _ d: SIMD4<Float>)
+    -> (SIMD4<Float>, SIMD4<Float>, SIMD4<Float>, SIMD4<Float>)
+{
+    let ab = FloatLanes(lowHalf: a, highHalf: b), cd = FloatLanes(lowHalf: c, highHalf: d)
+    let even = FloatLanes(lowHalf: ab.evenHalf, highHalf: cd.evenHalf), odd = FloatLanes(lowHalf: ab.oddHalf, highHalf: cd.oddHalf)
+    return (even.evenHalf, odd.evenHalf, even.oddHalf, odd.oddHalf)
 }
 
 /// C's `MAX(a, b)`: `a > b ? a : b` (Swift.max differs only in which zero it returns).
