@@ -132,8 +132,8 @@ struct BenchPerplexity: ParsableCommand {
                 var peerAllLogits = 0.0, peerPPL = Double.nan
             }
             let modes = precisions.isEmpty ? Precision.allCases.filter(\.isSupported) : precisions
-            if let unsupported = modes.first(where: { !$0.isSupported }) { try unsupported.ensureSupported() }
-            // One row per file and precision; the bf16 rows show the f32 rows' llama.cpp figures.
+            for mode in modes { try mode.ensureSupported() }
+            // One row per file and precision; the bf16 rows show their file's llama.cpp figures.
             let rows = files.flatMap { file in modes.map { (label: file.label + ($0 == .f32 ? "" : ", --precision \($0.rawValue)"), file: file.label, path: file.path, precision: $0) } }
             var cells: [String: [Int: Cell]] = [:]
             for round in 0..<repeats {
@@ -179,15 +179,6 @@ struct BenchPerplexity: ParsableCommand {
                 else { throw InputError("verify --precision \(precision.rawValue) on \(path) failed (status \(run.exitStatus))") }
                 kld[label] = String(format: "%.6f ± %.6f", estimate.value, estimate.uncertainty)
             }
-            for (label, file, _, precision) in rows where precision != .f32 {
-                for n in counts {
-                    guard let peer = cells[file]?[n] else { continue }
-                    cells[label, default: [:]][n, default: Cell()].peer = peer.peer
-                    cells[label, default: [:]][n, default: Cell()].peerPeak = peer.peerPeak
-                    cells[label, default: [:]][n, default: Cell()].peerAllLogits = peer.peerAllLogits
-                    cells[label, default: [:]][n, default: Cell()].peerPPL = peer.peerPPL
-                }
-            }
             func rate(_ x: Double) -> String { x > 0 ? String(format: "%.1f", x) : "–" }
             func scaling(_ a: Double?, _ b: Double?) -> String {
                 guard let a, let b, a > 0, b > 0 else { return "–" }
@@ -204,17 +195,19 @@ struct BenchPerplexity: ParsableCommand {
             print(header)
             print("|" + String(repeating: "---|", count: header.filter { $0 == "|" }.count - 1))
             var rates: [String: Double] = [:]
-            for (label, _, path, _) in rows {
+            for (label, file, path, _) in rows {
+                // llama.cpp's figures were measured once per file, in its f32 row.
                 guard let row = cells[label] else { continue }
+                let peerRow = cells[file] ?? [:]
                 rates[label] = row[top]?.moepack
-                let peerPPL = row[top]?.peerPPL ?? .nan
+                let peerPPL = peerRow[top]?.peerPPL ?? .nan
                 var line = String(format: "| %@ | %@ | %.2f, %@ |", label, formatBytes(fileOrDirectorySize(path)), row[top]?.ppl ?? .nan, peerPPL.isNaN ? "–" : String(format: "%.2f", peerPPL))
                 for n in counts { line += " \(rate(row[n]?.moepack ?? 0)) |" }
                 if counts.count > 1 { line += " \(scaling(row[low]?.moepack, row[top]?.moepack)) |" }
-                for n in counts { line += " \(rate(row[n]?.peer ?? 0)) |" }
-                if counts.count > 1 { line += " \(scaling(row[low]?.peer, row[top]?.peer)) |" }
-                for n in counts { line += " \(scaling(row[n]?.peer, row[n]?.moepack)) |" }
-                line += " \(rate(row[top]?.peerAllLogits ?? 0)) | \(row[top]?.moepackPeak ?? "?"), \(row[top]?.peerPeak ?? "–") | \(kld[label] ?? "–") |"
+                for n in counts { line += " \(rate(peerRow[n]?.peer ?? 0)) |" }
+                if counts.count > 1 { line += " \(scaling(peerRow[low]?.peer, peerRow[top]?.peer)) |" }
+                for n in counts { line += " \(scaling(peerRow[n]?.peer, row[n]?.moepack)) |" }
+                line += " \(rate(peerRow[top]?.peerAllLogits ?? 0)) | \(row[top]?.moepackPeak ?? "?"), \(peerRow[top]?.peerPeak ?? "–") | \(kld[label] ?? "–") |"
                 print(line)
             }
 
