@@ -356,9 +356,7 @@ final class RowReader: Sendable {
     func fill(_ source: DeepSeek2Tensor.Source, rows: Range<Int>, columns: Int, into destination: UnsafeMutablePointer<Float>) throws {
         switch source {
         case .tensor(let name):
-            let tensor = try tensor(name)
-            precondition(tensor.shape.columns == columns, "\(name): \(tensor.shape.columns) columns, planned \(columns)")
-            do throws(CheckpointReadError) { try tensor.read(rows: rows, into: UnsafeMutableRawPointer(destination)) } catch { throw ConversionError(error) }
+            try read(tensor(name), rows: rows, into: destination, expectColumns: columns)
         case .stacked(let names):
             let rowsPerExpert = try tensor(names[0]).shape.rows
             for (i, row) in rows.enumerated() {
@@ -369,10 +367,9 @@ final class RowReader: Sendable {
                 try hfRow(name, row: source.split!.kvbRow(ofValueRow: row), into: destination + i * columns, expectColumns: columns)
             }
         case .keyFromKVB(let name, _, _, _, let kvLora):
-            let kvb = try tensor(name)
-            precondition(kvb.shape.columns == kvLora, "\(name): \(kvb.shape.columns) columns, planned \(kvLora)")
-            try source.split!.keyRows(rows, into: destination) { (r, scratch) throws(ConversionError) in
-                do throws(CheckpointReadError) { try kvb.read(rows: r..<(r + 1), into: UnsafeMutableRawPointer(scratch)) } catch { throw ConversionError(error) }
+            let kvb = try tensor(name)  // looked up once: keyRows reads many of its rows
+            try source.split!.keyRows(rows, into: destination) { r, scratch in
+                try read(kvb, rows: r..<(r + 1), into: scratch, expectColumns: kvLora)
             }
         }
     }
@@ -382,9 +379,12 @@ final class RowReader: Sendable {
     }
 
     func hfRow(_ name: String, row: Int, into destination: UnsafeMutablePointer<Float>, expectColumns: Int) throws {
-        let tensor = try tensor(name)
-        precondition(tensor.shape.columns == expectColumns, "\(name): \(tensor.shape.columns) columns, planned \(expectColumns)")
-        do throws(CheckpointReadError) { try tensor.read(rows: row..<(row + 1), into: UnsafeMutableRawPointer(destination)) } catch { throw ConversionError(error) }
+        try read(tensor(name), rows: row..<(row + 1), into: destination, expectColumns: expectColumns)
+    }
+
+    func read(_ tensor: CheckpointTensor, rows: Range<Int>, into destination: UnsafeMutablePointer<Float>, expectColumns: Int) throws {
+        precondition(tensor.shape.columns == expectColumns, "\(tensor.name): \(tensor.shape.columns) columns, planned \(expectColumns)")
+        do throws(CheckpointReadError) { try tensor.read(rows: rows, into: UnsafeMutableRawPointer(destination)) } catch { throw ConversionError(error) }
     }
 
     /// Drops the mapped pages of source rows `0..<rowsBefore` of a GGUF tensor (whole experts for
