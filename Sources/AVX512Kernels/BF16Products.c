@@ -1,7 +1,6 @@
 #include "AVX512Kernels.h"
 
 #include <stdlib.h>
-#include <string.h>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -15,6 +14,11 @@ int moepack_bf16_supported(void) {
 
 static long pairs_of(long columns) { return (columns + 1) / 2; }
 
+/// The first `count` of 16 lanes (none for count ≤ 0, all for count ≥ 16).
+static inline __mmask16 first_lanes(long count) {
+    return (__mmask16)(count >= 16 ? 0xFFFF : count <= 0 ? 0 : (1u << count) - 1);
+}
+
 /// One row of f32 as pair words: 32 values per step, the tail through masked (zero-filling) loads,
 /// so an odd column count leaves the last pair's high half zero.
 BF16_TARGET static void pack_row(const float *source, long columns, uint32_t *destination) {
@@ -26,13 +30,11 @@ BF16_TARGET static void pack_row(const float *source, long columns, uint32_t *de
     }
     if (c < columns) {
         long left = columns - c;
-        __mmask16 lowMask = (__mmask16)(left >= 16 ? 0xFFFF : (1u << left) - 1);
-        __mmask16 highMask = (__mmask16)(left > 16 ? (1u << (left - 16)) - 1 : 0);
-        __m512 low = _mm512_maskz_loadu_ps(lowMask, source + c);
-        __m512 high = _mm512_maskz_loadu_ps(highMask, source + c + 16);
+        __m512 low = _mm512_maskz_loadu_ps(first_lanes(left), source + c);
+        __m512 high = _mm512_maskz_loadu_ps(first_lanes(left - 16), source + c + 16);
         __m512i packed = (__m512i)_mm512_cvtne2ps_pbh(high, low);
         long words = (left + 1) / 2;
-        _mm512_mask_storeu_epi32(destination + c / 2, (__mmask16)((1u << words) - 1), packed);
+        _mm512_mask_storeu_epi32(destination + c / 2, first_lanes(words), packed);
     }
 }
 
@@ -79,8 +81,7 @@ BF16_TARGET static inline __attribute__((always_inline)) void panel_tile(
             high[i] = _mm512_dpbf16_ps(high[i], v, w1);
         }
     }
-    __mmask16 lowMask = (__mmask16)(outputs >= 16 ? 0xFFFF : (1u << outputs) - 1);
-    __mmask16 highMask = (__mmask16)(outputs >= 32 ? 0xFFFF : outputs > 16 ? (1u << (outputs - 16)) - 1 : 0);
+    __mmask16 lowMask = first_lanes(outputs), highMask = first_lanes(outputs - 16);
     for (int i = 0; i < rows; i++) {
         _mm512_mask_storeu_ps(y + i * ldy, lowMask, low[i]);
         _mm512_mask_storeu_ps(y + i * ldy + 16, highMask, high[i]);

@@ -8,11 +8,10 @@ package final class BF16Panels: @unchecked Sendable {
     package let rows: Int
     package let columns: Int
     let words: UnsafeMutablePointer<UInt32>
+    /// u32 words of one panel.
+    let panelWords: Int
 
     static let panelRows = Int(MOEPACK_BF16_PANEL_ROWS)
-
-    /// u32 words of one panel.
-    var panelWords: Int { Self.panelRows * BF16Rows.pairs(columns) }
 
     /// Packs `matrix`, panels shared out across `threads`.
     package init(packing matrix: Matrix, threads: Int) {
@@ -20,6 +19,7 @@ package final class BF16Panels: @unchecked Sendable {
         columns = matrix.columns
         let panels = (rows + Self.panelRows - 1) / Self.panelRows
         let panelWords = Self.panelRows * BF16Rows.pairs(columns)
+        self.panelWords = panelWords
         words = .allocate(capacity: Swift.max(1, panels * panelWords))
         let (source, destination, rows, columns) = (SendablePointer(matrix.pointer), SendablePointer(words), rows, columns)
         parallelFor(panels, threads: threads, minimumPerThread: 4) { range in

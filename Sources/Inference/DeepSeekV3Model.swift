@@ -230,12 +230,12 @@ package final class DeepSeekV3Model: @unchecked Sendable {
                     for (i, (chunk, rows)) in selected.enumerated() where !rows.isEmpty {
                         panels.multiply(roundedInputs[i], rows: 0, count: count, into: outputs[chunk].view.columns(start..<(start + count)))
                     }
-                    continue
-                }
-                for (chunk, rows) in selected where !rows.isEmpty {
-                    BLAS.multiplyTransposed(
-                        m: rows.count, n: count, k: hidden, a: normed.row(rows.lowerBound), lda: hidden, b: weights.pointer, ldb: hidden,
-                        c: outputs[chunk].pointer + start, ldc: vocab)
+                } else {
+                    for (chunk, rows) in selected where !rows.isEmpty {
+                        BLAS.multiplyTransposed(
+                            m: rows.count, n: count, k: hidden, a: normed.row(rows.lowerBound), lda: hidden, b: weights.pointer, ldb: hidden,
+                            c: outputs[chunk].pointer + start, ldc: vocab)
+                    }
                 }
             }
         }

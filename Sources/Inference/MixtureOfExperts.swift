@@ -33,7 +33,7 @@ struct RoutedExperts {
 
     func loadRouter(from loader: WeightLoader) throws(WeightError) -> Router {
         let names = routerNames()
-        return Router(weight: try loader.matrix(names[0], multipliedIn: .f32), bias: try loader.vector(names[1]))
+        return Router(weight: try loader.matrix(names[0], alwaysF32: true), bias: try loader.vector(names[1]))
     }
 
     /// `out[N×hidden] = MoE(x[N×hidden])`; `chunks` are the row ranges of the batch's chunks.

@@ -36,7 +36,7 @@ struct AttentionWeights: @unchecked Sendable {
         return AttentionWeights(
             inputNorm: try loader.vector(n[0]), qA: try loader.matrix(n[1]), qANorm: try loader.vector(n[2]),
             qB: try loader.matrix(n[3]), kvA: try loader.matrix(n[4]), kvANorm: try loader.vector(n[5]),
-            kvB: try loader.matrix(n[6], multipliedIn: .f32), output: try loader.matrix(n[7]))
+            kvB: try loader.matrix(n[6], alwaysF32: true), output: try loader.matrix(n[7]))
     }
 }
 

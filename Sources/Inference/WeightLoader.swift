@@ -16,13 +16,13 @@ final class WeightLoader: @unchecked Sendable {
         self.precision = precision
     }
 
-    /// A whole weight in f32 and, in `.bf16` mode, in BF16 panels as well, unless `multipliedIn`
-    /// says this weight's products stay f32 (the router, the absorbed attention factors).
-    func matrix(_ name: String, multipliedIn: Precision? = nil) throws(WeightError) -> Matrix {
+    /// A whole weight in f32 and, in `.bf16` mode, in BF16 panels as well, unless `alwaysF32`: this
+    /// weight's products stay f32 in every mode (the router, the absorbed attention factors).
+    func matrix(_ name: String, alwaysF32: Bool = false) throws(WeightError) -> Matrix {
         let (rows, columns) = try source.shape(of: name)
         let matrix = Matrix(rows: rows, columns: columns)
         try read(name, rows: 0..<rows, into: matrix)
-        if (multipliedIn ?? precision) == .bf16 { matrix.bf16 = BF16Panels(packing: matrix, threads: threads) }
+        if precision == .bf16, !alwaysF32 { matrix.bf16 = BF16Panels(packing: matrix, threads: threads) }
         return matrix
     }
 
