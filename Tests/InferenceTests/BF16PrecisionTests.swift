@@ -139,26 +139,6 @@ struct BF16PrecisionTests {
         #expect(bf16.allSatisfy { $0.values.allSatisfy(\.isFinite) })
     }
 
-    static func meanKLD(_ base: [Matrix], _ other: [Matrix]) -> Double {
-        var kld = 0.0, rows = 0
-        for (a, b) in zip(base, other) {
-            let va = a.values, vb = b.values
-            for r in 0..<a.rows {
-                let pa = logSoftmax(Array(va[(r * a.columns)..<((r + 1) * a.columns)]))
-                let pb = logSoftmax(Array(vb[(r * b.columns)..<((r + 1) * b.columns)]))
-                kld += zip(pa, pb).reduce(0.0) { $0 + exp($1.0) * ($1.0 - $1.1) }
-                rows += 1
-            }
-        }
-        return kld / Double(rows)
-    }
-
-    static func logSoftmax(_ logits: [Float]) -> [Double] {
-        let maximum = Double(logits.max()!)
-        let sum = logits.reduce(0.0) { $0 + exp(Double($1) - maximum) }
-        return logits.map { Double($0) - maximum - log(sum) }
-    }
-
     /// `--precision bf16` is recorded in the results' fingerprint (an f32 slice will not merge
     /// with it), and f32 results keep the fingerprint they had.
     @Test func resultsRecordThePrecision() throws {
@@ -198,14 +178,7 @@ struct BF16DevModelTests {
 
         let base = try DeepSeekV3Model(source: weights, threads: 2).logits(chunks: held, positions: chunks.positions).map { Scoring.baseLogProbabilities($0) }
         func meanKLD(_ model: DeepSeekV3Model) throws -> Double {
-            let logits = try model.logits(chunks: held, positions: chunks.positions)
-            var sum = 0.0, count = 0
-            for i in held.indices {
-                let kld = Scoring.compare(chunk: i, base: base[i], logits: logits[i], targets: chunks.targets(i)).kld ?? []
-                sum += kld.reduce(0.0) { $0 + Double($1) }
-                count += kld.count
-            }
-            return sum / Double(count)
+            Fixtures.meanKLD(base: base, logits: try model.logits(chunks: held, positions: chunks.positions), targets: chunks.targets)
         }
         let bf16 = try meanKLD(DeepSeekV3Model(source: weights, threads: 2, precision: .bf16))
         let q8KLD = try meanKLD(DeepSeekV3Model(source: GGUFWeights(path: q8), threads: 2))

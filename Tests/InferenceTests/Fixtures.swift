@@ -14,6 +14,18 @@ enum Fixtures {
 
     static let tinyWeights: CheckpointWeights = try! CheckpointWeights(directory: tiny)
 
+    /// Mean per-token KL divergence of `logits` from `base` (log-probs, `Scoring.baseLogProbabilities`),
+    /// llama-perplexity's figure; chunk i is scored against `targets(i)`.
+    static func meanKLD(base: [Matrix], logits: [Matrix], targets: (Int) -> [Int]) -> Double {
+        var sum = 0.0, count = 0
+        for i in base.indices {
+            let kld = Scoring.compare(chunk: i, base: base[i], logits: logits[i], targets: targets(i)).kld ?? []
+            sum += kld.reduce(0.0) { $0 + Double($1) }
+            count += kld.count
+        }
+        return sum / Double(count)
+    }
+
     /// Deterministic token chunks (ids spread over the vocabulary, first token BOS).
     static func chunks(count: Int, length: Int, vocabulary: Int, seed: UInt64 = 1) -> [[Int]] {
         var state = seed

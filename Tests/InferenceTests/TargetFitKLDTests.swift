@@ -120,13 +120,7 @@ import Testing
         let base = try DeepSeekV3Model(source: weights, threads: 2).logits(chunks: held, positions: chunks.positions).map { Scoring.baseLogProbabilities($0) }
         func meanKLD(_ path: String) throws -> Double {
             let logits = try DeepSeekV3Model(source: try GGUFWeights(path: path), threads: 2).logits(chunks: held, positions: chunks.positions)
-            var sum = 0.0, count = 0
-            for i in 0..<held.count {
-                let kld = Scoring.compare(chunk: i, base: base[i], logits: logits[i], targets: chunks.targets(4 + i)).kld ?? []
-                sum += kld.reduce(0.0) { $0 + Double($1) }
-                count += kld.count
-            }
-            return sum / Double(count)
+            return Fixtures.meanKLD(base: base, logits: logits) { chunks.targets(4 + $0) }
         }
         let fitted = try meanKLD(fitPath), mixed = try meanKLD(mixPath)
         #expect(fitted <= 0.8 * mixed, "fit \(fitted) vs IQ4_XS mix \(mixed)")
