@@ -23,6 +23,10 @@ package final class ImatrixJob {
         package var slice = false
         /// The dataset name recorded in the file (llama-imatrix records the text's path).
         package var dataset: String
+        /// The arithmetic of the weight products. The observed activations are each product's
+        /// f32 inputs, before BF16 rounding, so the two modes differ only by what the rounding
+        /// changes upstream (`bench imatrix` measures it).
+        package var precision: Precision = .f32
 
         package init(range: Range<Int>, batchChunks: Int, threads: Int, dataset: String) {
             self.range = range
@@ -54,9 +58,11 @@ package final class ImatrixJob {
         self.options = options
     }
 
-    /// Identifies what the sums come from: model, tokens, context, whether the head is included.
+    /// Identifies what the sums come from: model, tokens, context, whether the head is included,
+    /// and the precision when it is not f32 (so f32 slices keep the fingerprint they always had).
     package var fingerprint: String {
-        let text = "\(source.identity)|\(TokenFingerprint.xxh3(chunks.tokens))|\(chunks.tokens.count)|\(chunks.context)|output=\(options.processOutput)"
+        let precision = options.precision == .f32 ? "" : "|precision=\(options.precision.rawValue)"
+        let text = "\(source.identity)|\(TokenFingerprint.xxh3(chunks.tokens))|\(chunks.tokens.count)|\(chunks.context)|output=\(options.processOutput)\(precision)"
         return XXH3Hasher.hex(Array(text.utf8).withUnsafeBytes { XXH3Hasher.hash($0) })
     }
 
@@ -80,7 +86,7 @@ package final class ImatrixJob {
             start = slice.chunks.upperBound
             resumed = slice.chunks.count
         }
-        let model = try DeepSeekV3Model(source: source, threads: options.threads, attention: .absorbed, observer: collector)
+        let model = try DeepSeekV3Model(source: source, threads: options.threads, attention: .absorbed, precision: options.precision, observer: collector)
         let steps = source.config.numHiddenLayers + 1
         let saveEvery = Swift.max(options.batchChunks, options.saveEvery / options.batchChunks * options.batchChunks)
         let totalSteps = ((range.upperBound - start + options.batchChunks - 1) / options.batchChunks) * steps

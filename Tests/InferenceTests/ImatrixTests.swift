@@ -130,6 +130,44 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: partial))
     }
 
+    /// A bf16 run's sums are its own: its slices do not merge with f32 ones (the fingerprint says
+    /// the precision), and its importance weights are close to the f32 run's but not equal.
+    @Test(.enabled(if: Precision.bf16.isSupported, "the CPU has no AVX-512 BF16")) func bf16RunsAreTheirOwnSlices() throws {
+        let f32 = Self.root + "/f32-whole.gguf", bf16 = Self.root + "/bf16-whole.gguf"
+        let a = Self.root + "/bf16-slice-a.gguf", b = Self.root + "/f32-slice-b.gguf"
+        _ = try run("imatrix", Fixtures.tiny, "--text", Self.text, "--ctx", "64", "--chunks", "4", "--quiet", "-o", f32)
+        _ = try run("imatrix", Fixtures.tiny, "--text", Self.text, "--ctx", "64", "--chunks", "4", "--quiet", "-o", bf16, "--precision", "bf16")
+        _ = try run("imatrix", Fixtures.tiny, "--text", Self.text, "--ctx", "64", "--chunks", "0..2", "--quiet", "-o", a, "--precision", "bf16")
+        _ = try run("imatrix", Fixtures.tiny, "--text", Self.text, "--ctx", "64", "--chunks", "2..4", "--quiet", "-o", b)
+        let mixed = try TestSupport.run(TestSupport.moepackBinary, ["merge-imatrix", a, b, "-o", Self.root + "/mixed.gguf"])
+        #expect(mixed.status == 1 && mixed.stderr.contains("another model, text or settings"), "\(mixed.stderr)")
+        let agreement = ImatrixComparison(try ImatrixFile.read(path: bf16).matrix, against: try ImatrixFile.read(path: f32).matrix)
+        #expect(agreement.unmatched.isEmpty && agreement.entries > 0)
+        #expect(agreement.worst > 0, "bf16 rounding changed no activation")
+        #expect(agreement.median < 1e-2, "median relative difference \(agreement.median)")
+    }
+
+    /// The comparison's figures on two small matrices whose differences are known.
+    @Test func comparisonMeasuresRelativeDifferencesAndCounts() throws {
+        func matrix(_ values: [[Double]], counts: [Int64]) -> ImportanceMatrix {
+            var entry = ImportanceMatrix.Entry(columns: values[0].count, matrices: values.count)
+            entry.counts = counts
+            entry.sums = values.enumerated().flatMap { m, row in row.map { ImportanceMatrix.fixed($0 * Double(counts[m]))! } }
+            return ImportanceMatrix(entries: ["blk.1.ffn_gate_exps.weight": entry, "blk.1.attn_q_a.weight": ImportanceMatrix.Entry(columns: 3)])
+        }
+        // Weights (sum / count): expert 0 the same, expert 1 one value 10% off, counts of expert 1
+        // different. The dense entry has no counts (weights 1 on both sides).
+        let a = matrix([[1, 2], [4, 4.4]], counts: [3, 5])
+        var b = matrix([[1, 2], [4, 4]], counts: [3, 7])
+        b.entries["blk.2.ffn_up_exps.weight"] = ImportanceMatrix.Entry(columns: 2)
+        let c = ImatrixComparison(a, against: b)
+        #expect(c.entries == 2 && c.values == 7)
+        #expect(c.unmatched == ["blk.2.ffn_up_exps.weight"])
+        #expect(c.countGroups == 3 && c.differingCounts == 1)
+        #expect(abs(c.worst - 0.1) < 1e-6 && c.worstAt.hasPrefix("blk.1.ffn_gate_exps.weight[3]"))
+        #expect(c.median == 0)
+    }
+
     /// A run killed with SIGKILL after it saved its resume file completes to the same bytes.
     @Test func killedRunResumes() throws {
         let whole = Self.root + "/kill-whole.gguf", killed = Self.root + "/killed.gguf"

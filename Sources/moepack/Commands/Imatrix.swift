@@ -21,6 +21,11 @@ struct Imatrix: ParsableCommand {
             shows how many tokens each layer's routed experts got: with 256 experts and top-8 routing \
             a short text leaves some cold.
 
+            --precision bf16 runs the weight products in BF16 (faster on AVX-512 BF16 CPUs). Every \
+            weight's input is still summed in f32, but the rounding upstream moves it, and the \
+            token counts of the experts it reroutes: `moepack bench imatrix` measures both. A bf16 \
+            run's slices and resume files do not mix with f32 ones.
+
             Long runs: every --save-every chunks the exact sums so far go to a resume file beside \
             the output; rerunning the same command continues from it. Job arrays: --chunks A..B \
             writes a slice (exact sums); merge-imatrix adds slices to the same bits as one run.
@@ -63,12 +68,13 @@ struct Imatrix: ParsableCommand {
             let plan = MemoryPlan(config: weights.config, context: options.context, scoredPositions: chunks.positions.count, threads: options.threads, comparedModels: 0)
             let batch = try options.batch ?? plan.chunks(budget: options.memoryBudget, limit: range.count)
             if !json {
-                FileHandle.standardError.write(Data("\(weights.label): \(chunks.tokens.count) tokens, chunks \(range.lowerBound)..<\(range.upperBound) of \(chunks.available), \(batch) per batch, \(options.threads) threads\n".utf8))
+                FileHandle.standardError.write(Data("\(weights.label): \(chunks.tokens.count) tokens, chunks \(range.lowerBound)..<\(range.upperBound) of \(chunks.available), \(batch) per batch, \(options.threads) threads\(options.precision == .f32 ? "" : ", --precision \(options.precision.rawValue)")\n".utf8))
             }
             var jobOptions = ImatrixJob.Options(range: range, batchChunks: batch, threads: options.threads, dataset: options.text ?? "")
             jobOptions.processOutput = processOutput
             jobOptions.saveEvery = saveEvery
             jobOptions.slice = options.chunks?.contains("..") == true
+            jobOptions.precision = options.precision
             let job = ImatrixJob(source: weights, chunks: chunks, output: output, options: jobOptions)
             job.progress = json ? nil : options.progress(label: "imatrix")
             let summary = try job.run()
