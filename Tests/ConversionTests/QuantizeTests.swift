@@ -2,6 +2,7 @@ import Conversion
 import DeepSeekV3
 import Foundation
 import Quants
+import SyntheticModels
 import TensorFiles
 import TestSupport
 import Testing
@@ -380,10 +381,31 @@ extension QuantizeCommandTests {
         let output = TestSupport.scratchDirectory("needs-imatrix") + "/x.gguf"
         let result = try TestSupport.moepack("quantize", Fixtures.tiny, output, "--recipe", "IQ2_XXS", "--quiet")
         #expect(result.status == 1)
-        #expect(result.stderr.contains("IQ2_XXS needs an importance matrix") && result.stderr.contains("blk."))
+        #expect(result.stderr.contains("IQ2_XXS needs importance weights") && result.stderr.contains("blk."))
         #expect(!FileManager.default.fileExists(atPath: output))
         let dry = try TestSupport.moepack("quantize", Fixtures.tiny, output, "--recipe", "IQ1_S", "--dry-run")
-        #expect(dry.status == 0 && dry.stdout.contains("need an importance matrix"))
+        #expect(dry.status == 0 && dry.stdout.contains("need importance weights"))
+    }
+
+    /// llama-quantize checks each tensor: an importance matrix without the entry of a tensor an
+    /// imatrix-only type is planned for is refused as no importance matrix is, naming the tensor.
+    @Test func anImportanceMatrixMissingALowBitTensorIsRefused() throws {
+        let root = TestSupport.scratchDirectory("partial-imatrix")
+        let text = root + "/text.txt", full = root + "/full.gguf", partial = root + "/partial.gguf", output = root + "/x.gguf"
+        try Data(SyntheticCorpus.text.utf8).write(to: URL(fileURLWithPath: text))
+        let collected = try TestSupport.moepack("imatrix", Fixtures.tiny, "--text", text, "--ctx", "64", "--chunks", "2", "--quiet", "-o", full)
+        #expect(collected.status == 0, "\(collected.stderr)")
+        var matrix = try ImatrixFile.read(path: full).matrix
+        let dropped = try #require(matrix.entries.keys.filter { $0.hasSuffix("ffn_up_exps.weight") }.sorted().first)
+        matrix.entries[dropped] = nil
+        try ImatrixFile.write(matrix, to: partial)
+        let refused = try TestSupport.moepack("quantize", Fixtures.tiny, output, "--recipe", "IQ2_XXS", "--imatrix", partial, "--quiet")
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains(dropped) && refused.stderr.contains("IQ2_XXS needs importance weights") && refused.stderr.contains("has no entry"), "\(refused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: output))
+        // A type that does not need weights is written without them, with a warning naming the tensor.
+        let q2k = try TestSupport.moepack("quantize", Fixtures.tiny, output, "--recipe", "Q2_K", "--imatrix", partial, "--quiet")
+        #expect(q2k.status == 0 && q2k.stderr.contains("no entry") && q2k.stderr.contains("quantized without"), "\(q2k.stderr)")
     }
 }
 

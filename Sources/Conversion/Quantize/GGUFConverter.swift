@@ -122,10 +122,13 @@ package final class GGUFConverter {
     }
 
     /// The first tensor of the plan that needs an importance matrix the options do not give:
-    /// llama.cpp refuses the lowest-bit types without one (the result would be garbage).
+    /// llama.cpp refuses the lowest-bit types without one (the result would be garbage), and
+    /// checks each tensor: an importance matrix without an entry for one is refused too.
     package func tensorNeedingImportance(in plan: Plan) -> PlannedTensor? {
-        guard options.importance == nil else { return nil }
-        return plan.tensors.first { QuantRecipe.typesNeedingImportance.contains($0.type) && ![.tokenEmbedding, .output].contains($0.tensor.role) }
+        plan.tensors.first {
+            QuantRecipe.typesNeedingImportance.contains($0.type) && ![.tokenEmbedding, .output].contains($0.tensor.role)
+                && options.importance?.matrix.entries[$0.tensor.name] == nil
+        }
     }
 
     /// Whether a planned tensor's quantizer takes importance weights: not the tensors kept as
@@ -180,9 +183,11 @@ package final class GGUFConverter {
         let started = Date()
         let plan = try planned ?? self.plan()
         if let needy = tensorNeedingImportance(in: plan) {
+            let remedy = options.importance.map { "\($0.file) has no entry for it: an imatrix of another model, or one collected without this tensor's inputs" }
+                ?? "pass --imatrix FILE (moepack imatrix computes one)"
             throw ConversionError.unsupportedTensor(
                 file: input, tensor: needy.tensor.name,
-                detail: "\(needy.type.name) needs an importance matrix (llama.cpp refuses it too: the result would be garbage); pass --imatrix FILE (moepack imatrix computes one)")
+                detail: "\(needy.type.name) needs importance weights (llama.cpp refuses it too: the result would be garbage); \(remedy)")
         }
         let checkpoint = try Checkpoint(directory: input)
         try ConversionError.requireValidLayout(config: plan.config, checkpoint: checkpoint, directory: input)
