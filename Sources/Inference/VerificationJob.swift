@@ -97,7 +97,7 @@ package final class VerificationJob {
         let engines = try models.map { try DeepSeekV3Model(source: $0, threads: options.threads, attention: options.attention, precision: options.precision) }
         let plan = MemoryPlan(
             config: config, context: chunks.context, scoredPositions: chunks.positions.count, threads: options.threads,
-            comparedModels: Swift.max(1, models.count))
+            comparedModels: Swift.max(1, models.count), precision: options.precision)
         let batch = options.batchChunks ?? plan.chunks(budget: options.memoryBudget, limit: range.count)
         planned?(label, range, batch)
         let evaluator = Evaluator(chunks: chunks, range: range, batchChunks: batch)

@@ -65,7 +65,7 @@ struct Imatrix: ParsableCommand {
             let tokenizer = try openTokenizer(explicit: options.tokenizer, model: weights)
             let chunks = try tokenize(options, tokenizer: tokenizer)
             let range = try options.chunkRange(available: chunks.available)
-            let plan = MemoryPlan(config: weights.config, context: options.context, scoredPositions: chunks.positions.count, threads: options.threads, comparedModels: 0)
+            let plan = MemoryPlan(config: weights.config, context: options.context, scoredPositions: chunks.positions.count, threads: options.threads, comparedModels: 0, precision: options.precision)
             let batch = try options.batch ?? plan.chunks(budget: options.memoryBudget, limit: range.count)
             if !json {
                 FileHandle.standardError.write(Data("\(weights.label): \(chunks.tokens.count) tokens, chunks \(range.lowerBound)..<\(range.upperBound) of \(chunks.available), \(batch) per batch, \(options.threads) threads\(options.precision == .f32 ? "" : ", --precision \(options.precision.rawValue)")\n".utf8))

@@ -37,7 +37,7 @@ struct Perplexity: ParsableCommand {
             let chunks = try tokenize(options, tokenizer: tokenizer)
             let range = try options.chunkRange(available: chunks.available)
             let engine = try DeepSeekV3Model(source: weights, threads: options.threads, attention: options.attention, precision: options.precision)
-            let plan = MemoryPlan(config: weights.config, context: options.context, scoredPositions: chunks.positions.count, threads: options.threads, comparedModels: 0)
+            let plan = MemoryPlan(config: weights.config, context: options.context, scoredPositions: chunks.positions.count, threads: options.threads, comparedModels: 0, precision: options.precision)
             let batch = try options.batch ?? plan.chunks(budget: options.memoryBudget, limit: range.count)
             FileHandle.standardError.write(Data("\(weights.label): \(chunks.tokens.count) tokens, chunks \(range.lowerBound)..<\(range.upperBound) of \(chunks.available), \(batch) per batch (memory plan: \(formatBytes(plan.fixedBytes)) + \(formatBytes(plan.bytesPerChunk)) per chunk), \(options.threads) threads (\(options.precision == .bf16 ? "BF16 products, AVX-512 BF16" : "OpenBLAS \(BLAS.coreName)"))\n".utf8))
             let evaluator = Evaluator(chunks: chunks, range: range, batchChunks: batch)
