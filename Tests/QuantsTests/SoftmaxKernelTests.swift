@@ -100,7 +100,7 @@ import Testing
     @Test(.enabled(if: SoftmaxRows.avx512 != nil, "the CPU has no AVX-512"))
     func avx512ComputesTheBaselinesBits() throws {
         let fast = try #require(SoftmaxRows.avx512), baseline = SoftmaxRows.forLevel(.baseline)
-        var rows: [[Float]] = [1, 7, 8, 9, 15, 16, 17, 1000, 129_280, 129_285].map { Self.logits(count: $0, seed: UInt64($0) + 100) }
+        var rows: [[Float]] = [1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 40, 63, 1000, 129_280, 129_285].map { Self.logits(count: $0, seed: UInt64($0) + 100) }
         var awkward = Self.logits(count: 4099, seed: 9)
         let edges: [Float] = [-800, 710, 800, -.infinity, 0, -0.0, -708, -708.5, 709, 709.5]
         for (i, v) in edges.enumerated() { awkward[i * 37] = v }
