@@ -58,52 +58,63 @@ AVX512_TARGET static inline __m512d vector_exp(__m512d x) {
     return result;
 }
 
-/// vector_exp of four vectors, each step applied to all four before the next. One vector's 14
-/// dependent multiply-adds leave the FP scheduler full of waiting operations (the loop ran at
-/// ~30 cycles per vector); four independent chains in program order keep the pipes busy. Every
-/// lane's operations are vector_exp's, so the results are the same bits.
-AVX512_TARGET static inline void vector_exp4(const __m512d x[4], __m512d result[4]) {
-    const __m512d roundingShift = _mm512_set1_pd(0x1.8p52);
-    __mmask8 inRange[4];
-    __m512d shifted[4], r[4], p[4];
-    for (int k = 0; k < 4; k++) {
-        inRange[k] = _mm512_cmp_pd_mask(x[k], _mm512_set1_pd(-708), _CMP_GE_OQ) & _mm512_cmp_pd_mask(x[k], _mm512_set1_pd(709), _CMP_LE_OQ);
-        __m512d y = _mm512_maskz_mov_pd(inRange[k], x[k]);
-        shifted[k] = _mm512_add_pd(_mm512_mul_pd(y, _mm512_set1_pd(1.44269504088896338700e+00)), roundingShift);
-        __m512d n = _mm512_sub_pd(shifted[k], roundingShift);
-        r[k] = _mm512_sub_pd(
-            _mm512_sub_pd(y, _mm512_mul_pd(n, _mm512_set1_pd(6.93147180369123816490e-01))), _mm512_mul_pd(n, _mm512_set1_pd(1.90821492927058770002e-10)));
-        p[k] = _mm512_set1_pd(1.6059043836821613e-10);
+/// vector_exp's C-library lanes (outside [-708, 709], and NaN), for a vector whose mask is not
+/// full. Out of line and rare in a row of logits: a call inside the loop would make the compiler
+/// keep every vector of the loop in memory across it.
+AVX512_TARGET __attribute__((noinline)) static __m512d exp_library_lanes(__m512d x, __m512d result, __mmask8 inRange) {
+    double lanes[8], inputs[8];
+    _mm512_storeu_pd(lanes, result);
+    _mm512_storeu_pd(inputs, x);
+    for (int lane = 0; lane < 8; lane++) {
+        if (!((inRange >> lane) & 1)) lanes[lane] = exp(inputs[lane]);
     }
-#define HORNER4(c) for (int k = 0; k < 4; k++) p[k] = _mm512_add_pd(_mm512_mul_pd(p[k], r[k]), _mm512_set1_pd(c))
-    HORNER4(2.08767569878681e-09);
-    HORNER4(2.505210838544172e-08);
-    HORNER4(2.755731922398589e-07);
-    HORNER4(2.7557319223985893e-06);
-    HORNER4(2.48015873015873e-05);
-    HORNER4(0.0001984126984126984);
-    HORNER4(0.001388888888888889);
-    HORNER4(0.008333333333333333);
-    HORNER4(0.041666666666666664);
-    HORNER4(0.16666666666666666);
-    HORNER4(0.5);
-    HORNER4(1.0);
-    HORNER4(1.0);
-#undef HORNER4
-    for (int k = 0; k < 4; k++) {
-        __m512i bits = _mm512_slli_epi64(_mm512_add_epi64(_mm512_castpd_si512(shifted[k]), _mm512_set1_epi64(1023)), 52);
-        result[k] = _mm512_mul_pd(p[k], _mm512_castsi512_pd(bits));
-        if (inRange[k] != 0xFF) {
-            double lanes[8], inputs[8];
-            _mm512_storeu_pd(lanes, result[k]);
-            _mm512_storeu_pd(inputs, x[k]);
-            for (int lane = 0; lane < 8; lane++) {
-                if (!((inRange[k] >> lane) & 1)) lanes[lane] = exp(inputs[lane]);
-            }
-            result[k] = _mm512_loadu_pd(lanes);
-        }
-    }
+    return _mm512_loadu_pd(lanes);
 }
+
+/// vector_exp of eight vectors x0...x7 into e0...e7, each step applied to all eight before the
+/// next, so eight independent chains are in flight (one step's multiply and add take 5 cycles;
+/// the pipes take two of each per cycle). Every lane's operations are vector_exp's: the same bits.
+#define VECTOR_EXP_STEP1(k, c) p##k = _mm512_add_pd(_mm512_mul_pd(p##k, r##k), _mm512_set1_pd(c))
+// The empty asm after each step keeps the eight chains interleaved: without it the compiler's
+// scheduler (tuned for no CPU in particular) puts each chain's 26 operations back together, and
+// the core's FP scheduler again fills with operations waiting on one chain.
+#define VECTOR_EXP8_STEP(c) \
+    VECTOR_EXP_STEP1(0, c); VECTOR_EXP_STEP1(1, c); VECTOR_EXP_STEP1(2, c); VECTOR_EXP_STEP1(3, c); \
+    VECTOR_EXP_STEP1(4, c); VECTOR_EXP_STEP1(5, c); VECTOR_EXP_STEP1(6, c); VECTOR_EXP_STEP1(7, c); \
+    __asm__("" : "+v"(p0), "+v"(p1), "+v"(p2), "+v"(p3), "+v"(p4), "+v"(p5), "+v"(p6), "+v"(p7))
+
+#define VECTOR_EXP_REDUCE(k) \
+    __mmask8 inRange##k = _mm512_cmp_pd_mask(x##k, _mm512_set1_pd(-708), _CMP_GE_OQ) & _mm512_cmp_pd_mask(x##k, _mm512_set1_pd(709), _CMP_LE_OQ); \
+    __m512d y##k = _mm512_maskz_mov_pd(inRange##k, x##k); \
+    __m512d shifted##k = _mm512_add_pd(_mm512_mul_pd(y##k, _mm512_set1_pd(1.44269504088896338700e+00)), _mm512_set1_pd(0x1.8p52)); \
+    __m512d n##k = _mm512_sub_pd(shifted##k, _mm512_set1_pd(0x1.8p52)); \
+    __m512d r##k = _mm512_sub_pd( \
+        _mm512_sub_pd(y##k, _mm512_mul_pd(n##k, _mm512_set1_pd(6.93147180369123816490e-01))), _mm512_mul_pd(n##k, _mm512_set1_pd(1.90821492927058770002e-10))); \
+    __m512d p##k = _mm512_set1_pd(1.6059043836821613e-10)
+
+#define VECTOR_EXP_SCALE(k) \
+    e##k = _mm512_mul_pd(p##k, _mm512_castsi512_pd(_mm512_slli_epi64(_mm512_add_epi64(_mm512_castpd_si512(shifted##k), _mm512_set1_epi64(1023)), 52))); \
+    if (__builtin_expect(inRange##k != 0xFF, 0)) e##k = exp_library_lanes(x##k, e##k, inRange##k)
+
+#define VECTOR_EXP8() do { \
+    VECTOR_EXP_REDUCE(0); VECTOR_EXP_REDUCE(1); VECTOR_EXP_REDUCE(2); VECTOR_EXP_REDUCE(3); \
+    VECTOR_EXP_REDUCE(4); VECTOR_EXP_REDUCE(5); VECTOR_EXP_REDUCE(6); VECTOR_EXP_REDUCE(7); \
+    VECTOR_EXP8_STEP(2.08767569878681e-09); \
+    VECTOR_EXP8_STEP(2.505210838544172e-08); \
+    VECTOR_EXP8_STEP(2.755731922398589e-07); \
+    VECTOR_EXP8_STEP(2.7557319223985893e-06); \
+    VECTOR_EXP8_STEP(2.48015873015873e-05); \
+    VECTOR_EXP8_STEP(0.0001984126984126984); \
+    VECTOR_EXP8_STEP(0.001388888888888889); \
+    VECTOR_EXP8_STEP(0.008333333333333333); \
+    VECTOR_EXP8_STEP(0.041666666666666664); \
+    VECTOR_EXP8_STEP(0.16666666666666666); \
+    VECTOR_EXP8_STEP(0.5); \
+    VECTOR_EXP8_STEP(1.0); \
+    VECTOR_EXP8_STEP(1.0); \
+    VECTOR_EXP_SCALE(0); VECTOR_EXP_SCALE(1); VECTOR_EXP_SCALE(2); VECTOR_EXP_SCALE(3); \
+    VECTOR_EXP_SCALE(4); VECTOR_EXP_SCALE(5); VECTOR_EXP_SCALE(6); VECTOR_EXP_SCALE(7); \
+} while (0)
 
 /// Lanes 0 to 7 added in order, as the Swift loop `for l in 0..<8 { sum += sums[l] }`.
 AVX512_TARGET static double add_lanes_in_order(__m512d sums) {
@@ -127,11 +138,13 @@ AVX512_TARGET double moepack_avx512_log_sum_exp(const float *x, long count) {
     __m512d sums = _mm512_setzero_pd();
     const __m512d shift = _mm512_set1_pd(maximum);
     // Four vectors' exponentials at a time, added to the sums in order: the one-vector loop's bits.
-    for (i = 0; i + 32 <= count; i += 32) {
-        __m512d v[4], e[4];
-        for (int k = 0; k < 4; k++) v[k] = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(x + i + 8 * k)), shift);
-        vector_exp4(v, e);
-        for (int k = 0; k < 4; k++) sums = _mm512_add_pd(sums, e[k]);
+    for (i = 0; i + 64 <= count; i += 64) {
+#define LOAD_SHIFTED(k) __m512d x##k = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(x + i + 8 * k)), shift), e##k
+        LOAD_SHIFTED(0); LOAD_SHIFTED(1); LOAD_SHIFTED(2); LOAD_SHIFTED(3); LOAD_SHIFTED(4); LOAD_SHIFTED(5); LOAD_SHIFTED(6); LOAD_SHIFTED(7);
+#undef LOAD_SHIFTED
+        VECTOR_EXP8();
+        sums = _mm512_add_pd(_mm512_add_pd(_mm512_add_pd(_mm512_add_pd(sums, e0), e1), e2), e3);
+        sums = _mm512_add_pd(_mm512_add_pd(_mm512_add_pd(_mm512_add_pd(sums, e4), e5), e6), e7);
     }
     for (; i + 8 <= count; i += 8) sums = _mm512_add_pd(sums, vector_exp(_mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(x + i)), shift)));
     double sum = add_lanes_in_order(sums);
@@ -142,11 +155,14 @@ AVX512_TARGET double moepack_avx512_log_sum_exp(const float *x, long count) {
 AVX512_TARGET double moepack_avx512_kl_divergence(const float *base, const double *model, long count) {
     __m512d sums = _mm512_setzero_pd();
     long i = 0;
-    for (; i + 32 <= count; i += 32) {
-        __m512d lb[4], e[4];
-        for (int k = 0; k < 4; k++) lb[k] = _mm512_cvtps_pd(_mm256_loadu_ps(base + i + 8 * k));
-        vector_exp4(lb, e);
-        for (int k = 0; k < 4; k++) sums = _mm512_add_pd(sums, _mm512_mul_pd(e[k], _mm512_sub_pd(lb[k], _mm512_loadu_pd(model + i + 8 * k))));
+    for (; i + 64 <= count; i += 64) {
+#define LOAD_BASE(k) __m512d x##k = _mm512_cvtps_pd(_mm256_loadu_ps(base + i + 8 * k)), e##k
+        LOAD_BASE(0); LOAD_BASE(1); LOAD_BASE(2); LOAD_BASE(3); LOAD_BASE(4); LOAD_BASE(5); LOAD_BASE(6); LOAD_BASE(7);
+#undef LOAD_BASE
+        VECTOR_EXP8();
+#define ADD_TERM(k) sums = _mm512_add_pd(sums, _mm512_mul_pd(e##k, _mm512_sub_pd(x##k, _mm512_loadu_pd(model + i + 8 * k))))
+        ADD_TERM(0); ADD_TERM(1); ADD_TERM(2); ADD_TERM(3); ADD_TERM(4); ADD_TERM(5); ADD_TERM(6); ADD_TERM(7);
+#undef ADD_TERM
     }
     for (; i + 8 <= count; i += 8) {
         __m512d lb = _mm512_cvtps_pd(_mm256_loadu_ps(base + i));
