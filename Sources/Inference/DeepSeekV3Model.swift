@@ -43,7 +43,7 @@ package final class DeepSeekV3Model: @unchecked Sendable {
         attentionForm = attention
         self.precision = precision
         loader = WeightLoader(source: source, threads: self.threads, precision: precision)
-        self.attention = MultiLatentAttention(config: source.config, form: attention)
+        self.attention = MultiLatentAttention(config: source.config, form: attention, precision: precision)
     }
 
     /// Logits for `positions` of each chunk (clamped to its length): one `[positions, vocab]`

@@ -43,12 +43,17 @@ struct AttentionWeights: @unchecked Sendable {
 struct MultiLatentAttention {
     let config: DeepSeekV3Config
     let form: AttentionForm
+    /// In BF16 mode the absorbed form's two activation products (`q_c·cᵀ` and `P·c`) are BF16
+    /// products too, as in DeepSeek's own BF16 inference; the rope scores and the `kv_b` products
+    /// stay f32 (the plain form stays f32 throughout).
+    let precision: Precision
     let softmaxScale: Float
     let rope: YaRNRotary
 
-    init(config: DeepSeekV3Config, form: AttentionForm) {
+    init(config: DeepSeekV3Config, form: AttentionForm, precision: Precision = .f32) {
         self.config = config
         self.form = form
+        self.precision = precision
         softmaxScale = YaRNRotary.softmaxScale(config: config)
         rope = YaRNRotary(config: config)
     }
@@ -94,7 +99,9 @@ struct MultiLatentAttention {
         }
 
         let attended = Matrix(rows: t, columns: heads * v)  // [T, H·v]
-        let inputs = HeadInputs(tokens: t, q: q, keyPE: keyPE, latentKV: latentKV, kvB: w.kvB, attended: attended)
+        var latentPanels: LatentPanels?
+        if precision == .bf16, form == .absorbed { latentPanels = LatentPanels(latentKV, threads: threads) }
+        let inputs = HeadInputs(tokens: t, q: q, keyPE: keyPE, latentKV: latentKV, latentPanels: latentPanels, kvB: w.kvB, attended: attended)
         let form = form
         parallelFor(heads, threads: threads) { range in
             let scratch = HeadScratch(tokens: t, columns: Swift.max(latent, nope, v))
@@ -115,8 +122,27 @@ struct MultiLatentAttention {
         let q: Matrix  // [T, H·(n+r)], rope already applied to each head's last r
         let keyPE: Matrix  // [T, r]
         let latentKV: Matrix  // [T, L]
+        /// c in BF16 for both of the absorbed form's products (BF16 mode), else nil.
+        let latentPanels: LatentPanels?
         let kvB: Matrix  // [H·(n+v), L]
         let attended: Matrix
+    }
+
+    /// The latent `c` `[T, L]` as the right operand of both BF16 products, packed once per chunk
+    /// and layer for every head: `c` itself for `q_c·cᵀ`, and `cᵀ` `[L, T]` for `P·c = P·(cᵀ)ᵀ`.
+    struct LatentPanels: @unchecked Sendable {
+        let keys: BF16Panels
+        let values: BF16Panels
+
+        init(_ latentKV: Matrix, threads: Int) {
+            keys = BF16Panels(packing: latentKV, threads: threads)
+            let transposed = Matrix(rows: latentKV.columns, columns: latentKV.rows)
+            for p in 0..<latentKV.rows {
+                let row = latentKV.row(p)
+                for j in 0..<latentKV.columns { transposed.row(j)[p] = row[j] }
+            }
+            values = BF16Panels(packing: transposed, threads: threads)
+        }
     }
 
     /// One thread's buffers: scores `[T, T]` and two `[T, ≥ max(L, n, v)]` intermediates.
@@ -140,9 +166,17 @@ struct MultiLatentAttention {
         let qC = scratch.first, attendedLatent = scratch.second
         observe(RowsView(qNope, rows: t, columns: nope, stride: x.q.columns), .attnKB, .head(h, of: heads))
         BLAS.multiply(m: t, n: latent, k: nope, a: qNope, lda: x.q.columns, b: wk, ldb: latent, c: qC.pointer, ldc: latent)  // q_c [T, L]
-        BLAS.multiplyTransposed(m: t, n: t, k: latent, a: qC.pointer, lda: latent, b: x.latentKV.pointer, ldb: latent, c: scratch.scores.pointer, ldc: t)
+        if let panels = x.latentPanels {
+            panels.keys.multiply(BF16Rows(MatrixView(qC.pointer, rows: t, columns: latent, stride: latent), threads: 1), rows: 0, count: t, into: scratch.scores.view)
+        } else {
+            BLAS.multiplyTransposed(m: t, n: t, k: latent, a: qC.pointer, lda: latent, b: x.latentKV.pointer, ldb: latent, c: scratch.scores.pointer, ldc: t)
+        }
         addRopeScoresAndSoftmax(h, x, scratch.scores)
-        BLAS.multiply(m: t, n: latent, k: t, a: scratch.scores.pointer, lda: t, b: x.latentKV.pointer, ldb: latent, c: attendedLatent.pointer, ldc: latent)  // P·c [T, L]
+        if let panels = x.latentPanels {
+            panels.values.multiply(BF16Rows(scratch.scores.view, threads: 1), rows: 0, count: latent, into: MatrixView(attendedLatent.pointer, rows: t, columns: latent, stride: latent))
+        } else {
+            BLAS.multiply(m: t, n: latent, k: t, a: scratch.scores.pointer, lda: t, b: x.latentKV.pointer, ldb: latent, c: attendedLatent.pointer, ldc: latent)  // P·c [T, L]
+        }
         observe(RowsView(attendedLatent.pointer, rows: t, columns: latent), .attnVB, .head(h, of: heads))
         BLAS.multiplyTransposed(m: t, n: v, k: latent, a: attendedLatent.pointer, lda: latent, b: wv, ldb: latent, c: x.attended.pointer + h * v, ldc: x.attended.columns)
     }
