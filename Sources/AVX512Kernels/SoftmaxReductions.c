@@ -18,49 +18,13 @@ int moepack_avx512_softmax_supported(void) {
     return __builtin_cpu_supports("avx512f");
 }
 
-/// VectorExp.exp: Cody–Waite reduction, the Taylor series to r^13/13!, 2^n from its bit pattern;
-/// lanes outside [-708, 709] and NaN lanes take the C library's exp.
-AVX512_TARGET static inline __m512d vector_exp(__m512d x) {
-    __mmask8 inRange = _mm512_cmp_pd_mask(x, _mm512_set1_pd(-708), _CMP_GE_OQ) & _mm512_cmp_pd_mask(x, _mm512_set1_pd(709), _CMP_LE_OQ);
-    __m512d y = _mm512_maskz_mov_pd(inRange, x);
-    const __m512d roundingShift = _mm512_set1_pd(0x1.8p52);
-    __m512d shifted = _mm512_add_pd(_mm512_mul_pd(y, _mm512_set1_pd(1.44269504088896338700e+00)), roundingShift);
-    __m512d n = _mm512_sub_pd(shifted, roundingShift);
-    __m512d r = _mm512_sub_pd(
-        _mm512_sub_pd(y, _mm512_mul_pd(n, _mm512_set1_pd(6.93147180369123816490e-01))), _mm512_mul_pd(n, _mm512_set1_pd(1.90821492927058770002e-10)));
-    __m512d p = _mm512_set1_pd(1.6059043836821613e-10);
-#define HORNER(c) p = _mm512_add_pd(_mm512_mul_pd(p, r), _mm512_set1_pd(c))
-    HORNER(2.08767569878681e-09);
-    HORNER(2.505210838544172e-08);
-    HORNER(2.755731922398589e-07);
-    HORNER(2.7557319223985893e-06);
-    HORNER(2.48015873015873e-05);
-    HORNER(0.0001984126984126984);
-    HORNER(0.001388888888888889);
-    HORNER(0.008333333333333333);
-    HORNER(0.041666666666666664);
-    HORNER(0.16666666666666666);
-    HORNER(0.5);
-    HORNER(1.0);
-#undef HORNER
-    p = _mm512_add_pd(_mm512_mul_pd(p, r), _mm512_set1_pd(1.0));
-    __m512i bits = _mm512_slli_epi64(_mm512_add_epi64(_mm512_castpd_si512(shifted), _mm512_set1_epi64(1023)), 52);
-    __m512d result = _mm512_mul_pd(p, _mm512_castsi512_pd(bits));
-    if (inRange != 0xFF) {
-        double lanes[8], inputs[8];
-        _mm512_storeu_pd(lanes, result);
-        _mm512_storeu_pd(inputs, x);
-        for (int lane = 0; lane < 8; lane++) {
-            if (!((inRange >> lane) & 1)) lanes[lane] = exp(inputs[lane]);
-        }
-        result = _mm512_loadu_pd(lanes);
-    }
-    return result;
-}
+// VectorExp.exp (QuantKernels/SoftmaxKernels.swift): Cody–Waite reduction, the Taylor series to
+// r^13/13! in Horner form, 2^n from its bit pattern; lanes outside [-708, 709] and NaN lanes take
+// the C library's exp. Written as macros over numbered vectors (x0 → e0, x1 → e1, ...) so that
+// one definition serves a single vector and the eight-at-a-time loops.
 
-/// vector_exp's C-library lanes (outside [-708, 709], and NaN), for a vector whose mask is not
-/// full. Out of line and rare in a row of logits: a call inside the loop would make the compiler
-/// keep every vector of the loop in memory across it.
+/// The C library's exp for the lanes of `x` outside `inRange`. Out of line and rare in a row of
+/// logits: a call inside a loop would make the compiler keep the loop's vectors in memory.
 AVX512_TARGET __attribute__((noinline)) static __m512d exp_library_lanes(__m512d x, __m512d result, __mmask8 inRange) {
     double lanes[8], inputs[8];
     _mm512_storeu_pd(lanes, result);
@@ -71,19 +35,8 @@ AVX512_TARGET __attribute__((noinline)) static __m512d exp_library_lanes(__m512d
     return _mm512_loadu_pd(lanes);
 }
 
-/// vector_exp of eight vectors x0...x7 into e0...e7, each step applied to all eight before the
-/// next, so eight independent chains are in flight (one step's multiply and add take 5 cycles;
-/// the pipes take two of each per cycle). Every lane's operations are vector_exp's: the same bits.
-#define VECTOR_EXP_STEP1(k, c) p##k = _mm512_add_pd(_mm512_mul_pd(p##k, r##k), _mm512_set1_pd(c))
-// The empty asm after each step keeps the eight chains interleaved: without it the compiler's
-// scheduler (tuned for no CPU in particular) puts each chain's 26 operations back together, and
-// the core's FP scheduler again fills with operations waiting on one chain.
-#define VECTOR_EXP8_STEP(c) \
-    VECTOR_EXP_STEP1(0, c); VECTOR_EXP_STEP1(1, c); VECTOR_EXP_STEP1(2, c); VECTOR_EXP_STEP1(3, c); \
-    VECTOR_EXP_STEP1(4, c); VECTOR_EXP_STEP1(5, c); VECTOR_EXP_STEP1(6, c); VECTOR_EXP_STEP1(7, c); \
-    __asm__("" : "+v"(p0), "+v"(p1), "+v"(p2), "+v"(p3), "+v"(p4), "+v"(p5), "+v"(p6), "+v"(p7))
-
-#define VECTOR_EXP_REDUCE(k) \
+/// x_k = n·ln2 + r_k (ln2 in a high and a low part), the polynomial started at 1/13!.
+#define EXP_REDUCE(k) \
     __mmask8 inRange##k = _mm512_cmp_pd_mask(x##k, _mm512_set1_pd(-708), _CMP_GE_OQ) & _mm512_cmp_pd_mask(x##k, _mm512_set1_pd(709), _CMP_LE_OQ); \
     __m512d y##k = _mm512_maskz_mov_pd(inRange##k, x##k); \
     __m512d shifted##k = _mm512_add_pd(_mm512_mul_pd(y##k, _mm512_set1_pd(1.44269504088896338700e+00)), _mm512_set1_pd(0x1.8p52)); \
@@ -92,28 +45,46 @@ AVX512_TARGET __attribute__((noinline)) static __m512d exp_library_lanes(__m512d
         _mm512_sub_pd(y##k, _mm512_mul_pd(n##k, _mm512_set1_pd(6.93147180369123816490e-01))), _mm512_mul_pd(n##k, _mm512_set1_pd(1.90821492927058770002e-10))); \
     __m512d p##k = _mm512_set1_pd(1.6059043836821613e-10)
 
-#define VECTOR_EXP_SCALE(k) \
+/// One Horner step p_k = p_k·r_k + c.
+#define EXP_STEP(k, c) p##k = _mm512_add_pd(_mm512_mul_pd(p##k, r##k), _mm512_set1_pd(c))
+
+/// The Horner steps after 1/13!, down to the constant term: STEP(c) for each coefficient.
+#define EXP_TAYLOR_STEPS(STEP) \
+    STEP(2.08767569878681e-09) STEP(2.505210838544172e-08) STEP(2.755731922398589e-07) \
+    STEP(2.7557319223985893e-06) STEP(2.48015873015873e-05) STEP(0.0001984126984126984) \
+    STEP(0.001388888888888889) STEP(0.008333333333333333) STEP(0.041666666666666664) \
+    STEP(0.16666666666666666) STEP(0.5) STEP(1.0) STEP(1.0)
+
+/// e_k = p_k · 2^n, with the library's lanes where x_k was out of range.
+#define EXP_SCALE(k) \
     e##k = _mm512_mul_pd(p##k, _mm512_castsi512_pd(_mm512_slli_epi64(_mm512_add_epi64(_mm512_castpd_si512(shifted##k), _mm512_set1_epi64(1023)), 52))); \
     if (__builtin_expect(inRange##k != 0xFF, 0)) e##k = exp_library_lanes(x##k, e##k, inRange##k)
 
+#define EXP_STEP_ONE(c) EXP_STEP(0, c);
+
+AVX512_TARGET static inline __m512d vector_exp(__m512d x0) {
+    __m512d e0;
+    EXP_REDUCE(0);
+    EXP_TAYLOR_STEPS(EXP_STEP_ONE)
+    EXP_SCALE(0);
+    return e0;
+}
+
+/// Each step applied to all eight vectors before the next, so eight independent chains are in
+/// flight (one step's multiply and add take ~5 cycles; the pipes take two of each per cycle). The
+/// empty asm after each step keeps them interleaved: without it the compiler's scheduler (tuned
+/// for no CPU in particular) puts each chain's operations back together, the core's FP scheduler
+/// fills with operations waiting on one chain, and the loop runs 2x slower. Every lane's
+/// operations are vector_exp's: the same bits.
+#define EXP_STEP_EIGHT(c) \
+    EXP_STEP(0, c); EXP_STEP(1, c); EXP_STEP(2, c); EXP_STEP(3, c); EXP_STEP(4, c); EXP_STEP(5, c); EXP_STEP(6, c); EXP_STEP(7, c); \
+    __asm__("" : "+v"(p0), "+v"(p1), "+v"(p2), "+v"(p3), "+v"(p4), "+v"(p5), "+v"(p6), "+v"(p7));
+
+/// e0...e7 = exp(x0...x7).
 #define VECTOR_EXP8() do { \
-    VECTOR_EXP_REDUCE(0); VECTOR_EXP_REDUCE(1); VECTOR_EXP_REDUCE(2); VECTOR_EXP_REDUCE(3); \
-    VECTOR_EXP_REDUCE(4); VECTOR_EXP_REDUCE(5); VECTOR_EXP_REDUCE(6); VECTOR_EXP_REDUCE(7); \
-    VECTOR_EXP8_STEP(2.08767569878681e-09); \
-    VECTOR_EXP8_STEP(2.505210838544172e-08); \
-    VECTOR_EXP8_STEP(2.755731922398589e-07); \
-    VECTOR_EXP8_STEP(2.7557319223985893e-06); \
-    VECTOR_EXP8_STEP(2.48015873015873e-05); \
-    VECTOR_EXP8_STEP(0.0001984126984126984); \
-    VECTOR_EXP8_STEP(0.001388888888888889); \
-    VECTOR_EXP8_STEP(0.008333333333333333); \
-    VECTOR_EXP8_STEP(0.041666666666666664); \
-    VECTOR_EXP8_STEP(0.16666666666666666); \
-    VECTOR_EXP8_STEP(0.5); \
-    VECTOR_EXP8_STEP(1.0); \
-    VECTOR_EXP8_STEP(1.0); \
-    VECTOR_EXP_SCALE(0); VECTOR_EXP_SCALE(1); VECTOR_EXP_SCALE(2); VECTOR_EXP_SCALE(3); \
-    VECTOR_EXP_SCALE(4); VECTOR_EXP_SCALE(5); VECTOR_EXP_SCALE(6); VECTOR_EXP_SCALE(7); \
+    EXP_REDUCE(0); EXP_REDUCE(1); EXP_REDUCE(2); EXP_REDUCE(3); EXP_REDUCE(4); EXP_REDUCE(5); EXP_REDUCE(6); EXP_REDUCE(7); \
+    EXP_TAYLOR_STEPS(EXP_STEP_EIGHT) \
+    EXP_SCALE(0); EXP_SCALE(1); EXP_SCALE(2); EXP_SCALE(3); EXP_SCALE(4); EXP_SCALE(5); EXP_SCALE(6); EXP_SCALE(7); \
 } while (0)
 
 /// Lanes 0 to 7 added in order, as the Swift loop `for l in 0..<8 { sum += sums[l] }`.
@@ -137,7 +108,7 @@ AVX512_TARGET double moepack_avx512_log_sum_exp(const float *x, long count) {
     for (long j = i; j < count; j++) if ((double)x[j] > maximum) maximum = (double)x[j];
     __m512d sums = _mm512_setzero_pd();
     const __m512d shift = _mm512_set1_pd(maximum);
-    // Four vectors' exponentials at a time, added to the sums in order: the one-vector loop's bits.
+    // Eight vectors' exponentials at a time, added to the sums in order: the one-vector loop's bits.
     for (i = 0; i + 64 <= count; i += 64) {
 #define LOAD_SHIFTED(k) __m512d x##k = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(x + i + 8 * k)), shift), e##k
         LOAD_SHIFTED(0); LOAD_SHIFTED(1); LOAD_SHIFTED(2); LOAD_SHIFTED(3); LOAD_SHIFTED(4); LOAD_SHIFTED(5); LOAD_SHIFTED(6); LOAD_SHIFTED(7);
