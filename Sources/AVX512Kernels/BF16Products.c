@@ -64,6 +64,30 @@ BF16_TARGET void moepack_bf16_pack_panels(const float *source, long rows, long c
     if (row != stackRow) free(row);
 }
 
+BF16_TARGET void moepack_bf16_pack_transposed_panels(const float *source, long rows, long columns, long stride, uint32_t *destination) {
+    // W = sourceᵀ has `columns` rows of `rows` values: W's pair p of panel j is, for i < 32, the
+    // values of source rows 2p and 2p+1 at column 32j+i. Sixteen of each are rounded by one
+    // cvtne2ps_pbh (row 2p's in elements 0-15, row 2p+1's in 16-31) and interleaved into pairs.
+    long pairs = pairs_of(rows);
+    const __m512i interleave = _mm512_set_epi16(
+        31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    for (long panel = 0; panel * MOEPACK_BF16_PANEL_ROWS < columns; panel++) {
+        long first = panel * MOEPACK_BF16_PANEL_ROWS;
+        uint32_t *out = destination + first * pairs;
+        for (long p = 0; p < pairs; p++) {
+            const float *even = source + 2 * p * stride + first, *odd = even + stride;
+            for (int half = 0; half < 2; half++) {
+                // Columns past the end are W's padding rows: zero, as pack_panels writes them.
+                __mmask16 lanes = first_lanes(columns - first - 16 * half);
+                __m512 low = _mm512_maskz_loadu_ps(lanes, even + 16 * half);
+                __m512 high = 2 * p + 1 < rows ? _mm512_maskz_loadu_ps(lanes, odd + 16 * half) : _mm512_setzero_ps();
+                __m512i packed = (__m512i)_mm512_cvtne2ps_pbh(high, low);
+                _mm512_storeu_si512(out + p * MOEPACK_BF16_PANEL_ROWS + 16 * half, _mm512_permutexvar_epi16(interleave, packed));
+            }
+        }
+    }
+}
+
 /// Up to `MR` rows of x against one panel (32 outputs): 2·MR accumulators of 16 outputs each, one
 /// VDPBF16PS per accumulator per pair. `outputs` (1-32) of the panel's columns are stored.
 #define MR 8
@@ -125,6 +149,10 @@ void moepack_bf16_pack_rows(const float *source, long rows, long columns, long s
     __builtin_trap();
 }
 void moepack_bf16_pack_panels(const float *source, long rows, long columns, long stride, uint32_t *destination) {
+    (void)source; (void)rows; (void)columns; (void)stride; (void)destination;
+    __builtin_trap();
+}
+void moepack_bf16_pack_transposed_panels(const float *source, long rows, long columns, long stride, uint32_t *destination) {
     (void)source; (void)rows; (void)columns; (void)stride; (void)destination;
     __builtin_trap();
 }

@@ -29,6 +29,17 @@ package final class BF16Panels: @unchecked Sendable {
         }
     }
 
+    /// Packs `matrix`ᵀ (`matrix.columns` rows of `matrix.rows` values) without transposing it
+    /// first, on one thread (the callers' matrices are one chunk's latent, `[T, L]`).
+    package init(packingTransposeOf matrix: Matrix) {
+        rows = matrix.columns
+        columns = matrix.rows
+        let panels = (rows + Self.panelRows - 1) / Self.panelRows
+        panelWords = Self.panelRows * BF16Rows.pairs(columns)
+        words = .allocate(capacity: Swift.max(1, panels * panelWords))
+        moepack_bf16_pack_transposed_panels(matrix.pointer, matrix.rows, matrix.columns, matrix.columns, words)
+    }
+
     deinit { words.deallocate() }
 
     /// `y[:, start..<start+count] = x · W[start..<start+count]ᵀ`; `start` a multiple of 32.

@@ -136,12 +136,7 @@ struct MultiLatentAttention {
 
         init(_ latentKV: Matrix, threads: Int) {
             keys = BF16Panels(packing: latentKV, threads: threads)
-            let transposed = Matrix(rows: latentKV.columns, columns: latentKV.rows)
-            for p in 0..<latentKV.rows {
-                let row = latentKV.row(p)
-                for j in 0..<latentKV.columns { transposed.row(j)[p] = row[j] }
-            }
-            values = BF16Panels(packing: transposed, threads: threads)
+            values = BF16Panels(packingTransposeOf: latentKV)
         }
     }
 

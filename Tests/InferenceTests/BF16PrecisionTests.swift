@@ -73,6 +73,20 @@ struct BF16PrecisionTests {
         }
     }
 
+    /// The panels of a transpose, packed without writing it, are the panels of the transposed matrix.
+    @Test(arguments: [(1, 1), (2, 32), (7, 33), (64, 70), (65, 512)])
+    func transposedPanelsAreThePanelsOfTheTranspose(rows: Int, columns: Int) {
+        var random = SplitMix64(seed: 9)
+        let values = (0..<(rows * columns)).map { _ in Float.random(in: -3...3, using: &random) }
+        var transposed = [Float](repeating: 0, count: rows * columns)
+        for r in 0..<rows { for c in 0..<columns { transposed[c * rows + r] = values[r * columns + c] } }
+        let count = (columns + 31) / 32 * 32 * ((rows + 1) / 2)
+        var expected = [UInt32](repeating: 0xDEAD_BEEF, count: count), direct = [UInt32](repeating: 0xFEED_F00D, count: count)
+        transposed.withUnsafeBufferPointer { moepack_bf16_pack_panels($0.baseAddress!, columns, rows, rows, &expected) }
+        values.withUnsafeBufferPointer { moepack_bf16_pack_transposed_panels($0.baseAddress!, rows, columns, columns, &direct) }
+        #expect(direct == expected)
+    }
+
     /// Products against f64 sums of the rounded operands, and each output the same bits whatever
     /// rows of x and which panels a call covers (what makes the engine's results independent of
     /// batches and threads).

@@ -42,6 +42,11 @@ void moepack_bf16_pack_rows(const float *source, long rows, long columns, long s
 /// ceil(rows/32) panels.
 void moepack_bf16_pack_panels(const float *source, long rows, long columns, long stride, uint32_t *destination);
 
+/// The panels of W = sourceᵀ (`columns` rows of `rows` values) from `rows` rows of `columns` f32
+/// values (row r at `source + r·stride`): the same words `moepack_bf16_pack_panels` makes of the
+/// transposed matrix, without writing it (the right operand of P·c in BF16 attention).
+void moepack_bf16_pack_transposed_panels(const float *source, long rows, long columns, long stride, uint32_t *destination);
+
 /// y[m×n] = x · Wᵀ: `x` m pair rows of `columns` values, `panels` the panels holding W's rows
 /// [0, n) (n need not be a multiple of 32), y row i at `y + i·ldy`. Each y element is the same
 /// sequence of operations whatever m and n are, so results do not depend on how work is split.
