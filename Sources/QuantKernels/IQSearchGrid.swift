@@ -1,5 +1,3 @@
-import QuantKernels
-
 /// The quantizer's side of an IQ lattice grid: what ggml's `iq2xs_init_impl` (IQ2_XXS, IQ2_XS, IQ2_S,
 /// IQ1_S/IQ1_M) and `iq3xs_init_impl` (IQ3_XXS, IQ3_S) build once per grid (ggml-quants.c, llama.cpp
 /// commit 0c1e570).
@@ -10,20 +8,22 @@ import QuantKernels
 /// - `neighbours`: per off-grid u, a count n and n grid indices: every grid point whose squared
 ///   distance to u is one of the `nwant` smallest distinct distances, ordered by (distance, index) as
 ///   the C `qsort` with `iq2_compare_func` orders them (a total order, so the sort's stability is moot).
-final class IQSearchGrid: Sendable {
-    let count: Int
-    let fields: Int
-    let fieldBits: Int
-    let points: [Int8]
-    let map: [Int32]
-    let neighbours: [UInt16]
-    let pointLanes: [FloatLanes]
+///
+/// Built once per process and never freed (as IQKernels' lane tables), and read through unchecked
+/// pointers: the searches run in the quantizers that QuantKernels compiles once per SIMD level, so
+/// every access here is `@inlinable` and inlined into each level's build.
+public struct IQSearchGrid {
+    @usableFromInline let points: UnsafePointer<Int8>
+    @usableFromInline let map: UnsafePointer<Int32>
+    @usableFromInline let neighbours: UnsafePointer<UInt16>
+    @usableFromInline let pointLanes: UnsafePointer<FloatLanes>
     /// The points as ternary lanes `(q − 3)/2` (−1, 0, 1: IQ1's `kgrid_1bit_2048` levels).
-    let ternaryLanes: [FloatLanes]
+    @usableFromInline let ternaryLanes: UnsafePointer<FloatLanes>
+    @usableFromInline let fields: Int
+    @usableFromInline let fieldBits: Int
 
     init(index kgrid: [UInt16], fieldBits: Int, fields: Int, mapSize: Int, nwant: Int) {
         let count = kgrid.count
-        self.count = count
         self.fields = fields
         self.fieldBits = fieldBits
         let mask = (1 << fieldBits) - 1
@@ -71,60 +71,34 @@ final class IQSearchGrid: Sendable {
                 neighbours[start] = UInt16(neighbours.count - start - 1)
             }
         }
-        self.points = points
-        self.map = map
-        self.neighbours = neighbours
         // The points as float lanes (8 fields fill SIMD8, 4 fields the low half), for the neighbour search.
-        pointLanes = (0..<count).map { k in
+        let pointLanes = (0..<count).map { k in
             var v = FloatLanes()
             for i in 0..<fields { v[i] = Float(points[fields * k + i]) }
             return v
         }
-        ternaryLanes = pointLanes.map { ($0 - 3) * 0.5 }
+        self.points = permanent(points)
+        self.map = permanent(map)
+        self.neighbours = permanent(neighbours)
+        self.pointLanes = permanent(pointLanes)
+        self.ternaryLanes = permanent(pointLanes.map { ($0 - 3) * 0.5 })
     }
 
     /// `kgrid_2bit_256`, two distances (nwant 2).
-    static let iq2xxs = IQSearchGrid(index: iq2xxsGridIndex, fieldBits: 2, fields: 8, mapSize: 43692, nwant: 2)
+    @usableFromInline nonisolated(unsafe) static let iq2xxs = IQSearchGrid(index: iq2xxsGridIndex, fieldBits: 2, fields: 8, mapSize: 43692, nwant: 2)
     /// `kgrid_2bit_512`, nwant 2.
-    static let iq2xs = IQSearchGrid(index: iq2xsGridIndex, fieldBits: 2, fields: 8, mapSize: 43692, nwant: 2)
+    @usableFromInline nonisolated(unsafe) static let iq2xs = IQSearchGrid(index: iq2xsGridIndex, fieldBits: 2, fields: 8, mapSize: 43692, nwant: 2)
     /// `kgrid_2bit_1024`, nwant 1.
-    static let iq2s = IQSearchGrid(index: iq2sGridIndex, fieldBits: 2, fields: 8, mapSize: 43692, nwant: 1)
+    @usableFromInline nonisolated(unsafe) static let iq2s = IQSearchGrid(index: iq2sGridIndex, fieldBits: 2, fields: 8, mapSize: 43692, nwant: 1)
     /// `kgrid_1bit_2048` (IQ1_S and IQ1_M), nwant 3.
-    static let iq1s = IQSearchGrid(index: iq1sGridIndex, fieldBits: 2, fields: 8, mapSize: 43692, nwant: 3)
+    @usableFromInline nonisolated(unsafe) static let iq1s = IQSearchGrid(index: iq1sGridIndex, fieldBits: 2, fields: 8, mapSize: 43692, nwant: 3)
     /// `kgrid_256` of `iq3xs_init_impl(256)`, nwant 2.
-    static let iq3xxs = IQSearchGrid(index: iq3xxsGridIndex, fieldBits: 3, fields: 4, mapSize: 4096, nwant: 2)
+    @usableFromInline nonisolated(unsafe) static let iq3xxs = IQSearchGrid(index: iq3xxsGridIndex, fieldBits: 3, fields: 4, mapSize: 4096, nwant: 2)
     /// `kgrid_512` of `iq3xs_init_impl(512)`, nwant 3.
-    static let iq3s = IQSearchGrid(index: iq3sGridIndex, fieldBits: 3, fields: 4, mapSize: 4096, nwant: 3)
-
-    func withView<R>(_ body: (IQSearchView) -> R) -> R {
-        points.withUnsafeBufferPointer { p in
-            map.withUnsafeBufferPointer { m in
-                neighbours.withUnsafeBufferPointer { n in
-                    pointLanes.withUnsafeBufferPointer { l in
-                        ternaryLanes.withUnsafeBufferPointer { t in
-                            body(IQSearchView(
-                                points: p.baseAddress!, map: m.baseAddress!, neighbours: n.baseAddress!, pointLanes: l.baseAddress!,
-                                ternaryLanes: t.baseAddress!, fields: fields, fieldBits: fieldBits))
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// Unchecked pointers into an `IQSearchGrid`, valid inside `withView`.
-struct IQSearchView {
-    let points: UnsafePointer<Int8>
-    let map: UnsafePointer<Int32>
-    let neighbours: UnsafePointer<UInt16>
-    let pointLanes: UnsafePointer<FloatLanes>
-    let ternaryLanes: UnsafePointer<FloatLanes>
-    let fields: Int
-    let fieldBits: Int
+    @usableFromInline nonisolated(unsafe) static let iq3s = IQSearchGrid(index: iq3sGridIndex, fieldBits: 3, fields: 4, mapSize: 4096, nwant: 3)
 
     /// Packs `fields` levels starting at `L`.
-    @inline(__always)
+    @inlinable @inline(__always)
     func pack(_ L: UnsafePointer<UInt8>) -> Int {
         // The two shapes spelled out, so the shifts are constants (a loop over the stored `fields`
         // and `fieldBits` was 6% of IQ2_S's time).
@@ -142,7 +116,7 @@ struct IQSearchView {
 
     /// `iq2_find_best_neighbour` / `iq3_find_best_neighbour`: among u's neighbours, the grid point
     /// minimizing Σ w·(scale·q − x)²; writes its levels `(q − 1)/2` to `L`.
-    @inline(__always)
+    @inlinable @inline(__always)
     func bestNeighbour(
         _ u: Int, _ xval: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ scale: Float, _ L: UnsafeMutablePointer<UInt8>
     ) -> Int {
@@ -195,7 +169,7 @@ struct IQSearchView {
     /// and adds them in its order (0 + t0 + t1 + …), with no horizontal sums. (Transposing the
     /// products instead let LLVM scalarize the arithmetic.) The list is padded with its last entry,
     /// which cannot beat itself and is the same index anyway.
-    @inline(__always)
+    @inlinable @inline(__always)
     func nearest(
         _ u: Int, _ xval: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ scale: Float, lanes: UnsafePointer<FloatLanes>,
         offset: Float?
@@ -240,7 +214,7 @@ struct IQSearchView {
     }
 
     /// Writes grid entry `index`'s levels `(q − 1)/2` to `L`.
-    @inline(__always)
+    @inlinable @inline(__always)
     func levels(_ index: Int, into L: UnsafeMutablePointer<UInt8>) {
         let pg = points + fields * index
         for i in 0..<fields { L[i] = UInt8((pg[i] - 1) / 2) }
@@ -248,7 +222,7 @@ struct IQSearchView {
 }
 
 /// The columns of the 4×4 matrix with rows a, b, c, d (shuffles, as even/odd halves).
-@inline(__always)
+@inlinable @inline(__always)
 func transposed(_ a: SIMD4<Float>, _ b: SIMD4<Float>, _ c: SIMD4<Float>, _ d: SIMD4<Float>)
     -> (SIMD4<Float>, SIMD4<Float>, SIMD4<Float>, SIMD4<Float>)
 {
@@ -258,14 +232,14 @@ func transposed(_ a: SIMD4<Float>, _ b: SIMD4<Float>, _ c: SIMD4<Float>, _ d: SI
 }
 
 /// C's `MAX(a, b)`: `a > b ? a : b` (Swift.max differs only in which zero it returns).
-@inline(__always)
+@inlinable @inline(__always)
 func cMax(_ a: Float, _ b: Float) -> Float { a > b ? a : b }
 
 /// The sign split of the IQ2/IQ3 quantizers for 8 weights: `xval = |x|` (x ≥ 0 keeps x, so −0 stays
 /// −0), sign bit i set for negative x_i. With `evenFlips` (IQ2_XXS, IQ2_XS, IQ3_XXS store 7 sign bits,
 /// the 8th is the parity) an odd count flips back the weight with the smallest w·x², whose value then
 /// goes in negative. Returns the sign byte (`& 127` with `evenFlips`).
-@inline(__always)
+@inlinable @inline(__always)
 func splitSigns(_ xb: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, into xval: UnsafeMutablePointer<Float>, evenFlips: Bool) -> UInt8 {
     var nflip = 0
     var s: UInt8 = 0
@@ -295,8 +269,15 @@ func splitSigns(_ xb: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, into
     return s & 127
 }
 
+/// `values` copied to memory that lives as long as the process (the grids are built once).
+func permanent<T>(_ values: [T]) -> UnsafePointer<T> {
+    let copy = UnsafeMutablePointer<T>.allocate(capacity: values.count)
+    copy.initialize(from: values, count: values.count)
+    return UnsafePointer(copy)
+}
+
 /// Scratch floats and bytes for one row's IQ quantization, zeroed.
-@inline(__always)
+@inlinable @inline(__always)
 func withIQScratch<R>(floats: Int, bytes: Int, _ body: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<UInt8>) -> R) -> R {
     withUnsafeTemporaryAllocation(of: Float.self, capacity: floats) { f in
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: bytes) { b in
@@ -308,7 +289,7 @@ func withIQScratch<R>(floats: Int, bytes: Int, _ body: (UnsafeMutablePointer<Flo
 }
 
 /// `importance`, or (for the formats whose llama.cpp quantizer asserts it has weights) ones.
-@inline(__always)
+@inlinable @inline(__always)
 func withImportanceOrOnes<R>(_ importance: UnsafePointer<Float>?, count: Int, _ body: (UnsafePointer<Float>) -> R) -> R {
     if let importance { return body(importance) }
     return withUnsafeTemporaryAllocation(of: Float.self, capacity: count) { ones in
