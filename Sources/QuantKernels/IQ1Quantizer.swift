@@ -25,13 +25,15 @@ public enum IQ1Quantizer {
 /// `iq1_find_best_neighbour2`: among u's neighbours the grid point minimizing Σ w·(scale·xg[l] − x)²;
 /// writes its levels to `L`. `xg` is `x_p` or `x_m` ({−1, 0, 1} + ±`IQ1S_DELTA`, each entry exact), so
 /// xg[l] = (l − 1) + xg[1] exactly: the ternary lanes plus the shift.
+/// Generic over `Half` only so that a copy the optimizer leaves out of line is still one per level
+/// (a non-generic one is a single symbol the linker shares between the levels: formats/blocks.md).
 @inlinable @inline(__always)
-func iq1BestNeighbour(
+func iq1BestNeighbour<Half: HalfFloatConversion>(
     _ grid: IQSearchGrid, _ u: Int, _ xval: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ scale: Float,
-    _ xg: UnsafePointer<Float>, _ L: UnsafeMutablePointer<UInt8>
+    _ xg: UnsafePointer<Float>, _ L: UnsafeMutablePointer<UInt8>, half: Half.Type
 ) -> Int {
     // The C code then scans the whole grid (reading past xval) and asserts; finite inputs never get there.
-    let index = grid.nearest(u, xval, weight, scale, lanes: grid.ternaryLanes, offset: xg[1])
+    let index = grid.nearest(u, xval, weight, scale, lanes: grid.ternaryLanes, offset: xg[1], half: Half.self)
     grid.levels(index, into: L)
     return index
 }
@@ -50,8 +52,10 @@ func iq1Quantize<Half: HalfFloatConversion>(
     let xp: InlineArray<3, Float> = [-1 + iq1Delta, iq1Delta, 1 + iq1Delta]
     let xm: InlineArray<3, Float> = [-1 - iq1Delta, -iq1Delta, 1 - iq1Delta]
     let masks: InlineArray<4, UInt8> = [0x00, 0x80, 0x08, 0x88]
-    withIQScratch(floats: 32 + 16 + 2 * 33 + 2 * 2 * 17 + 32, bytes: 32 + 32 + 16) { f, b in
-        let weight = f, scales = f + 32, sumx = f + 48, sumw = f + 81, px = f + 114, pw = f + 148, sortedX = f + 182
+    // sumx, sumw (33 prefix sums) and px, pw (two halves of 17) each with 7 floats of slack for the
+    // split search's eight-lane loads past the end.
+    withIQScratch(floats: 32 + 16 + 2 * 40 + 2 * 41 + 32, bytes: 32 + 32 + 16) { f, b in
+        let weight = f, scales = f + 32, sumx = f + 48, sumw = f + 88, px = f + 128, pw = f + 169, sortedX = f + 210
         let L = b, order = b + 32, shifts = b + 64
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 6) { tables in
             let xP = tables.baseAddress!, xM = xP + 3
@@ -95,9 +99,7 @@ func iq1Quantize<Half: HalfFloatConversion>(
                         sortedX[k] = xb[j]
                         order[k] = UInt8(j)
                     }
-                    var bestScore = -Float.greatestFiniteMagnitude
-                    var scale = max
-                    var besti1 = -1, besti2 = -1, bestShift = 0
+                    let split: IQ1Split
                     if !medium {
                         sumx[0] = 0
                         sumw[0] = 0
@@ -106,32 +108,7 @@ func iq1Quantize<Half: HalfFloatConversion>(
                             sumx[j + 1] = sumx[j] + weight[i] * xb[i]
                             sumw[j + 1] = sumw[j] + weight[i]
                         }
-                        let p0 = xp[0], p1 = xp[1], p2 = xp[2], m0 = xm[0], m1 = xm[1], m2 = xm[2]
-                        let x0 = sumx[0], w0 = sumw[0], xEnd = sumx[blockSize], wEnd = sumw[blockSize]
-                        for i1 in 0...blockSize {
-                            let x1 = sumx[i1], w1 = sumw[i1]
-                            for i2 in i1...blockSize {
-                                let x2 = sumx[i2], w2 = sumw[i2]
-                                var sumqx = (x1 - x0) * p0 + (x2 - x1) * p1 + (xEnd - x2) * p2
-                                var sumq2 = (w1 - w0) * p0 * p0 + (w2 - w1) * p1 * p1 + (wEnd - w2) * p2 * p2
-                                if sumq2 > 0 && sumqx * sumqx > bestScore * sumq2 {
-                                    scale = sumqx / sumq2
-                                    bestScore = scale * sumqx
-                                    besti1 = i1
-                                    besti2 = i2
-                                    bestShift = 1
-                                }
-                                sumqx = (x1 - x0) * m0 + (x2 - x1) * m1 + (xEnd - x2) * m2
-                                sumq2 = (w1 - w0) * m0 * m0 + (w2 - w1) * m1 * m1 + (wEnd - w2) * m2 * m2
-                                if sumq2 > 0 && sumqx * sumqx > bestScore * sumq2 {
-                                    scale = sumqx / sumq2
-                                    bestScore = scale * sumqx
-                                    besti1 = i1
-                                    besti2 = i2
-                                    bestShift = -1
-                                }
-                            }
-                        }
+                        split = iq1sSplitSearch(sumx: sumx, sumw: sumw, n: blockSize, xp: xp, xm: xm, initialScale: max, half: Half.self)
                     } else {
                         // Prefix sums per half of the block (px[h][j], pw[h][j] at h·17 + j).
                         px[0] = 0
@@ -146,42 +123,11 @@ func iq1Quantize<Half: HalfFloatConversion>(
                             pw[17 * h + j + 1] = pw[17 * h + j] + weight[i]
                             pw[17 * (1 - h) + j + 1] = pw[17 * (1 - h) + j]
                         }
-                        let txs = (px[blockSize], px[17 + blockSize])
-                        let tws = (pw[blockSize], pw[17 + blockSize])
-                        let p2 = xp[2], m2 = xm[2]
-                        let cp1 = xp[0] * xp[0] - xp[1] * xp[1]
-                        let cp2 = xp[1] * xp[1] - xp[2] * xp[2]
-                        let cm1 = xm[0] * xm[0] - xm[1] * xm[1]
-                        let cm2 = xm[1] * xm[1] - xm[2] * xm[2]
-                        // Loop-invariant terms hoisted (the same values the C code recomputes).
-                        let t0p = tws.0 * p2 * p2, t1p = tws.1 * p2 * p2, t0m = tws.0 * m2 * m2, t1m = tws.1 * m2 * m2
-                        let s0p = txs.0 * p2, s1p = txs.1 * p2, s0m = txs.0 * m2, s1m = txs.1 * m2
-                        for i1 in 0...blockSize {
-                            let a0 = px[i1], a1 = px[17 + i1], b0 = pw[i1], b1 = pw[17 + i1]
-                            let b0p = b0 * cp1, b1p = b1 * cp1, b0m = b0 * cm1, b1m = b1 * cm1
-                            for i2 in i1...blockSize {
-                                let sx0 = a0 + px[i2], sx1 = a1 + px[17 + i2]
-                                let c0 = pw[i2], c1 = pw[17 + i2]
-                                let qxP0 = s0p - sx0, qxM0 = s0m - sx0, qxP1 = s1p - sx1, qxM1 = s1m - sx1
-                                let q2P0 = t0p + b0p + c0 * cp2, q2M0 = t0m + b0m + c0 * cm2
-                                let q2P1 = t1p + b1p + c1 * cp2, q2M1 = t1m + b1m + c1 * cm2
-                                @inline(__always) func consider(_ sumqx: Float, _ sumq2: Float, _ k: Int) {
-                                    if sumq2 > 0 && sumqx * sumqx > bestScore * sumq2 {
-                                        scale = sumqx / sumq2
-                                        bestScore = scale * sumqx
-                                        besti1 = i1
-                                        besti2 = i2
-                                        bestShift = k
-                                    }
-                                }
-                                consider(qxP0 + qxP1, q2P0 + q2P1, 0)
-                                consider(qxP0 + qxM1, q2P0 + q2M1, 1)
-                                consider(qxM0 + qxP1, q2M0 + q2P1, 2)
-                                consider(qxM0 + qxM1, q2M0 + q2M1, 3)
-                            }
-                        }
-                        if besti1 < 0 { bestShift = -1 }
+                        split = iq1mSplitSearch(px: px, pw: pw, n: blockSize, xp: xp, xm: xm, initialScale: max, half: Half.self)
                     }
+                    var scale = split.scale
+                    let besti1 = split.i1, besti2 = split.i2
+                    var bestShift = medium && split.i1 < 0 ? -1 : split.shift
                     if besti1 < 0 || besti2 < 0 || (medium ? bestShift < 0 : bestShift == 0) {
                         scales[ib] = 0
                         shifts[ib] = medium ? 0 : 1
@@ -206,7 +152,7 @@ func iq1Quantize<Half: HalfFloatConversion>(
                         var gridIndex = Int(grid.map[u])
                         if gridIndex < 0 {
                             allOnGrid = false
-                            gridIndex = iq1BestNeighbour(grid, u, xb + 8 * k, weight + 8 * k, scale, table(k), L + 8 * k)
+                            gridIndex = iq1BestNeighbour(grid, u, xb + 8 * k, weight + 8 * k, scale, table(k), L + 8 * k, half: Half.self)
                         }
                         index[k] = gridIndex
                     }

@@ -54,7 +54,7 @@ public enum IQ2Quantizer {
                                     Laux[8 * k + i] = UInt8(Swift.max(0, Swift.min(kMaxQ - 1, l)))
                                 }
                                 let u = grid.pack(Laux + 8 * k)
-                                if grid.map[u] < 0 { _ = grid.bestNeighbour(u, xval + 8 * k, waux + 8 * k, thisScale, Laux + 8 * k) }
+                                if grid.map[u] < 0 { _ = grid.bestNeighbour(u, xval + 8 * k, waux + 8 * k, thisScale, Laux + 8 * k, half: Half.self) }
                             }
                             var sumqx: Float = 0, sumq2: Float = 0
                             for i in 0..<32 {
@@ -78,7 +78,7 @@ public enum IQ2Quantizer {
                                     u |= Int(l) << (2 * i)
                                 }
                                 var index = Int(grid.map[u])
-                                if index < 0 { index = grid.bestNeighbour(u, xval + 8 * k, waux + 8 * k, scale, L + 8 * k) }
+                                if index < 0 { index = grid.bestNeighbour(u, xval + 8 * k, waux + 8 * k, scale, L + 8 * k, half: Half.self) }
                                 grid.levels(index, into: L + 8 * k)
                             }
                             var sumqx: Float = 0, sumq2: Float = 0
@@ -193,7 +193,7 @@ func iq2Sixteen<Half: HalfFloatConversion>(
                         let u = grid.pack(Laux + 8 * k)
                         if grid.map[u] < 0 {
                             if k == 0 { onGridAux.0 = false } else { onGridAux.1 = false }
-                            _ = grid.bestNeighbour(u, xval + 8 * k, waux + 8 * k, thisScale, Laux + 8 * k)
+                            _ = grid.bestNeighbour(u, xval + 8 * k, waux + 8 * k, thisScale, Laux + 8 * k, half: Half.self)
                         }
                     }
                     var sumqx: Float = 0, sumq2: Float = 0
@@ -219,7 +219,7 @@ func iq2Sixteen<Half: HalfFloatConversion>(
                             u |= Int(l) << (2 * i)
                             L[8 * k + i] = UInt8(l)
                         }
-                        if grid.map[u] < 0 { _ = grid.bestNeighbour(u, xval + 8 * k, waux + 8 * k, scale, L + 8 * k) }
+                        if grid.map[u] < 0 { _ = grid.bestNeighbour(u, xval + 8 * k, waux + 8 * k, scale, L + 8 * k, half: Half.self) }
                     }
                     var sumqx: Float = 0, sumq2: Float = 0
                     for i in 0..<16 {

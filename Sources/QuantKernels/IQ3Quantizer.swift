@@ -56,7 +56,7 @@ public enum IQ3Quantizer {
                             let u = grid.pack(Laux + 4 * k)
                             if grid.map[u] < 0 {
                                 onGridAux[k] = false
-                                _ = grid.bestNeighbour(u, xval + 4 * k, waux + 4 * k, thisScale, Laux + 4 * k)
+                                _ = grid.bestNeighbour(u, xval + 4 * k, waux + 4 * k, thisScale, Laux + 4 * k, half: Half.self)
                             }
                         }
                         var sumqx: Float = 0, sumq2: Float = 0
@@ -84,7 +84,7 @@ public enum IQ3Quantizer {
                                 u |= Int(l) << (3 * i)
                             }
                             var index = Int(grid.map[u])
-                            if index < 0 { index = grid.bestNeighbour(u, xval + 4 * k, waux + 4 * k, scale, L + 4 * k) }
+                            if index < 0 { index = grid.bestNeighbour(u, xval + 4 * k, waux + 4 * k, scale, L + 4 * k, half: Half.self) }
                             grid.levels(index, into: L + 4 * k)
                         }
                         var sumqx: Float = 0, sumq2: Float = 0
@@ -179,7 +179,7 @@ public enum IQ3Quantizer {
                             let u = grid.pack(Laux + 4 * k)
                             if grid.map[u] < 0 {
                                 onGridAux[k] = false
-                                _ = grid.bestNeighbour(u, xval + 4 * k, waux + 4 * k, thisScale, Laux + 4 * k)
+                                _ = grid.bestNeighbour(u, xval + 4 * k, waux + 4 * k, thisScale, Laux + 4 * k, half: Half.self)
                             }
                         }
                         var sumqx: Float = 0, sumq2: Float = 0
@@ -207,7 +207,7 @@ public enum IQ3Quantizer {
                                 u |= Int(l) << (3 * i)
                             }
                             var index = Int(grid.map[u])
-                            if index < 0 { index = grid.bestNeighbour(u, xval + 4 * k, waux + 4 * k, scale, L + 4 * k) }
+                            if index < 0 { index = grid.bestNeighbour(u, xval + 4 * k, waux + 4 * k, scale, L + 4 * k, half: Half.self) }
                             grid.levels(index, into: L + 4 * k)
                         }
                         var sumqx: Float = 0, sumq2: Float = 0

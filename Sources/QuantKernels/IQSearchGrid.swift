@@ -116,9 +116,11 @@ public struct IQSearchGrid {
 
     /// `iq2_find_best_neighbour` / `iq3_find_best_neighbour`: among u's neighbours, the grid point
     /// minimizing Σ w·(scale·q − x)²; writes its levels `(q − 1)/2` to `L`.
+    /// Generic over `Half` (unused) so that an out-of-line copy is one per SIMD level, as `iq1BestNeighbour`.
     @inlinable @inline(__always)
-    func bestNeighbour(
-        _ u: Int, _ xval: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ scale: Float, _ L: UnsafeMutablePointer<UInt8>
+    func bestNeighbour<Half: HalfFloatConversion>(
+        _ u: Int, _ xval: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ scale: Float, _ L: UnsafeMutablePointer<UInt8>,
+        half: Half.Type
     ) -> Int {
         let list = neighbours + Int(-map[u] - 1)
         var best = Float.greatestFiniteMagnitude
@@ -170,9 +172,9 @@ public struct IQSearchGrid {
     /// products instead let LLVM scalarize the arithmetic.) The list is padded with its last entry,
     /// which cannot beat itself and is the same index anyway.
     @inlinable @inline(__always)
-    func nearest(
+    func nearest<Half: HalfFloatConversion>(
         _ u: Int, _ xval: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ scale: Float, lanes: UnsafePointer<FloatLanes>,
-        offset: Float?
+        offset: Float?, half: Half.Type
     ) -> Int {
         let list = neighbours + Int(-map[u] - 1)
         let n = Int(list[0])
