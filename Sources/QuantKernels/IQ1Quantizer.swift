@@ -24,7 +24,7 @@ public enum IQ1Quantizer {
 
 /// `iq1_find_best_neighbour2`: among u's neighbours the grid point minimizing Σ w·(scale·xg[l] − x)²;
 /// writes its levels to `L`. `xg` is `x_p` or `x_m` ({−1, 0, 1} + ±`IQ1S_DELTA`, each entry exact), so
-/// xg[l] = (l − 1) + xg[1] exactly: the ternary lanes plus the shift.
+/// xg[l] = (l − 1) + xg[1] exactly: the ternary levels plus the shift.
 /// Generic over `Half` only so that a copy the optimizer leaves out of line is still one per level
 /// (a non-generic one is a single symbol the linker shares between the levels: formats/blocks.md).
 @inlinable @inline(__always)
@@ -33,7 +33,7 @@ func iq1BestNeighbour<Half: HalfFloatConversion>(
     _ xg: UnsafePointer<Float>, _ L: UnsafeMutablePointer<UInt8>, half: Half.Type
 ) -> Int {
     // The C code then scans the whole grid (reading past xval) and asserts; finite inputs never get there.
-    let index = grid.nearest(u, xval, weight, scale, lanes: grid.ternaryLanes, offset: xg[1], half: Half.self)
+    let index = grid.nearest(u, xval, weight, scale, offset: xg[1], half: Half.self)
     grid.levels(index, into: L)
     return index
 }
