@@ -155,17 +155,22 @@ public enum IQ4_XSKernels: RowKernelFormat {
     }
 }
 
-// MARK: - IQ1/IQ2/IQ3 lattices (their quantizers' grid searches are Quants code)
+// MARK: - IQ1/IQ2/IQ3 lattices
 
-/// An IQ lattice format: its row kernels are the lattice's lane decoder and fused dot products.
+/// An IQ lattice format: its row kernels are its grid-search quantizer, the lattice's lane decoder
+/// and fused dot products.
 public protocol IQLatticeKernels: RowKernelFormat {
     static var lattice: IQLattice { get }
+    /// The format's quantizer in `IQ1Quantizer`, `IQ2Quantizer` or `IQ3Quantizer`.
+    static func quantize<Half: HalfFloatConversion>(
+        _ x: UnsafePointer<Float>, count: Int, importance: UnsafePointer<Float>?, into y: UnsafeMutableRawPointer, half: Half.Type)
 }
 
 extension IQLatticeKernels {
     @inlinable public static func rowKernels<Half: HalfFloatConversion>(half: Half.Type) -> RowKernels {
         RowKernels(
             ggmlType: ggmlType,
+            quantizeWeighted: { quantize($0, count: $1, importance: $2, into: $3, half: Half.self) },
             dequantize: { IQRows.dequantize(lattice, $0, blocks: $1 / 256, into: $2, half: Half.self) },
             dot: { IQRows.dot(lattice, $0, $1, blocks: $2 / 256, half: Half.self, vector: F32Vector.self) },
             dotBF16: { IQRows.dot(lattice, $0, $1, blocks: $2 / 256, half: Half.self, vector: BF16Vector.self) })
@@ -175,34 +180,69 @@ extension IQLatticeKernels {
 public enum IQ2_XXSKernels: IQLatticeKernels {
     public static let ggmlType: UInt32 = 16
     @inlinable public static var lattice: IQLattice { .iq2_xxs }
+    @inlinable public static func quantize<Half: HalfFloatConversion>(
+        _ x: UnsafePointer<Float>, count: Int, importance: UnsafePointer<Float>?, into y: UnsafeMutableRawPointer, half: Half.Type
+    ) {
+        IQ2Quantizer.iq2_xxs(x, count: count, importance: importance, into: y, half: Half.self)
+    }
 }
 
 public enum IQ2_XSKernels: IQLatticeKernels {
     public static let ggmlType: UInt32 = 17
     @inlinable public static var lattice: IQLattice { .iq2_xs }
+    @inlinable public static func quantize<Half: HalfFloatConversion>(
+        _ x: UnsafePointer<Float>, count: Int, importance: UnsafePointer<Float>?, into y: UnsafeMutableRawPointer, half: Half.Type
+    ) {
+        IQ2Quantizer.iq2_xs(x, count: count, importance: importance, into: y, half: Half.self)
+    }
 }
 
 public enum IQ2_SKernels: IQLatticeKernels {
     public static let ggmlType: UInt32 = 22
     @inlinable public static var lattice: IQLattice { .iq2_s }
+    @inlinable public static func quantize<Half: HalfFloatConversion>(
+        _ x: UnsafePointer<Float>, count: Int, importance: UnsafePointer<Float>?, into y: UnsafeMutableRawPointer, half: Half.Type
+    ) {
+        IQ2Quantizer.iq2_s(x, count: count, importance: importance, into: y, half: Half.self)
+    }
 }
 
 public enum IQ3_XXSKernels: IQLatticeKernels {
     public static let ggmlType: UInt32 = 18
     @inlinable public static var lattice: IQLattice { .iq3_xxs }
+    @inlinable public static func quantize<Half: HalfFloatConversion>(
+        _ x: UnsafePointer<Float>, count: Int, importance: UnsafePointer<Float>?, into y: UnsafeMutableRawPointer, half: Half.Type
+    ) {
+        IQ3Quantizer.iq3_xxs(x, count: count, importance: importance, into: y, half: Half.self)
+    }
 }
 
 public enum IQ3_SKernels: IQLatticeKernels {
     public static let ggmlType: UInt32 = 21
     @inlinable public static var lattice: IQLattice { .iq3_s }
+    @inlinable public static func quantize<Half: HalfFloatConversion>(
+        _ x: UnsafePointer<Float>, count: Int, importance: UnsafePointer<Float>?, into y: UnsafeMutableRawPointer, half: Half.Type
+    ) {
+        IQ3Quantizer.iq3_s(x, count: count, importance: importance, into: y, half: Half.self)
+    }
 }
 
 public enum IQ1_SKernels: IQLatticeKernels {
     public static let ggmlType: UInt32 = 19
     @inlinable public static var lattice: IQLattice { .iq1_s }
+    @inlinable public static func quantize<Half: HalfFloatConversion>(
+        _ x: UnsafePointer<Float>, count: Int, importance: UnsafePointer<Float>?, into y: UnsafeMutableRawPointer, half: Half.Type
+    ) {
+        IQ1Quantizer.iq1_s(x, count: count, importance: importance, into: y, half: Half.self)
+    }
 }
 
 public enum IQ1_MKernels: IQLatticeKernels {
     public static let ggmlType: UInt32 = 29
     @inlinable public static var lattice: IQLattice { .iq1_m }
+    @inlinable public static func quantize<Half: HalfFloatConversion>(
+        _ x: UnsafePointer<Float>, count: Int, importance: UnsafePointer<Float>?, into y: UnsafeMutableRawPointer, half: Half.Type
+    ) {
+        IQ1Quantizer.iq1_m(x, count: count, importance: importance, into: y, half: Half.self)
+    }
 }

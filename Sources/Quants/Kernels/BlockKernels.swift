@@ -95,7 +95,7 @@ package struct BlockKernels: Sendable {
 extension BlockFormat {
     /// The active level's `quantizeWeighted` kernel, else its unweighted `quantize` (formats whose
     /// reference ignores importance weights: Q8_0, F16, BF16). A format whose quantizer is not a
-    /// kernel (the IQ1/IQ2/IQ3 grid searches) implements this itself.
+    /// kernel would implement this itself (none does).
     package static func quantizeRow(
         _ x: UnsafePointer<Float>, count: Int, importance: UnsafePointer<Float>?, into y: UnsafeMutableRawPointer
     ) {

@@ -1,5 +1,3 @@
-import QuantKernels
-
 /// The quantizer's side of an IQ lattice grid: what ggml's `iq2xs_init_impl` (IQ2_XXS, IQ2_XS, IQ2_S,
 /// IQ1_S/IQ1_M) and `iq3xs_init_impl` (IQ3_XXS, IQ3_S) build once per grid (ggml-quants.c, llama.cpp
 /// commit 0c1e570).
@@ -10,20 +8,26 @@ import QuantKernels
 /// - `neighbours`: per off-grid u, a count n and n grid indices: every grid point whose squared
 ///   distance to u is one of the `nwant` smallest distinct distances, ordered by (distance, index) as
 ///   the C `qsort` with `iq2_compare_func` orders them (a total order, so the sort's stability is moot).
-final class IQSearchGrid: Sendable {
-    let count: Int
-    let fields: Int
-    let fieldBits: Int
-    let points: [Int8]
-    let map: [Int32]
-    let neighbours: [UInt16]
-    let pointLanes: [FloatLanes]
-    /// The points as ternary lanes `(q − 3)/2` (−1, 0, 1: IQ1's `kgrid_1bit_2048` levels).
-    let ternaryLanes: [FloatLanes]
+/// - `columns`: the same lists transposed for the searches, eight entries per chunk: chunk c of u's
+///   list (from `chunkStart[u]`) holds `fields` byte lanes, lane t of column i being level `2l + 1`
+///   of coordinate i of entry 8c + t (lanes past the list's end repeat its last entry).
+///
+/// Built once per process and never freed (as IQKernels' lane tables), and read through unchecked
+/// pointers: the searches run in the quantizers that QuantKernels compiles once per SIMD level, so
+/// every access here is `@inlinable` and inlined into each level's build.
+public struct IQSearchGrid {
+    @usableFromInline let points: UnsafePointer<Int8>
+    @usableFromInline let map: UnsafePointer<Int32>
+    @usableFromInline let neighbours: UnsafePointer<UInt16>
+    /// The points as float lanes (8 fields fill SIMD8, 4 fields the low half), for short lists.
+    @usableFromInline let pointLanes: UnsafePointer<FloatLanes>
+    @usableFromInline let columns: UnsafePointer<SIMD8<UInt8>>
+    @usableFromInline let chunkStart: UnsafePointer<Int32>
+    @usableFromInline let fields: Int
+    @usableFromInline let fieldBits: Int
 
     init(index kgrid: [UInt16], fieldBits: Int, fields: Int, mapSize: Int, nwant: Int) {
         let count = kgrid.count
-        self.count = count
         self.fields = fields
         self.fieldBits = fieldBits
         let mask = (1 << fieldBits) - 1
@@ -71,60 +75,49 @@ final class IQSearchGrid: Sendable {
                 neighbours[start] = UInt16(neighbours.count - start - 1)
             }
         }
-        self.points = points
-        self.map = map
-        self.neighbours = neighbours
-        // The points as float lanes (8 fields fill SIMD8, 4 fields the low half), for the neighbour search.
-        pointLanes = (0..<count).map { k in
-            var v = FloatLanes()
-            for i in 0..<fields { v[i] = Float(points[fields * k + i]) }
-            return v
-        }
-        ternaryLanes = pointLanes.map { ($0 - 3) * 0.5 }
-    }
-
-    /// `kgrid_2bit_256`, two distances (nwant 2).
-    static let iq2xxs = IQSearchGrid(index: iq2xxsGridIndex, fieldBits: 2, fields: 8, mapSize: 43692, nwant: 2)
-    /// `kgrid_2bit_512`, nwant 2.
-    static let iq2xs = IQSearchGrid(index: iq2xsGridIndex, fieldBits: 2, fields: 8, mapSize: 43692, nwant: 2)
-    /// `kgrid_2bit_1024`, nwant 1.
-    static let iq2s = IQSearchGrid(index: iq2sGridIndex, fieldBits: 2, fields: 8, mapSize: 43692, nwant: 1)
-    /// `kgrid_1bit_2048` (IQ1_S and IQ1_M), nwant 3.
-    static let iq1s = IQSearchGrid(index: iq1sGridIndex, fieldBits: 2, fields: 8, mapSize: 43692, nwant: 3)
-    /// `kgrid_256` of `iq3xs_init_impl(256)`, nwant 2.
-    static let iq3xxs = IQSearchGrid(index: iq3xxsGridIndex, fieldBits: 3, fields: 4, mapSize: 4096, nwant: 2)
-    /// `kgrid_512` of `iq3xs_init_impl(512)`, nwant 3.
-    static let iq3s = IQSearchGrid(index: iq3sGridIndex, fieldBits: 3, fields: 4, mapSize: 4096, nwant: 3)
-
-    func withView<R>(_ body: (IQSearchView) -> R) -> R {
-        points.withUnsafeBufferPointer { p in
-            map.withUnsafeBufferPointer { m in
-                neighbours.withUnsafeBufferPointer { n in
-                    pointLanes.withUnsafeBufferPointer { l in
-                        ternaryLanes.withUnsafeBufferPointer { t in
-                            body(IQSearchView(
-                                points: p.baseAddress!, map: m.baseAddress!, neighbours: n.baseAddress!, pointLanes: l.baseAddress!,
-                                ternaryLanes: t.baseAddress!, fields: fields, fieldBits: fieldBits))
-                        }
+        var columns: [SIMD8<UInt8>] = []
+        var chunkStart = [Int32](repeating: -1, count: mapSize)
+        for u in 0..<mapSize where map[u] < 0 {
+            let list = Int(-map[u] - 1), n = Int(neighbours[list])
+            chunkStart[u] = Int32(columns.count)
+            for chunk in stride(from: 0, to: n, by: 8) {
+                for i in 0..<fields {
+                    var column = SIMD8<UInt8>()
+                    for t in 0..<8 {
+                        let entry = Int(neighbours[list + 1 + Swift.min(chunk + t, n - 1)])
+                        column[t] = UInt8(points[fields * entry + i])
                     }
+                    columns.append(column)
                 }
             }
         }
+        self.points = permanent(points)
+        self.map = permanent(map)
+        self.neighbours = permanent(neighbours)
+        self.pointLanes = permanent((0..<count).map { k in
+            var v = FloatLanes()
+            for i in 0..<fields { v[i] = Float(points[fields * k + i]) }
+            return v
+        })
+        self.columns = permanent(columns)
+        self.chunkStart = permanent(chunkStart)
     }
-}
 
-/// Unchecked pointers into an `IQSearchGrid`, valid inside `withView`.
-struct IQSearchView {
-    let points: UnsafePointer<Int8>
-    let map: UnsafePointer<Int32>
-    let neighbours: UnsafePointer<UInt16>
-    let pointLanes: UnsafePointer<FloatLanes>
-    let ternaryLanes: UnsafePointer<FloatLanes>
-    let fields: Int
-    let fieldBits: Int
+    /// `kgrid_2bit_256`, two distances (nwant 2).
+    @usableFromInline nonisolated(unsafe) static let iq2xxs = IQSearchGrid(index: iq2xxsGridIndex, fieldBits: 2, fields: 8, mapSize: 43692, nwant: 2)
+    /// `kgrid_2bit_512`, nwant 2.
+    @usableFromInline nonisolated(unsafe) static let iq2xs = IQSearchGrid(index: iq2xsGridIndex, fieldBits: 2, fields: 8, mapSize: 43692, nwant: 2)
+    /// `kgrid_2bit_1024`, nwant 1.
+    @usableFromInline nonisolated(unsafe) static let iq2s = IQSearchGrid(index: iq2sGridIndex, fieldBits: 2, fields: 8, mapSize: 43692, nwant: 1)
+    /// `kgrid_1bit_2048` (IQ1_S and IQ1_M), nwant 3.
+    @usableFromInline nonisolated(unsafe) static let iq1s = IQSearchGrid(index: iq1sGridIndex, fieldBits: 2, fields: 8, mapSize: 43692, nwant: 3)
+    /// `kgrid_256` of `iq3xs_init_impl(256)`, nwant 2.
+    @usableFromInline nonisolated(unsafe) static let iq3xxs = IQSearchGrid(index: iq3xxsGridIndex, fieldBits: 3, fields: 4, mapSize: 4096, nwant: 2)
+    /// `kgrid_512` of `iq3xs_init_impl(512)`, nwant 3.
+    @usableFromInline nonisolated(unsafe) static let iq3s = IQSearchGrid(index: iq3sGridIndex, fieldBits: 3, fields: 4, mapSize: 4096, nwant: 3)
 
     /// Packs `fields` levels starting at `L`.
-    @inline(__always)
+    @inlinable @inline(__always)
     func pack(_ L: UnsafePointer<UInt8>) -> Int {
         // The two shapes spelled out, so the shifts are constants (a loop over the stored `fields`
         // and `fieldBits` was 6% of IQ2_S's time).
@@ -141,17 +134,61 @@ struct IQSearchView {
     }
 
     /// `iq2_find_best_neighbour` / `iq3_find_best_neighbour`: among u's neighbours, the grid point
-    /// minimizing Σ w·(scale·q − x)²; writes its levels `(q − 1)/2` to `L`.
-    @inline(__always)
-    func bestNeighbour(
-        _ u: Int, _ xval: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ scale: Float, _ L: UnsafeMutablePointer<UInt8>
+    /// minimizing Σ w·(scale·q − x)²; writes its levels `(q − 1)/2` to `L`. Generic over `Half`
+    /// (unused) so that an out-of-line copy is one per SIMD level, as `iq1BestNeighbour`.
+    @inlinable @inline(__always)
+    func bestNeighbour<Half: HalfFloatConversion>(
+        _ u: Int, _ xval: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ scale: Float, _ L: UnsafeMutablePointer<UInt8>,
+        half: Half.Type
+    ) -> Int {
+        let index = nearest(u, xval, weight, scale, offset: nil, half: Half.self)
+        levels(index, into: L)
+        return index
+    }
+
+    /// The grid index in u's neighbour list minimizing Σ w_i·(scale·q_i − x_i)², first on ties (the C
+    /// loops' strict `<`), with q the entry's levels `2l + 1`, or with `offset` IQ1's ternary levels
+    /// (2l + 1 − 3)/2 + offset (exact in F32). The C code asserts a winner; with finite inputs one
+    /// always exists (the first stands in otherwise).
+    ///
+    /// Lists of more than eight 8-level entries (most of IQ1's and IQ2_XS's, many of IQ2_XXS's) go
+    /// eight entries at a time, one per lane, from the transposed `columns`: each lane computes
+    /// `w·diff·diff` per coordinate as the C loop does and adds them in its order (0 + t0 + t1 + …),
+    /// with no horizontal sums and no shuffles. Only a chunk where some lane beats the best so far
+    /// is then walked lane by lane with the C comparison, so the winner is the C loop's. Shorter
+    /// lists (and IQ3's 4-level points) go one entry at a time: the products in lanes, the sum in
+    /// the C order; the chunks measured slower there.
+    @inlinable @inline(__always)
+    func nearest<Half: HalfFloatConversion>(
+        _ u: Int, _ xval: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ scale: Float, offset: Float?, half: Half.Type
     ) -> Int {
         let list = neighbours + Int(-map[u] - 1)
+        let n = Int(list[0])
         var best = Float.greatestFiniteMagnitude
-        // The C code asserts a winner; with finite inputs one always exists (the first stands in otherwise).
         var index = Int(list[1])
-        // The per-coordinate products in lanes (element-wise, so the same roundings as the C loop), then
-        // the sum in the C order.
+        if fields == 8 && n > 8 {
+            var column = columns + Int(chunkStart[u])
+            @inline(__always) func term(_ i: Int) -> FloatLanes {
+                var q = FloatLanes(IntLanes(truncatingIfNeeded: column[i]))
+                if let offset { q = (q - 3) * 0.5 + offset }
+                let diff = scale * q - xval[i]
+                return weight[i] * diff * diff
+            }
+            var j = 0
+            while j < n {
+                var sums = FloatLanes() + term(0)
+                for i in 1..<8 { sums += term(i) }
+                if any(sums .< FloatLanes(repeating: best)) {
+                    for t in 0..<Swift.min(8, n - j) where sums[t] < best {
+                        best = sums[t]
+                        index = Int(list[1 + j + t])
+                    }
+                }
+                column += 8
+                j += 8
+            }
+            return index
+        }
         let x: FloatLanes, w: FloatLanes
         if fields == 8 {
             x = UnsafeRawPointer(xval).loadUnaligned(as: FloatLanes.self)
@@ -161,8 +198,10 @@ struct IQSearchView {
             w = FloatLanes(lowHalf: UnsafeRawPointer(weight).loadUnaligned(as: SIMD4<Float>.self), highHalf: SIMD4())
         }
         let s = FloatLanes(repeating: scale)
-        for j in 1...Int(list[0]) {
-            let diff = s * pointLanes[Int(list[j])] - x
+        for j in 1...n {
+            var q = pointLanes[Int(list[j])]
+            if let offset { q = (q - 3) * 0.5 + offset }
+            let diff = s * q - x
             let p = w * diff * diff
             var d2: Float = 0
             d2 += p[0]
@@ -180,92 +219,26 @@ struct IQSearchView {
                 index = Int(list[j])
             }
         }
-        let pg = points + fields * index
-        for i in 0..<fields { L[i] = UInt8((pg[i] - 1) / 2) }
-        return index
-    }
-
-    /// The grid index in u's neighbour list minimizing Σ w_i·(scale·q_i − x_i)², first on ties (the C
-    /// loops' strict `<`), with q the entry's `lanes` (plus `offset` when given). The C code asserts a
-    /// winner; with finite inputs one always exists (the first stands in otherwise). For IQ1's lists
-    /// (32 entries on average; IQ2's have 4–12, where `bestNeighbour`'s one entry at a time is faster).
-    ///
-    /// Four entries at a time, one per lane: their points are transposed (lane t of column i holds
-    /// coordinate i of entry t), so each lane computes `w·diff·diff` per coordinate as the C loop does
-    /// and adds them in its order (0 + t0 + t1 + …), with no horizontal sums. (Transposing the
-    /// products instead let LLVM scalarize the arithmetic.) The list is padded with its last entry,
-    /// which cannot beat itself and is the same index anyway.
-    @inline(__always)
-    func nearest(
-        _ u: Int, _ xval: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ scale: Float, lanes: UnsafePointer<FloatLanes>,
-        offset: Float?
-    ) -> Int {
-        let list = neighbours + Int(-map[u] - 1)
-        let n = Int(list[0])
-        var best = Float.greatestFiniteMagnitude
-        var index = Int(list[1])
-        @inline(__always) func point(_ k: Int) -> FloatLanes {
-            let q = lanes[Int(list[Swift.min(k, n)])]
-            if let offset { return q + offset }
-            return q
-        }
-        @inline(__always) func term(_ q: SIMD4<Float>, _ i: Int) -> SIMD4<Float> {
-            let diff = scale * q - xval[i]
-            return weight[i] * diff * diff
-        }
-        var j = 1
-        while j <= n {
-            let a = point(j), b = point(j + 1), c = point(j + 2), d = point(j + 3)
-            let low = transposed(a.lowHalf, b.lowHalf, c.lowHalf, d.lowHalf)
-            var sums = SIMD4<Float>() + term(low.0, 0)
-            sums += term(low.1, 1)
-            sums += term(low.2, 2)
-            sums += term(low.3, 3)
-            if fields == 8 {
-                let high = transposed(a.highHalf, b.highHalf, c.highHalf, d.highHalf)
-                sums += term(high.0, 4)
-                sums += term(high.1, 5)
-                sums += term(high.2, 6)
-                sums += term(high.3, 7)
-            }
-            if any(sums .< SIMD4(repeating: best)) {
-                for t in 0..<4 where sums[t] < best {
-                    best = sums[t]
-                    index = Int(list[Swift.min(j + t, n)])
-                }
-            }
-            j += 4
-        }
         return index
     }
 
     /// Writes grid entry `index`'s levels `(q − 1)/2` to `L`.
-    @inline(__always)
+    @inlinable @inline(__always)
     func levels(_ index: Int, into L: UnsafeMutablePointer<UInt8>) {
         let pg = points + fields * index
         for i in 0..<fields { L[i] = UInt8((pg[i] - 1) / 2) }
     }
 }
 
-/// The columns of the 4×4 matrix with rows a, b, c, d (shuffles, as even/odd halves).
-@inline(__always)
-func transposed(_ a: SIMD4<Float>, _ b: SIMD4<Float>, _ c: SIMD4<Float>, _ d: SIMD4<Float>)
-    -> (SIMD4<Float>, SIMD4<Float>, SIMD4<Float>, SIMD4<Float>)
-{
-    let ab = FloatLanes(lowHalf: a, highHalf: b), cd = FloatLanes(lowHalf: c, highHalf: d)
-    let even = FloatLanes(lowHalf: ab.evenHalf, highHalf: cd.evenHalf), odd = FloatLanes(lowHalf: ab.oddHalf, highHalf: cd.oddHalf)
-    return (even.evenHalf, odd.evenHalf, even.oddHalf, odd.oddHalf)
-}
-
 /// C's `MAX(a, b)`: `a > b ? a : b` (Swift.max differs only in which zero it returns).
-@inline(__always)
+@inlinable @inline(__always)
 func cMax(_ a: Float, _ b: Float) -> Float { a > b ? a : b }
 
 /// The sign split of the IQ2/IQ3 quantizers for 8 weights: `xval = |x|` (x ≥ 0 keeps x, so −0 stays
 /// −0), sign bit i set for negative x_i. With `evenFlips` (IQ2_XXS, IQ2_XS, IQ3_XXS store 7 sign bits,
 /// the 8th is the parity) an odd count flips back the weight with the smallest w·x², whose value then
 /// goes in negative. Returns the sign byte (`& 127` with `evenFlips`).
-@inline(__always)
+@inlinable @inline(__always)
 func splitSigns(_ xb: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, into xval: UnsafeMutablePointer<Float>, evenFlips: Bool) -> UInt8 {
     var nflip = 0
     var s: UInt8 = 0
@@ -295,8 +268,15 @@ func splitSigns(_ xb: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, into
     return s & 127
 }
 
+/// `values` copied to memory that lives as long as the process (the grids are built once).
+func permanent<T>(_ values: [T]) -> UnsafePointer<T> {
+    let copy = UnsafeMutablePointer<T>.allocate(capacity: values.count)
+    copy.initialize(from: values, count: values.count)
+    return UnsafePointer(copy)
+}
+
 /// Scratch floats and bytes for one row's IQ quantization, zeroed.
-@inline(__always)
+@inlinable @inline(__always)
 func withIQScratch<R>(floats: Int, bytes: Int, _ body: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<UInt8>) -> R) -> R {
     withUnsafeTemporaryAllocation(of: Float.self, capacity: floats) { f in
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: bytes) { b in
@@ -308,7 +288,7 @@ func withIQScratch<R>(floats: Int, bytes: Int, _ body: (UnsafeMutablePointer<Flo
 }
 
 /// `importance`, or (for the formats whose llama.cpp quantizer asserts it has weights) ones.
-@inline(__always)
+@inlinable @inline(__always)
 func withImportanceOrOnes<R>(_ importance: UnsafePointer<Float>?, count: Int, _ body: (UnsafePointer<Float>) -> R) -> R {
     if let importance { return body(importance) }
     return withUnsafeTemporaryAllocation(of: Float.self, capacity: count) { ones in
