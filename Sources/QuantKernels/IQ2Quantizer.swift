@@ -56,13 +56,7 @@ public enum IQ2Quantizer {
                                 let u = grid.pack(Laux + 8 * k)
                                 if grid.map[u] < 0 { _ = grid.bestNeighbour(u, xval + 8 * k, waux + 8 * k, thisScale, Laux + 8 * k, half: Half.self) }
                             }
-                            var sumqx: Float = 0, sumq2: Float = 0
-                            for i in 0..<32 {
-                                let w = weight[i]
-                                let q = Float(2 * Int32(Laux[i]) + 1)
-                                sumqx += w * xval[i] * q
-                                sumq2 += w * q * q
-                            }
+                            let (sumqx, sumq2) = oddLevelSums(weight, xval, Laux, count: 32)
                             if sumq2 > 0 && sumqx * sumqx > best * sumq2 {
                                 scale = sumqx / sumq2
                                 best = scale * sumqx
@@ -81,13 +75,7 @@ public enum IQ2Quantizer {
                                 if index < 0 { index = grid.bestNeighbour(u, xval + 8 * k, waux + 8 * k, scale, L + 8 * k, half: Half.self) }
                                 grid.levels(index, into: L + 8 * k)
                             }
-                            var sumqx: Float = 0, sumq2: Float = 0
-                            for i in 0..<32 {
-                                let w = weight[i]
-                                let q = Float(2 * Int32(L[i]) + 1)
-                                sumqx += w * xval[i] * q
-                                sumq2 += w * q * q
-                            }
+                            let (sumqx, sumq2) = oddLevelSums(weight, xval, L, count: 32)
                             if sumq2 > 0 { scale = sumqx / sumq2 }
                         }
                         if scale < 0 {
@@ -196,13 +184,7 @@ func iq2Sixteen<Half: HalfFloatConversion>(
                             _ = grid.bestNeighbour(u, xval + 8 * k, waux + 8 * k, thisScale, Laux + 8 * k, half: Half.self)
                         }
                     }
-                    var sumqx: Float = 0, sumq2: Float = 0
-                    for i in 0..<16 {
-                        let w = weight[i]
-                        let q = Float(2 * Int32(Laux[i]) + 1)
-                        sumqx += w * xval[i] * q
-                        sumq2 += w * q * q
-                    }
+                    let (sumqx, sumq2) = oddLevelSums(weight, xval, Laux, count: 16)
                     if sumq2 > 0 && sumqx * sumqx > best * sumq2 {
                         scale = sumqx / sumq2
                         best = scale * sumqx
@@ -221,13 +203,7 @@ func iq2Sixteen<Half: HalfFloatConversion>(
                         }
                         if grid.map[u] < 0 { _ = grid.bestNeighbour(u, xval + 8 * k, waux + 8 * k, scale, L + 8 * k, half: Half.self) }
                     }
-                    var sumqx: Float = 0, sumq2: Float = 0
-                    for i in 0..<16 {
-                        let w = weight[i]
-                        let q = Float(2 * Int32(L[i]) + 1)
-                        sumqx += w * xval[i] * q
-                        sumq2 += w * q * q
-                    }
+                    let (sumqx, sumq2) = oddLevelSums(weight, xval, L, count: 16)
                     if sumq2 > 0 { scale = sumqx / sumq2 }
                 }
                 if scale < 0 {

@@ -59,13 +59,7 @@ public enum IQ3Quantizer {
                                 _ = grid.bestNeighbour(u, xval + 4 * k, waux + 4 * k, thisScale, Laux + 4 * k, half: Half.self)
                             }
                         }
-                        var sumqx: Float = 0, sumq2: Float = 0
-                        for i in 0..<32 {
-                            let w = weight[i]
-                            let q = Float(2 * Int32(Laux[i]) + 1)
-                            sumqx += w * xval[i] * q
-                            sumq2 += w * q * q
-                        }
+                        let (sumqx, sumq2) = oddLevelSums(weight, xval, Laux, count: 32)
                         if sumq2 > 0 && sumqx * sumqx > best * sumq2 {
                             scale = sumqx / sumq2
                             best = scale * sumqx
@@ -87,13 +81,7 @@ public enum IQ3Quantizer {
                             if index < 0 { index = grid.bestNeighbour(u, xval + 4 * k, waux + 4 * k, scale, L + 4 * k, half: Half.self) }
                             grid.levels(index, into: L + 4 * k)
                         }
-                        var sumqx: Float = 0, sumq2: Float = 0
-                        for i in 0..<32 {
-                            let w = weight[i]
-                            let q = Float(2 * Int32(L[i]) + 1)
-                            sumqx += w * xval[i] * q
-                            sumq2 += w * q * q
-                        }
+                        let (sumqx, sumq2) = oddLevelSums(weight, xval, L, count: 32)
                         if sumq2 > 0 { scale = sumqx / sumq2 }
                     }
                     if scale < 0 {
@@ -182,13 +170,7 @@ public enum IQ3Quantizer {
                                 _ = grid.bestNeighbour(u, xval + 4 * k, waux + 4 * k, thisScale, Laux + 4 * k, half: Half.self)
                             }
                         }
-                        var sumqx: Float = 0, sumq2: Float = 0
-                        for i in 0..<32 {
-                            let w = weight[i]
-                            let q = Float(2 * Int32(Laux[i]) + 1)
-                            sumqx += w * xval[i] * q
-                            sumq2 += w * q * q
-                        }
+                        let (sumqx, sumq2) = oddLevelSums(weight, xval, Laux, count: 32)
                         if sumq2 > 0 && sumqx * sumqx > best * sumq2 {
                             scale = sumqx / sumq2
                             best = scale * sumqx
@@ -210,13 +192,7 @@ public enum IQ3Quantizer {
                             if index < 0 { index = grid.bestNeighbour(u, xval + 4 * k, waux + 4 * k, scale, L + 4 * k, half: Half.self) }
                             grid.levels(index, into: L + 4 * k)
                         }
-                        var sumqx: Float = 0, sumq2: Float = 0
-                        for i in 0..<32 {
-                            let w = weight[i]
-                            let q = Float(2 * Int32(L[i]) + 1)
-                            sumqx += w * xval[i] * q
-                            sumq2 += w * q * q
-                        }
+                        let (sumqx, sumq2) = oddLevelSums(weight, xval, L, count: 32)
                         if sumq2 > 0 { scale = sumqx / sumq2 }
                     }
                     if scale < 0 {

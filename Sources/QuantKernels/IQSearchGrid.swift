@@ -230,6 +230,22 @@ public struct IQSearchGrid {
     }
 }
 
+/// `Σ w·x·q` and `Σ w·q²` over `count` weights with the odd levels `q = 2l + 1` of the IQ2/IQ3
+/// grids, added in the C loops' order: the trial and final scale fits of their quantizers.
+@inlinable @inline(__always)
+func oddLevelSums(
+    _ weight: UnsafePointer<Float>, _ xval: UnsafePointer<Float>, _ levels: UnsafePointer<UInt8>, count: Int
+) -> (sumqx: Float, sumq2: Float) {
+    var sumqx: Float = 0, sumq2: Float = 0
+    for i in 0..<count {
+        let w = weight[i]
+        let q = Float(2 * Int32(levels[i]) + 1)
+        sumqx += w * xval[i] * q
+        sumq2 += w * q * q
+    }
+    return (sumqx, sumq2)
+}
+
 /// C's `MAX(a, b)`: `a > b ? a : b` (Swift.max differs only in which zero it returns).
 @inlinable @inline(__always)
 func cMax(_ a: Float, _ b: Float) -> Float { a > b ? a : b }
