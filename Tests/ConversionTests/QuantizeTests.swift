@@ -403,6 +403,10 @@ extension QuantizeCommandTests {
         #expect(refused.status == 1)
         #expect(refused.stderr.contains(dropped) && refused.stderr.contains("IQ2_XXS needs importance weights") && refused.stderr.contains("has no entry"), "\(refused.stderr)")
         #expect(!FileManager.default.fileExists(atPath: output))
+        // The MTP layer (--keep-mtp) is never in an imatrix: the error says so and how to type it.
+        let mtp = try TestSupport.moepack("quantize", Fixtures.tiny, output, "--recipe", "IQ2_XXS", "--imatrix", full, "--keep-mtp", "--quiet")
+        #expect(mtp.status == 1 && mtp.stderr.contains("MTP layer") && mtp.stderr.contains("--type") && !mtp.stderr.contains("quantized without"), "\(mtp.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: output))
         // A type that does not need weights is written without them, with a warning naming the tensor.
         let q2k = try TestSupport.moepack("quantize", Fixtures.tiny, output, "--recipe", "Q2_K", "--imatrix", partial, "--quiet")
         #expect(q2k.status == 0 && q2k.stderr.contains("no entry") && q2k.stderr.contains("quantized without"), "\(q2k.stderr)")

@@ -131,6 +131,25 @@ package final class GGUFConverter {
         }
     }
 
+    /// Throws for `tensorNeedingImportance`'s tensor, saying what would give it weights.
+    package func requireImportance(in plan: Plan) throws {
+        guard let needy = tensorNeedingImportance(in: plan) else { return }
+        let remedy: String
+        if let importance = options.importance {
+            // The MTP layer (--keep-mtp) takes no part in a forward pass, so no imatrix has it.
+            if let layer = needy.tensor.layer, layer >= plan.config.numHiddenLayers {
+                remedy = "\(importance.file) has no entry for it, and no imatrix can: the MTP layer is not run by a forward pass; give it another type (--type 'blk\\.\(layer)\\.=Q4_K') or drop --keep-mtp"
+            } else {
+                remedy = "\(importance.file) has no entry for it: an imatrix of another model, or one collected without this tensor's inputs"
+            }
+        } else {
+            remedy = "pass --imatrix FILE (moepack imatrix computes one)"
+        }
+        throw ConversionError.unsupportedTensor(
+            file: input, tensor: needy.tensor.name,
+            detail: "\(needy.type.name) needs importance weights (llama.cpp refuses it too: the result would be garbage); \(remedy)")
+    }
+
     /// Whether a planned tensor's quantizer takes importance weights: not the tensors kept as
     /// floats, not the token embedding (a row lookup, never a product, so no imatrix has it).
     func takesImportance(_ planned: PlannedTensor) -> Bool {
@@ -182,13 +201,7 @@ package final class GGUFConverter {
     package func run(plan planned: Plan? = nil) throws -> Summary {
         let started = Date()
         let plan = try planned ?? self.plan()
-        if let needy = tensorNeedingImportance(in: plan) {
-            let remedy = options.importance.map { "\($0.file) has no entry for it: an imatrix of another model, or one collected without this tensor's inputs" }
-                ?? "pass --imatrix FILE (moepack imatrix computes one)"
-            throw ConversionError.unsupportedTensor(
-                file: input, tensor: needy.tensor.name,
-                detail: "\(needy.type.name) needs importance weights (llama.cpp refuses it too: the result would be garbage); \(remedy)")
-        }
+        try requireImportance(in: plan)
         let checkpoint = try Checkpoint(directory: input)
         try ConversionError.requireValidLayout(config: plan.config, checkpoint: checkpoint, directory: input)
         let blockSize = plan.config.weightBlockSize?.rows ?? 128

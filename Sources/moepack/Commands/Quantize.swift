@@ -171,6 +171,7 @@ struct Quantize: ParsableCommand {
                 }
                 return
             }
+            try converter.requireImportance(in: plan)  // before the warning below, which names tensors written without
             let missing = try converter.tensorsWithoutImportance(in: plan)
             if !missing.isEmpty {
                 FileHandle.standardError.write(Data("moepack: warning: the importance matrix has no entry for \(missing.count) quantized tensors; they are quantized without: \(missing.prefix(4).joined(separator: ", "))\(missing.count > 4 ? ", ..." : "")\n".utf8))
