@@ -52,11 +52,11 @@ package struct EvaluationResults: Codable, Sendable, Equatable {
     }
 
     package static func fingerprint(
-        tokens: [Int], context: Int, attention: String, base: String?, models: [String], precision: Precision = .f32
+        tokens: [Int], context: Int, attention: String, base: String?, models: [String], precision: Precision
     ) -> Fingerprint {
         Fingerprint(
             tokensXXH3: TokenFingerprint.xxh3(tokens), tokenCount: tokens.count, context: context, attention: attention, base: base, models: models,
-            precision: precision == .f32 ? nil : precision.rawValue)
+            precision: precision.fingerprintTag)
     }
 
     package struct MergeError: Error, CustomStringConvertible {

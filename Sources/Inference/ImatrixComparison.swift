@@ -2,7 +2,7 @@ import TensorFiles
 
 /// How closely two importance matrices of one model agree, as the quantizer sees them: the
 /// importance weights (`in_sum2 / count`, cold matrices weighted 1 on both sides) value by value,
-/// and the token counts of each count group (a routed expert two runs routed differently).
+/// and the token counts of each routed expert (which differ where two runs route a token differently).
 ///
 /// A value's difference is relative to the second matrix's value, or to a thousandth of its
 /// entry's mean weight for values near zero: a column that is almost never active carries no
@@ -16,8 +16,9 @@ package struct ImatrixComparison: Sendable {
     package var p99: Double
     package var worst: Double
     package var worstAt: String
-    /// Count groups compared (in entries with as many on both sides), and those whose token
-    /// counts differ.
+    /// Routed experts compared (the count groups of expert stacks with as many on both sides), and
+    /// those whose token counts differ. A dense weight's one count is every token's, the same in
+    /// any two runs over one text.
     package var countGroups: Int
     package var differingCounts: Int
     /// Entries only one of the two has, or with a different number of values.
@@ -37,7 +38,7 @@ package struct ImatrixComparison: Sendable {
                 continue
             }
             entries += 1
-            if mine.matrices == theirs.matrices {
+            if mine.matrices > 1, mine.matrices == theirs.matrices {
                 countGroups += mine.matrices
                 differingCounts += zip(mine.counts, theirs.counts).filter { $0 != $1 }.count
             }

@@ -61,7 +61,7 @@ package final class ImatrixJob {
     /// Identifies what the sums come from: model, tokens, context, whether the head is included,
     /// and the precision when it is not f32 (so f32 slices keep the fingerprint they always had).
     package var fingerprint: String {
-        let precision = options.precision == .f32 ? "" : "|precision=\(options.precision.rawValue)"
+        let precision = options.precision.fingerprintTag.map { "|precision=\($0)" } ?? ""
         let text = "\(source.identity)|\(TokenFingerprint.xxh3(chunks.tokens))|\(chunks.tokens.count)|\(chunks.context)|output=\(options.processOutput)\(precision)"
         return XXH3Hasher.hex(Array(text.utf8).withUnsafeBytes { XXH3Hasher.hash($0) })
     }

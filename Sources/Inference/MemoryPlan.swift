@@ -11,7 +11,7 @@ package struct MemoryPlan: Sendable, Equatable {
     package var fixedBytes: Int
     package var bytesPerChunk: Int
 
-    package init(config c: DeepSeekV3Config, context t: Int, scoredPositions: Int, threads: Int, comparedModels: Int, precision: Precision = .f32) {
+    package init(config c: DeepSeekV3Config, context t: Int, scoredPositions: Int, threads: Int, comparedModels: Int, precision: Precision) {
         let h = c.hiddenSize, f = c.moeIntermediateSize, e = c.nRoutedExperts, k = c.numExpertsPerToken
         let heads = c.numAttentionHeads, qk = c.qkHeadDim, latent = c.kvLoraRank, v = c.vHeadDim
         let perToken = 4 * (h * 5 + e + 2 * k)
@@ -24,7 +24,10 @@ package struct MemoryPlan: Sendable, Equatable {
             + 4 * heads * (c.qkNopeHeadDim + v) * latent
         let dense = w * 3 * h * Swift.max(c.firstKDenseReplace > 0 ? c.intermediateSize : 0, f * c.nSharedExperts)
         let experts = w * 3 * f * h + 4 * 2 * t * (h + f)
-        let packedRows = precision == .bf16 ? 2 * t * Swift.max(h, heads * v, c.qLoraRank, c.intermediateSize, f * c.nSharedExperts) : 0
+        // BF16 attention: the latent as panels of c and cᵀ, and each thread's rounded q_c or P.
+        let packedRows = precision == .bf16
+            ? 2 * t * Swift.max(h, heads * v, c.qLoraRank, c.intermediateSize, f * c.nSharedExperts) + 4 * t * latent + threads * 2 * t * Swift.max(t, latent)
+            : 0
         let transient = 4 * t * (c.qLoraRank + heads * qk + 2 * (latent + c.qkRopeHeadDim) + heads * v)
             + threads * 4 * (t * t + 2 * t * Swift.max(latent, qk)) + packedRows
         let router = 4 * e * h

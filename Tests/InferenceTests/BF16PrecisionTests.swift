@@ -166,7 +166,7 @@ struct BF16PrecisionTests {
             #expect(result.status == 0, "\(result.stderr)")
         }
         let decode = { (path: String) in try EvaluationResults.decode(Data(contentsOf: URL(fileURLWithPath: path)), file: path) }
-        #expect(try decode(bf16).fingerprint.precision == "bf16")
+        #expect(try decode(bf16).fingerprint.precision == Precision.bf16.fingerprintTag)
         #expect(try decode(f32).fingerprint.precision == nil)
         #expect(try !String(decoding: Data(contentsOf: URL(fileURLWithPath: f32)), as: UTF8.self).contains("precision"))
     }

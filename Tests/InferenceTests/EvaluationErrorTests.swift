@@ -266,7 +266,7 @@ import Testing
 
     static func results(ranges: [[Int]], runs: Int = 1, count: Int = 7) -> EvaluationResults {
         let fingerprint = EvaluationResults.fingerprint(
-            tokens: baseTokens, context: 16, attention: "absorbed", base: nil, models: (0..<runs).map { "model \($0)" })
+            tokens: baseTokens, context: 16, attention: "absorbed", base: nil, models: (0..<runs).map { "model \($0)" }, precision: .f32)
         var results = EvaluationResults(fingerprint: fingerprint, range: 0..<1, scores: [])
         results.chunkRanges = ranges
         let chunks = ranges.flatMap { $0.count == 2 && $0[0] < $0[1] ? Array($0[0]..<$0[1]) : [] }

@@ -100,11 +100,16 @@ import Testing
     @Test(.enabled(if: SoftmaxRows.avx512 != nil, "the CPU has no AVX-512"))
     func avx512ComputesTheBaselinesBits() throws {
         let fast = try #require(SoftmaxRows.avx512), baseline = SoftmaxRows.forLevel(.baseline)
-        var rows: [[Float]] = [1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 40, 63, 1000, 129_280, 129_285].map { Self.logits(count: $0, seed: UInt64($0) + 100) }
+        var rows: [[Float]] = [1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 40, 63, 64, 65, 71, 72, 127, 128, 129, 1000, 129_280, 129_285].map { Self.logits(count: $0, seed: UInt64($0) + 100) }
         var awkward = Self.logits(count: 4099, seed: 9)
         let edges: [Float] = [-800, 710, 800, -.infinity, 0, -0.0, -708, -708.5, 709, 709.5]
         for (i, v) in edges.enumerated() { awkward[i * 37] = v }
         rows.append(awkward)
+        // Edge values in the single-vector tail (192..<200) and the scalar tail (200..<205) after
+        // three eight-vector groups.
+        var tails = Self.logits(count: 205, seed: 11)
+        for (i, v) in [(193, Float(-800)), (196, 709.5), (198, -708.5), (201, -800), (203, 710)] { tails[i] = v }
+        rows.append(tails)
         var infinite = awkward
         infinite[100] = Float.infinity
         rows.append(infinite)

@@ -137,18 +137,19 @@ struct BenchImatrix: ParsableCommand {
             let fp8Bytes = CheckpointLayout(config: r1).tensors.filter { !$0.isMTP }.reduce(0) { $0 + $1.storedBytes }
             let r1Tokens = Double(r1Chunks * context)
             print("\nPredicted DeepSeek-R1 imatrix of the FP8 checkpoint (\(formatBytes(fp8Bytes))), \(r1Chunks) chunks × \(context), at the measured \(rates.map { String(format: "%.1f (%@)", $0.perCore / 1e9, $0.mode.rawValue) }.joined(separator: ", ")) G multiply-adds/s per core; storage 2 GB/s:\n")
-            print("| machine | chunks per batch | reads, layer-major |" + rates.map { " compute, \($0.mode.rawValue) | predicted, \($0.mode.rawValue) |" }.joined())
-            print("|---|---|---|" + String(repeating: "---|---|", count: rates.count))
+            print("| machine |" + rates.map { " chunks per batch, \($0.mode.rawValue) | reads, layer-major | compute | predicted, \($0.mode.rawValue) |" }.joined())
+            print("|---|" + String(repeating: "---|---|---|---|", count: rates.count))
             for (machine, ram, cores) in [("24 GiB RAM, 2 cores", 24, 2), ("24 GiB RAM, 16 cores", 24, 16), ("512 GiB RAM, 64 cores", 512, 64), ("1 TiB RAM, 64 cores", 1024, 64)] {
                 let ramBytes = ram << 30
-                let plan = MemoryPlan(config: r1, context: context, scoredPositions: scored, threads: cores, comparedModels: 0)
                 let fits = fp8Bytes + ramBytes / 4 < ramBytes
-                let batch = plan.chunks(budget: ramBytes / 2, limit: r1Chunks)
-                let reads = Double(fp8Bytes) / 2e9 * (fits ? 1 : Double((r1Chunks + batch - 1) / batch))
-                var row = String(format: "| %@ | %@ | %.1f h |", machine, fits ? "all (fits in RAM)" : "\(batch)", reads / 3600)
+                var row = "| \(machine) |"
                 for rate in rates {
+                    // Each mode's own batch: BF16 mode holds panels beside the f32 weights.
+                    let plan = MemoryPlan(config: r1, context: context, scoredPositions: scored, threads: cores, comparedModels: 0, precision: rate.mode)
+                    let batch = plan.chunks(budget: ramBytes / 2, limit: r1Chunks)
+                    let reads = Double(fp8Bytes) / 2e9 * (fits ? 1 : Double((r1Chunks + batch - 1) / batch))
                     let compute = r1Tokens * perToken / (rate.perCore * Double(cores))
-                    row += String(format: " %.1f h | **%.1f h** |", compute / 3600, max(compute, reads) / 3600)
+                    row += String(format: " %@ | %.1f h | %.1f h | **%.1f h** |", fits ? "all (fits in RAM)" : "\(batch)", reads / 3600, compute / 3600, max(compute, reads) / 3600)
                 }
                 print(row)
             }

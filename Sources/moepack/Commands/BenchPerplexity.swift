@@ -282,7 +282,7 @@ struct BenchPerplexity: ParsableCommand {
                 let perCore = rate * measured / Double(threads)
                 let compute = tokens * full / (perCore * Double(cores))
                 let ramBytes = ram << 30
-                let plan = MemoryPlan(config: r1, context: context, scoredPositions: scored, threads: cores, comparedModels: 0)
+                let plan = MemoryPlan(config: r1, context: context, scoredPositions: scored, threads: cores, comparedModels: 0, precision: .f32)
                 let fits = bytes + (ramBytes / 4) < ramBytes
                 let batch = plan.chunks(budget: ramBytes / 2, limit: chunks)
                 let once = Double(bytes) / 2e9

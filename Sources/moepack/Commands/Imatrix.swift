@@ -80,7 +80,8 @@ struct Imatrix: ParsableCommand {
             let summary = try job.run()
             let coverage = ExpertCoverage(summary.matrix, config: weights.config, threshold: coldThreshold)
             let results = EvaluationResults(
-                fingerprint: EvaluationResults.fingerprint(tokens: chunks.tokens, context: options.context, attention: "absorbed", base: nil, models: [weights.identity]),
+                fingerprint: EvaluationResults.fingerprint(tokens: chunks.tokens, context: options.context, attention: "absorbed", base: nil, models: [weights.identity],
+                    precision: options.precision),
                 range: range.lowerBound..<(range.lowerBound + summary.scores.count), scores: [(weights.identity, summary.scores)])
             let tokens = (range.count - summary.resumedChunks) * options.context
             if json {
