@@ -49,12 +49,7 @@ public enum IQ2Quantizer {
                             let id = (Float(2 * kMaxQ - 1) + Float(step) * 0.1) / effMax
                             let thisScale = 1 / id
                             for k in 0..<4 {
-                                for i in 0..<8 {
-                                    let l = nearestInt(0.5 * (id * xval[8 * k + i] - 1))
-                                    Laux[8 * k + i] = UInt8(Swift.max(0, Swift.min(kMaxQ - 1, l)))
-                                }
-                                let u = grid.pack(Laux + 8 * k)
-                                if grid.map[u] < 0 { _ = grid.bestNeighbour(u, xval + 8 * k, waux + 8 * k, thisScale, Laux + 8 * k, half: Half.self) }
+                                _ = grid.roundToGrid(xval + 8 * k, waux + 8 * k, id: id, scale: thisScale, kMaxQ: kMaxQ, into: Laux + 8 * k, half: Half.self)
                             }
                             let (sumqx, sumq2) = oddLevelSums(weight, xval, Laux, count: 32)
                             if sumq2 > 0 && sumqx * sumqx > best * sumq2 {
@@ -66,14 +61,7 @@ public enum IQ2Quantizer {
                         if scale > 0 {
                             let id = 1 / scale
                             for k in 0..<4 {
-                                var u = 0
-                                for i in 0..<8 {
-                                    let l = Swift.max(0, Swift.min(kMaxQ - 1, nearestInt(0.5 * (id * xval[8 * k + i] - 1))))
-                                    u |= Int(l) << (2 * i)
-                                }
-                                var index = Int(grid.map[u])
-                                if index < 0 { index = grid.bestNeighbour(u, xval + 8 * k, waux + 8 * k, scale, L + 8 * k, half: Half.self) }
-                                grid.levels(index, into: L + 8 * k)
+                                _ = grid.roundToGrid(xval + 8 * k, waux + 8 * k, id: id, scale: scale, kMaxQ: kMaxQ, into: L + 8 * k, half: Half.self)
                             }
                             let (sumqx, sumq2) = oddLevelSums(weight, xval, L, count: 32)
                             if sumq2 > 0 { scale = sumqx / sumq2 }
@@ -174,14 +162,8 @@ func iq2Sixteen<Half: HalfFloatConversion>(
                     let thisScale = 1 / id
                     var onGridAux = (true, true)
                     for k in 0..<2 {
-                        for i in 0..<8 {
-                            let l = nearestInt(0.5 * (id * xval[8 * k + i] - 1))
-                            Laux[8 * k + i] = UInt8(Swift.max(0, Swift.min(kMaxQ - 1, l)))
-                        }
-                        let u = grid.pack(Laux + 8 * k)
-                        if grid.map[u] < 0 {
+                        if !grid.roundToGrid(xval + 8 * k, waux + 8 * k, id: id, scale: thisScale, kMaxQ: kMaxQ, into: Laux + 8 * k, half: Half.self) {
                             if k == 0 { onGridAux.0 = false } else { onGridAux.1 = false }
-                            _ = grid.bestNeighbour(u, xval + 8 * k, waux + 8 * k, thisScale, Laux + 8 * k, half: Half.self)
                         }
                     }
                     let (sumqx, sumq2) = oddLevelSums(weight, xval, Laux, count: 16)
@@ -195,13 +177,7 @@ func iq2Sixteen<Half: HalfFloatConversion>(
                 if !(onGrid.0 && onGrid.1) && scale > 0 {
                     let id = 1 / scale
                     for k in 0..<2 where !(k == 0 ? onGrid.0 : onGrid.1) {
-                        var u = 0
-                        for i in 0..<8 {
-                            let l = Swift.max(0, Swift.min(kMaxQ - 1, nearestInt(0.5 * (id * xval[8 * k + i] - 1))))
-                            u |= Int(l) << (2 * i)
-                            L[8 * k + i] = UInt8(l)
-                        }
-                        if grid.map[u] < 0 { _ = grid.bestNeighbour(u, xval + 8 * k, waux + 8 * k, scale, L + 8 * k, half: Half.self) }
+                        _ = grid.roundToGrid(xval + 8 * k, waux + 8 * k, id: id, scale: scale, kMaxQ: kMaxQ, into: L + 8 * k, half: Half.self)
                     }
                     let (sumqx, sumq2) = oddLevelSums(weight, xval, L, count: 16)
                     if sumq2 > 0 { scale = sumqx / sumq2 }

@@ -49,14 +49,8 @@ public enum IQ3Quantizer {
                         let thisScale = 1 / id
                         var onGridAux = InlineArray<8, Bool>(repeating: true)
                         for k in 0..<8 {
-                            for i in 0..<4 {
-                                let l = nearestInt(0.5 * (id * xval[4 * k + i] - 1))
-                                Laux[4 * k + i] = UInt8(Swift.max(0, Swift.min(kMaxQ - 1, l)))
-                            }
-                            let u = grid.pack(Laux + 4 * k)
-                            if grid.map[u] < 0 {
+                            if !grid.roundToGrid(xval + 4 * k, waux + 4 * k, id: id, scale: thisScale, kMaxQ: kMaxQ, into: Laux + 4 * k, half: Half.self) {
                                 onGridAux[k] = false
-                                _ = grid.bestNeighbour(u, xval + 4 * k, waux + 4 * k, thisScale, Laux + 4 * k, half: Half.self)
                             }
                         }
                         let (sumqx, sumq2) = oddLevelSums(weight, xval, Laux, count: 32)
@@ -72,14 +66,7 @@ public enum IQ3Quantizer {
                     if offGrid > 0 && scale > 0 {
                         let id = 1 / scale
                         for k in 0..<8 where !onGrid[k] {
-                            var u = 0
-                            for i in 0..<4 {
-                                let l = Swift.max(0, Swift.min(kMaxQ - 1, nearestInt(0.5 * (id * xval[4 * k + i] - 1))))
-                                u |= Int(l) << (3 * i)
-                            }
-                            var index = Int(grid.map[u])
-                            if index < 0 { index = grid.bestNeighbour(u, xval + 4 * k, waux + 4 * k, scale, L + 4 * k, half: Half.self) }
-                            grid.levels(index, into: L + 4 * k)
+                            _ = grid.roundToGrid(xval + 4 * k, waux + 4 * k, id: id, scale: scale, kMaxQ: kMaxQ, into: L + 4 * k, half: Half.self)
                         }
                         let (sumqx, sumq2) = oddLevelSums(weight, xval, L, count: 32)
                         if sumq2 > 0 { scale = sumqx / sumq2 }
@@ -160,14 +147,8 @@ public enum IQ3Quantizer {
                         let thisScale = 1 / id
                         var onGridAux = InlineArray<8, Bool>(repeating: true)
                         for k in 0..<8 {
-                            for i in 0..<4 {
-                                let l = nearestInt(0.5 * (id * xval[4 * k + i] - 1))
-                                Laux[4 * k + i] = UInt8(Swift.max(0, Swift.min(kMaxQ - 1, l)))
-                            }
-                            let u = grid.pack(Laux + 4 * k)
-                            if grid.map[u] < 0 {
+                            if !grid.roundToGrid(xval + 4 * k, waux + 4 * k, id: id, scale: thisScale, kMaxQ: kMaxQ, into: Laux + 4 * k, half: Half.self) {
                                 onGridAux[k] = false
-                                _ = grid.bestNeighbour(u, xval + 4 * k, waux + 4 * k, thisScale, Laux + 4 * k, half: Half.self)
                             }
                         }
                         let (sumqx, sumq2) = oddLevelSums(weight, xval, Laux, count: 32)
@@ -183,14 +164,7 @@ public enum IQ3Quantizer {
                     if offGrid > 0 && scale > 0 {
                         let id = 1 / scale
                         for k in 0..<8 {  // every group, on the grid or not (the C `continue` is commented out)
-                            var u = 0
-                            for i in 0..<4 {
-                                let l = Swift.max(0, Swift.min(kMaxQ - 1, nearestInt(0.5 * (id * xval[4 * k + i] - 1))))
-                                u |= Int(l) << (3 * i)
-                            }
-                            var index = Int(grid.map[u])
-                            if index < 0 { index = grid.bestNeighbour(u, xval + 4 * k, waux + 4 * k, scale, L + 4 * k, half: Half.self) }
-                            grid.levels(index, into: L + 4 * k)
+                            _ = grid.roundToGrid(xval + 4 * k, waux + 4 * k, id: id, scale: scale, kMaxQ: kMaxQ, into: L + 4 * k, half: Half.self)
                         }
                         let (sumqx, sumq2) = oddLevelSums(weight, xval, L, count: 32)
                         if sumq2 > 0 { scale = sumqx / sumq2 }

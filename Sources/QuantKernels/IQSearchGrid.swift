@@ -222,6 +222,26 @@ public struct IQSearchGrid {
         return index
     }
 
+    /// One group's levels at the inverse scale `id`: each value's nearest level `(id·x − 1)/2` in
+    /// `[0, kMaxQ)`, moved to u's best neighbour at `scale` when that point is off the grid, written
+    /// to `L`; true when the nearest levels were on the grid. The step the IQ2/IQ3 quantizers take
+    /// for every group, at each trial scale and in the final refit (the C loops' inner bodies).
+    @inlinable @inline(__always)
+    func roundToGrid<Half: HalfFloatConversion>(
+        _ xval: UnsafePointer<Float>, _ waux: UnsafePointer<Float>, id: Float, scale: Float, kMaxQ: Int32,
+        into L: UnsafeMutablePointer<UInt8>, half: Half.Type
+    ) -> Bool {
+        @inline(__always) func level(_ i: Int) {
+            L[i] = UInt8(Swift.max(0, Swift.min(kMaxQ - 1, nearestInt(0.5 * (id * xval[i] - 1)))))
+        }
+        // Constant trip counts, as in `pack`.
+        if fields == 8 { for i in 0..<8 { level(i) } } else { for i in 0..<4 { level(i) } }
+        let u = pack(L)
+        if map[u] >= 0 { return true }
+        _ = bestNeighbour(u, xval, waux, scale, L, half: Half.self)
+        return false
+    }
+
     /// Writes grid entry `index`'s levels `(q − 1)/2` to `L`.
     @inlinable @inline(__always)
     func levels(_ index: Int, into L: UnsafeMutablePointer<UInt8>) {
