@@ -131,20 +131,20 @@ package final class GGUFConverter {
         }
     }
 
+    /// What would give `needy` (`tensorNeedingImportance`'s tensor) its importance weights.
+    package func importanceRemedy(for needy: PlannedTensor, in plan: Plan) -> String {
+        guard let importance = options.importance else { return "pass --imatrix FILE (moepack imatrix computes one)" }
+        // The MTP layer (--keep-mtp) takes no part in a forward pass, so no imatrix has it.
+        if let layer = needy.tensor.layer, layer >= plan.config.numHiddenLayers {
+            return "\(importance.file) has no entry for it, and no imatrix can: the MTP layer is not run by a forward pass; give it another type (--type 'blk\\.\(layer)\\.=Q4_K') or drop --keep-mtp"
+        }
+        return "\(importance.file) has no entry for it: an imatrix of another model, or one collected without this tensor's inputs"
+    }
+
     /// Throws for `tensorNeedingImportance`'s tensor, saying what would give it weights.
     package func requireImportance(in plan: Plan) throws {
         guard let needy = tensorNeedingImportance(in: plan) else { return }
-        let remedy: String
-        if let importance = options.importance {
-            // The MTP layer (--keep-mtp) takes no part in a forward pass, so no imatrix has it.
-            if let layer = needy.tensor.layer, layer >= plan.config.numHiddenLayers {
-                remedy = "\(importance.file) has no entry for it, and no imatrix can: the MTP layer is not run by a forward pass; give it another type (--type 'blk\\.\(layer)\\.=Q4_K') or drop --keep-mtp"
-            } else {
-                remedy = "\(importance.file) has no entry for it: an imatrix of another model, or one collected without this tensor's inputs"
-            }
-        } else {
-            remedy = "pass --imatrix FILE (moepack imatrix computes one)"
-        }
+        let remedy = importanceRemedy(for: needy, in: plan)
         throw ConversionError.unsupportedTensor(
             file: input, tensor: needy.tensor.name,
             detail: "\(needy.type.name) needs importance weights (llama.cpp refuses it too: the result would be garbage); \(remedy)")

@@ -166,8 +166,7 @@ struct Quantize: ParsableCommand {
                 print(Self.describe(plan))
                 if let recipeFile { for line in Self.publishedSizeLines(recipeFile: recipeFile, plannedBytes: plan.layout.fileSize) { print(line) } }
                 if let needy = converter.tensorNeedingImportance(in: plan) {
-                    let remedy = imatrix.map { "an importance matrix with their entries (\($0) has none for \(needy.tensor.name))" } ?? "--imatrix FILE"
-                    print("note: \(needy.type.name) tensors (\(needy.tensor.name), ...) need importance weights: a real run needs \(remedy)")
+                    print("note: \(needy.type.name) tensors (\(needy.tensor.name), ...) need importance weights; a real run refuses them: \(converter.importanceRemedy(for: needy, in: plan))")
                 }
                 return
             }
