@@ -13,14 +13,21 @@ package final class BF16Panels: @unchecked Sendable {
 
     static let panelRows = Int(MOEPACK_BF16_PANEL_ROWS)
 
+    /// Panels of `rows` rows (the last one padded with zero rows).
+    static func panels(rows: Int) -> Int { (rows + panelRows - 1) / panelRows }
+
+    /// Room for the panels of a `[rows, columns]` weight.
+    private init(rows: Int, columns: Int) {
+        self.rows = rows
+        self.columns = columns
+        panelWords = Self.panelRows * BF16Rows.pairs(columns)
+        words = .allocate(capacity: Swift.max(1, Self.panels(rows: rows) * panelWords))
+    }
+
     /// Packs `matrix`, panels shared out across `threads`.
-    package init(packing matrix: Matrix, threads: Int) {
-        rows = matrix.rows
-        columns = matrix.columns
-        let panels = (rows + Self.panelRows - 1) / Self.panelRows
-        let panelWords = Self.panelRows * BF16Rows.pairs(columns)
-        self.panelWords = panelWords
-        words = .allocate(capacity: Swift.max(1, panels * panelWords))
+    package convenience init(packing matrix: Matrix, threads: Int) {
+        self.init(rows: matrix.rows, columns: matrix.columns)
+        let panels = Self.panels(rows: rows), panelWords = panelWords
         let (source, destination, rows, columns) = (SendablePointer(matrix.pointer), SendablePointer(words), rows, columns)
         parallelFor(panels, threads: threads, minimumPerThread: 4) { range in
             let first = range.lowerBound * Self.panelRows
@@ -31,12 +38,8 @@ package final class BF16Panels: @unchecked Sendable {
 
     /// Packs `matrix`ᵀ (`matrix.columns` rows of `matrix.rows` values) without transposing it
     /// first, on one thread (the callers' matrices are one chunk's latent, `[T, L]`).
-    package init(packingTransposeOf matrix: Matrix) {
-        rows = matrix.columns
-        columns = matrix.rows
-        let panels = (rows + Self.panelRows - 1) / Self.panelRows
-        panelWords = Self.panelRows * BF16Rows.pairs(columns)
-        words = .allocate(capacity: Swift.max(1, panels * panelWords))
+    package convenience init(packingTransposeOf matrix: Matrix) {
+        self.init(rows: matrix.columns, columns: matrix.rows)
         moepack_bf16_pack_transposed_panels(matrix.pointer, matrix.rows, matrix.columns, matrix.columns, words)
     }
 
